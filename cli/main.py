@@ -1,0 +1,64 @@
+"""The ``relight`` command: a Click group whose commands each call one library function.
+
+Errors from bad input (:class:`relight.errors.RelightError`) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from relight import __version__
+from relight.errors import EXIT_USAGE, RelightError
+
+device_option = click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+    help="Compute device: cuda (Mitsuba cuda_ad_rgb + nvdiffrast), cpu (llvm_ad_rgb), or auto.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="relight")
+def cli():
+    """relight: from posed photos to a relightable asset (mesh + PBR textures + HDR envmap).
+
+    \b
+    Typical flow:
+      relight synth spot -o out/spot        render a ground-truth capture of a built-in scene
+      relight inspect out/spot              check a capture (NeRF-synthetic or nerfstudio)
+    """
+
+
+def _register():
+    from cli import inspect_cmd, synth_cmd
+
+    cli.add_command(synth_cmd.synth)
+    cli.add_command(synth_cmd.scenes)
+    cli.add_command(inspect_cmd.inspect_capture)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the group, turning input errors into one-line messages."""
+    try:
+        cli.main(args=argv, prog_name="relight", standalone_mode=False)
+    except RelightError as e:
+        click.echo(f"error: {e.one_line()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Safe file handling: paths inside a capture may not escape it; outputs appear atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from relight.errors import RelightError
+
+
+def resolve_inside(root: Path, rel: str, what: str, source: Path) -> Path:
+    """Resolve ``rel`` (as written in ``source``) against ``root``, refusing escapes.
+
+    Absolute paths, ``..`` components that leave ``root`` and symlinks pointing outside it are
+    rejected with a :class:`RelightError` naming ``source``.
+    """
+    if not isinstance(rel, str) or not rel:
+        raise RelightError(f"{what} must be a non-empty relative path string, got {rel!r}",
+                           path=source, fix="write paths relative to the capture folder")
+    if os.path.isabs(rel) or rel.startswith("~"):
+        raise RelightError(f"{what} '{rel}' is an absolute path", path=source,
+                           fix="write paths relative to the capture folder")
+    root_real = Path(os.path.realpath(root))
+    p = Path(os.path.realpath(root / rel))
+    if p != root_real and root_real not in p.parents:
+        raise RelightError(f"{what} '{rel}' points outside the capture folder", path=source,
+                           fix="keep every file inside the capture folder (no '..' or symlinks out)")
+    return p
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file, turning every failure into a one-line :class:`RelightError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise RelightError("file not found", path=path, fix="check the path")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise RelightError(f"cannot read file ({e.__class__.__name__})", path=path,
+                           fix="check permissions and that it is UTF-8 text") from None
+    if not text.strip():
+        raise RelightError("file is empty", path=path, fix="write valid JSON into it")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RelightError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", path=path,
+                           fix="fix the JSON syntax") from None
+
+
+def write_json(path: Path, data: Any) -> None:
+    Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def check_output_dir(out: Path, overwrite: bool) -> None:
+    """Refuse an existing non-empty output folder unless ``overwrite``."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise RelightError("output already exists", path=out,
+                           fix="choose another -o folder or pass --overwrite")
+
+
+@contextmanager
+def atomic_dir(out: Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success it replaces ``out`` in one rename.
+
+    On any exception (or Ctrl-C) the temporary folder is removed and ``out`` is untouched, so a
+    half-written output never appears under the requested name.
+    """
+    out = Path(out)
+    check_output_dir(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    else:
+        os.replace(tmp, out)
