@@ -9,12 +9,9 @@ import sys
 
 import click
 
+from cli import inspect_cmd, synth_cmd
 from relight import __version__
 from relight.errors import EXIT_USAGE, RelightError
-
-device_option = click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-    help="Compute device: cuda (Mitsuba cuda_ad_rgb + nvdiffrast), cpu (llvm_ad_rgb), or auto.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -29,21 +26,14 @@ def cli():
     """
 
 
-def _register():
-    from cli import inspect_cmd, synth_cmd
-
-    cli.add_command(synth_cmd.synth)
-    cli.add_command(synth_cmd.scenes)
-    cli.add_command(inspect_cmd.inspect_capture)
-
-
-_register()
+for _cmd in (synth_cmd.synth, synth_cmd.scenes, inspect_cmd.inspect_capture):
+    cli.add_command(_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the group, turning input errors into one-line messages."""
     try:
-        cli.main(args=argv, prog_name="relight", standalone_mode=False)
+        rc = cli.main(args=argv, prog_name="relight", standalone_mode=False)
     except RelightError as e:
         click.echo(f"error: {e.one_line()}", err=True)
         sys.exit(EXIT_USAGE)
@@ -58,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

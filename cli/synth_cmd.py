@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.main import device_option
+from cli.options import device_option
 
 
 @click.command()

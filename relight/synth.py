@@ -74,13 +74,14 @@ def synthesize(spec: SceneSpec, out: str | Path, backend: Backend, *, overwrite:
     with atomic_dir(out, overwrite) as tmp:
         t0 = time.perf_counter()
         scene = build_scene(backend, asset, c.max_depth)
-        for split, cams in (("train", train_cams), ("test", test_cams)):
+        seeds = {"train": c.seed, "test": c.seed + 10_000}  # relit views reuse the test seed:
+        for split, cams in (("train", train_cams), ("test", test_cams)):  # identical coverage
             if not cams:
                 continue
             (tmp / split).mkdir()
             t = time.perf_counter()
             with rep.task(f"{split} views", len(cams)) as advance:
-                render_views(backend, scene, cams, c.spp, seed=c.seed + (0 if split == "train" else 10_000),
+                render_views(backend, scene, cams, c.spp, seed=seeds[split],
                              on_view=writer(tmp / split))
             times[f"render_{split}"] = time.perf_counter() - t
         extra_test: dict = {}
@@ -107,7 +108,7 @@ def synthesize(spec: SceneSpec, out: str | Path, backend: Backend, *, overwrite:
                 rscene = build_scene(backend, asset.with_envmap(env, r.rotation_deg), c.max_depth)
                 (tmp / "relit" / name).mkdir(parents=True)
                 with rep.task(f"relit {name}", len(test_cams)) as advance:
-                    render_views(backend, rscene, test_cams, c.spp, seed=c.seed + 20_000,
+                    render_views(backend, rscene, test_cams, c.spp, seed=seeds["test"],
                                  on_view=writer(tmp / "relit" / name))
                 extra_test["relit"][name] = {"envmap": f"gt/envmaps/{name}.exr", "rotation_deg": r.rotation_deg,
                                              "images": f"relit/{name}/{{name}}.exr"}

@@ -43,9 +43,10 @@ def find_transforms(path: Path, split: str) -> tuple[Path, bool]:
         return path, not path.name.startswith("transforms_")
     if not path.is_dir():
         raise RelightError("capture not found", path=path, fix="pass a capture folder or its transforms JSON")
+    has_splits = any((path / f"transforms_{s}.json").is_file() for s in ("test", "val"))
     own = path / f"transforms_{split}.json"
     if own.is_file():
-        return own, False
+        return own, not has_splits
     for name in ("transforms.json", "transforms_train.json"):
         if (path / name).is_file():
             return path / name, True

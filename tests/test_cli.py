@@ -1,0 +1,67 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cli.main import cli, main
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+@pytest.mark.parametrize("cmd", [[], ["synth"], ["inspect"], ["scenes"]])
+def test_help_is_available(cmd, capsys):
+    code, out, _ = run(cmd + ["--help"], capsys)
+    assert code == 0 and "Usage: relight" in out
+    assert len(out.splitlines()) >= 4
+
+
+def test_every_command_documents_itself():
+    for name, cmd in cli.commands.items():
+        assert cmd.help and len(cmd.help) > 20, name
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["synth", "no_such_scene", "-o", "{tmp}/o"], "unknown scene"),
+    (["synth", "{tmp}/bad.toml", "-o", "{tmp}/o"], "invalid TOML"),
+    (["synth", "spot", "-o", "{tmp}/o", "--res", "2"], "res must be in"),
+    (["synth", "spot", "-o", "{tmp}/o", "--views", "0"], "views must be in"),
+    (["inspect", "{tmp}/missing"], "capture not found"),
+    (["inspect", "{tmp}/emptyjson"], "file is empty"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, match):
+    (tmp_path / "bad.toml").write_text("[mesh\n")
+    (tmp_path / "emptyjson").mkdir()
+    (tmp_path / "emptyjson/transforms.json").write_text("")
+    code, _, err = run([a.format(tmp=tmp_path) for a in argv], capsys)
+    assert code == 2 and match in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert not (tmp_path / "o").exists()
+
+
+def test_existing_output_is_refused_and_untouched(tmp_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, _, err = run(["synth", "spot", "-o", str(out), "--res", "16", "--views", "1"], capsys)
+    assert code == 2 and "--overwrite" in err
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_synth_then_inspect_end_to_end(tmp_path):
+    """The installed console script: synth a tiny capture, then inspect it."""
+    exe = [sys.executable, "-m", "cli.main"]
+    out = tmp_path / "cap"
+    r = subprocess.run(exe + ["synth", "knot", "-o", str(out), "--res", "16", "--views", "2",
+                              "--test-views", "1", "--spp", "4", "-q", "--device", "cpu"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "transforms_test.json").read_text())
+    assert len(meta["frames"]) == 1 and set(meta["relight"]["relit"]) >= {"courtyard", "studio"}
+    r = subprocess.run(exe + ["inspect", str(out), "--split", "test"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "views: 1  resolution: 16x16" in r.stdout and "relit sets" in r.stdout
