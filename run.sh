@@ -13,6 +13,7 @@ case "${1:-}" in
     ;;
   test)
     shift
+    .venv/bin/ruff check relight cli tests bench scenes
     set +e
     .venv/bin/python -m pytest -q "$@"
     rc=$?

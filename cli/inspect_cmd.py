@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from cli.options import device_option
+
 
 @click.command("inspect")
 @click.argument("capture", type=click.Path(path_type=Path))
@@ -13,13 +15,17 @@ import click
 @click.option("--downscale", type=int, default=1, show_default=True, help="Integer downscale on load.")
 @click.option("--holdout-every", type=int, default=0, show_default=True,
               help="For single-file captures: every k-th frame is 'test', the rest 'train'.")
-def inspect_capture(capture, split, downscale, holdout_every):
+@device_option
+def inspect_capture(capture, split, downscale, holdout_every, device):
     """Read CAPTURE (NeRF-synthetic or nerfstudio folder, or its transforms JSON) and print a summary."""
     from relight.io.capture_io import load_capture
+
+    from relight.backend import select_backend
 
     cap = load_capture(capture, split, downscale=downscale, holdout_every=holdout_every)
     for line in capture_summary(cap):
         click.echo(line)
+    click.echo(f"backend for fitting: {select_backend(device).describe()}")
 
 
 def capture_summary(cap) -> list[str]:
