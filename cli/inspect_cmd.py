@@ -18,9 +18,8 @@ from cli.options import device_option
 @device_option
 def inspect_capture(capture, split, downscale, holdout_every, device):
     """Read CAPTURE (NeRF-synthetic or nerfstudio folder, or its transforms JSON) and print a summary."""
-    from relight.io.capture_io import load_capture
-
     from relight.backend import select_backend
+    from relight.io.capture_io import load_capture
 
     cap = load_capture(capture, split, downscale=downscale, holdout_every=holdout_every)
     for line in capture_summary(cap):
