@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from cli import inspect_cmd, synth_cmd
+from cli import inspect_cmd, material_cmd, synth_cmd
 from relight import __version__
 from relight.errors import EXIT_USAGE, RelightError
 
@@ -23,10 +23,14 @@ def cli():
     Typical flow:
       relight synth spot -o out/spot        render a ground-truth capture of a built-in scene
       relight inspect out/spot              check a capture (NeRF-synthetic or nerfstudio)
+      relight material out/spot --mesh out/spot/gt/mesh.obj -o out/spot_asset
+                                            fit textures + envmap on a known mesh
+      relight eval out/spot_asset out/spot  metrics against the capture's ground truth
     """
 
 
-for _cmd in (synth_cmd.synth, synth_cmd.scenes, inspect_cmd.inspect_capture):
+for _cmd in (synth_cmd.synth, synth_cmd.scenes, inspect_cmd.inspect_capture, material_cmd.material,
+             material_cmd.evaluate_cmd):
     cli.add_command(_cmd)
 
 

@@ -17,10 +17,12 @@ from cli.options import device_option
 @click.option("--views", type=int, default=None, help="Number of training views (default: 64).")
 @click.option("--test-views", type=int, default=None, help="Number of held-out test views (default: 8).")
 @click.option("--spp", type=int, default=None, help="Path-tracing samples per pixel (default: 64).")
+@click.option("--test-spp", type=int, default=None,
+              help="Samples per pixel of test and relit views, the evaluation references (default: 256).")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
-def synth(scene, out, res, views, test_views, spp, overwrite, quiet, device):
+def synth(scene, out, res, views, test_views, spp, test_spp, overwrite, quiet, device):
     """Render a ground-truth capture of SCENE (a built-in name such as 'spot', or a .toml).
 
     Writes train/test views as RGBA PNG (sRGB) and linear EXR, GT AOVs (albedo, roughness,
@@ -32,7 +34,8 @@ def synth(scene, out, res, views, test_views, spp, overwrite, quiet, device):
     from relight.scene import load_scene
     from relight.synth import synthesize
 
-    spec = load_scene(scene).with_overrides(res=res, views=views, test_views=test_views, spp=spp)
+    spec = load_scene(scene).with_overrides(res=res, views=views, test_views=test_views, spp=spp,
+                                                  test_spp=test_spp)
     backend = select_backend(device)
     synthesize(spec, out, backend, overwrite=overwrite, reporter=Reporter() if quiet else RichReporter())
     click.echo(str(out))

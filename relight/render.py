@@ -79,8 +79,8 @@ def build_scene(backend: Backend, asset: Asset, max_depth: int = 8, integrator: 
     })
 
 
-def sensor(backend: Backend, cam: Camera, spp: int = 16):
-    """A Mitsuba perspective sensor equal to ``cam`` (box filter, RGBA film)."""
+def sensor(backend: Backend, cam: Camera, spp: int = 16, pixel_format: str = "rgba"):
+    """A Mitsuba perspective sensor equal to ``cam`` (box filter, RGBA or RGB film)."""
     mi = backend.mitsuba()
     cam.check_square_pixels()
     ppx, ppy = cam.principal_point_offset()
@@ -91,7 +91,7 @@ def sensor(backend: Backend, cam: Camera, spp: int = 16):
         "to_world": mi.ScalarTransform4f(cam.c2w_mitsuba()),
         "sampler": {"type": "independent", "sample_count": int(spp)},
         "film": {"type": "hdrfilm", "width": cam.width, "height": cam.height,
-                 "pixel_format": "rgba", "rfilter": {"type": "box"}},
+                 "pixel_format": pixel_format, "rfilter": {"type": "box"}},
     })
 
 

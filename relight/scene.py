@@ -109,7 +109,9 @@ class CameraSpec:
         radius: camera distance from the origin, scene units.
         fov_deg: horizontal field of view, degrees.
         res: image width = height, pixels.
-        spp: samples per pixel of the path tracer.
+        spp: samples per pixel of the path tracer for training views.
+        test_spp: samples per pixel of the test and relit views (the evaluation references,
+            rendered cleaner so that metrics measure the asset, not Monte Carlo noise).
         max_depth: path length limit (bounces + 1); > 2 gives inter-reflections.
         seed: base seed of the renderer's sampler.
     """
@@ -122,6 +124,7 @@ class CameraSpec:
     fov_deg: float = 40.0
     res: int = 256
     spp: int = 64
+    test_spp: int = 256
     max_depth: int = 6
     seed: int = 0
 
@@ -129,7 +132,7 @@ class CameraSpec:
         if self.layout not in ("sphere", "hemisphere"):
             raise ValueError(f"layout must be 'sphere' or 'hemisphere', got '{self.layout}'")
         for k, lo, hi in (("views", 1, 10000), ("test_views", 0, 10000), ("res", 8, 8192),
-                          ("spp", 1, 1 << 16), ("max_depth", 1, 64)):
+                          ("spp", 1, 1 << 16), ("test_spp", 1, 1 << 16), ("max_depth", 1, 64)):
             if not lo <= getattr(self, k) <= hi:
                 raise ValueError(f"{k} must be in [{lo}, {hi}], got {getattr(self, k)}")
         if not 1.0 <= self.fov_deg <= 170.0:

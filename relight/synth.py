@@ -63,7 +63,8 @@ def synthesize(spec: SceneSpec, out: str | Path, backend: Backend, *, overwrite:
     train_cams, test_cams = spec.train_cameras(), spec.test_cameras()
     relit = list(zip(_relit_names(spec), spec.light.relight, strict=True))
     meta = {"scene": spec.name, "spec": {k: v for k, v in to_dict(spec).items() if k != "base"},
-            "renderer": f"mitsuba {backend.variant}, path, max_depth={c.max_depth}, spp={c.spp}"}
+            "renderer": f"mitsuba {backend.variant}, path, max_depth={c.max_depth}, spp={c.spp}, "
+                        f"test_spp={c.test_spp}"}
 
     def writer(folder: Path):
         def on_view(i: int, rgba: np.ndarray):
@@ -81,7 +82,7 @@ def synthesize(spec: SceneSpec, out: str | Path, backend: Backend, *, overwrite:
             (tmp / split).mkdir()
             t = time.perf_counter()
             with rep.task(f"{split} views", len(cams)) as advance:
-                render_views(backend, scene, cams, c.spp, seed=seeds[split],
+                render_views(backend, scene, cams, c.spp if split == "train" else c.test_spp, seed=seeds[split],
                              on_view=writer(tmp / split))
             times[f"render_{split}"] = time.perf_counter() - t
         extra_test: dict = {}
@@ -108,7 +109,7 @@ def synthesize(spec: SceneSpec, out: str | Path, backend: Backend, *, overwrite:
                 rscene = build_scene(backend, asset.with_envmap(env, r.rotation_deg), c.max_depth)
                 (tmp / "relit" / name).mkdir(parents=True)
                 with rep.task(f"relit {name}", len(test_cams)) as advance:
-                    render_views(backend, rscene, test_cams, c.spp, seed=seeds["test"],
+                    render_views(backend, rscene, test_cams, c.test_spp, seed=seeds["test"],
                                  on_view=writer(tmp / "relit" / name))
                 extra_test["relit"][name] = {"envmap": f"gt/envmaps/{name}.exr", "rotation_deg": r.rotation_deg,
                                              "images": f"relit/{name}/{{name}}.exr"}

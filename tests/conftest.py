@@ -45,7 +45,7 @@ def tiny_spec(name: str = "spot", **over):
 
     spec = load_scene(name)
     spec = replace(spec, light=replace(spec.light, relight=spec.light.relight[:2]))
-    kw = {"res": 32, "views": 6, "test_views": 3, "spp": 16, "max_depth": 3}
+    kw = {"res": 32, "views": 6, "test_views": 3, "spp": 16, "test_spp": 16, "max_depth": 3}
     kw.update(over)
     return spec.with_overrides(**kw)
 

@@ -65,3 +65,30 @@ def test_synth_then_inspect_end_to_end(tmp_path):
     assert len(meta["frames"]) == 1 and set(meta["relight"]["relit"]) >= {"courtyard", "studio"}
     r = subprocess.run(exe + ["inspect", str(out), "--split", "test"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "views: 1  resolution: 16x16" in r.stdout and "relit sets" in r.stdout
+
+
+def test_material_and_eval_commands(tiny_capture, tmp_path, capsys):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text("iterations = 3\nspp = 2\ntex_res = 16\nenv_width = 16\nlevels = 1\ncheckpoint_every = 2\n")
+    out = tmp_path / "asset"
+    code, stdout, err = run(["material", str(tiny_capture), "--mesh", str(tiny_capture / "gt/mesh.obj"),
+                             "-o", str(out), "--config", str(cfg), "-q", "--device", "cpu"], capsys)
+    assert code == 0, err
+    for f in ("asset.json", "mesh.obj", "albedo.png", "albedo.exr", "roughness.png", "envmap.exr",
+              "loss.png", "metrics.json", "metrics.md"):
+        assert (out / f).is_file(), f
+    manifest = json.loads((out / "asset.json").read_text())
+    assert manifest["info"]["config"]["iterations"] == 3 and "albedo_psnr" in manifest["info"]["metrics"]
+    assert not (tmp_path / ".asset.ckpt").exists()  # checkpoints are removed after success
+    code, stdout, _ = run(["eval", str(out), str(tiny_capture), "--spp", "4", "-q", "-o", str(tmp_path / "m")],
+                          capsys)
+    assert code == 0 and "albedo PSNR" in stdout and (tmp_path / "m.json").is_file()
+
+
+def test_material_bad_inputs(tiny_capture, tmp_path, capsys):
+    code, _, err = run(["material", str(tiny_capture), "--mesh", str(tmp_path / "none.obj"),
+                        "-o", str(tmp_path / "a")], capsys)
+    assert code == 2 and "mesh file not found" in err
+    code, _, err = run(["material", str(tiny_capture), "--mesh", str(tiny_capture / "gt/mesh.obj"),
+                        "-o", str(tmp_path / "a"), "--resume"], capsys)
+    assert code == 2 and "no checkpoint" in err and not (tmp_path / "a").exists()

@@ -1,0 +1,132 @@
+"""Material stage: gradient signs, convergence toward GT on a tiny scene, checkpoints, assets."""
+
+import numpy as np
+import pytest
+
+from relight.asset import load_asset
+from relight.io.capture_io import load_capture
+from relight.material import (
+    MaterialConfig,
+    RenderProblem,
+    fit_material,
+    init_state,
+    load_checkpoint,
+    load_config,
+)
+
+
+def tiny_cfg(**kw) -> MaterialConfig:
+    base = dict(iterations=60, batch_views=2, spp=4, max_depth=3, tex_res=32, env_width=16, levels=2,
+                lr_albedo=0.05, lr_roughness=0.05, lr_env=0.1, checkpoint_every=0)
+    base.update(kw)
+    return MaterialConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def train(tiny_capture):
+    return load_capture(tiny_capture, "train")
+
+
+@pytest.fixture(scope="module")
+def gt(tiny_capture):
+    return load_asset(tiny_capture / "gt")
+
+
+def test_path_traced_gradients_point_toward_the_target(train, gt, cpu_backend):
+    """Too-dark albedo and too-dim light: both gradients must say 'increase' where seen."""
+    cfg = tiny_cfg(spp=16)
+    st = init_state(cfg)
+    st.params["albedo"][:] = 0.05
+    st.params["log_env"][:] = np.log(0.05)
+    prob = RenderProblem(train, gt.mesh, cfg, cpu_backend, st.params)
+    _, g = prob.loss_and_grads(st.params, range(len(train)), np.random.default_rng(0))
+    seen = g["albedo"] != 0
+    assert seen.mean() > 0.05
+    assert (g["albedo"][seen] < 0).mean() > 0.9
+    assert g["log_env"].sum() < 0 and (g["log_env"] < 0).mean() > 0.5
+
+
+def test_gradient_matches_finite_difference_of_the_loss(train, gt, cpu_backend):
+    """d loss / d (global log-light offset): prb gradient vs a central difference (same seeds)."""
+    cfg = tiny_cfg(spp=64)
+    st = init_state(cfg)
+    prob = RenderProblem(train, gt.mesh, cfg, cpu_backend, st.params)
+    _, g = prob.loss_and_grads(st.params, [0, 1], np.random.default_rng(1))
+    analytic = g["log_env"].sum()
+    eps = 0.05
+
+    def loss_at(delta):
+        p = {k: v.copy() for k, v in st.params.items()}
+        p["log_env"] += delta
+        return prob.loss_and_grads(p, [0, 1], np.random.default_rng(1))[0]
+
+    fd = (loss_at(eps) - loss_at(-eps)) / (2 * eps)
+    assert np.sign(fd) == np.sign(analytic)
+    assert abs(analytic - fd) < 0.25 * abs(fd)
+
+
+def test_optimization_moves_albedo_and_light_toward_gt(train, gt, tiny_capture, cpu_backend):
+    """From a saturated-red albedo and a flat grey light, the fit must explain the images.
+
+    Stated factors (measured 8.2 -> 15-17 dB novel view, loss / 1.7-2.3 at 150 steps): the
+    novel-view MSE on held-out views drops >= 3x (+5 dB), the albedo moves toward GT (+1 dB after
+    per-channel alignment; a 32² texture seen by 32² images cannot resolve Spot's pattern, the
+    full-size figures are in results/material.md), and the training loss at least halves.
+    """
+    from dataclasses import replace
+
+    from relight.evaluate import evaluate
+    from relight.material import state_to_asset
+
+    test = load_capture(tiny_capture, "test")
+    cfg = tiny_cfg(iterations=150, batch_views=2, levels=1, level_split=[1.0], lr_decay=0.05)
+    start = replace(state_to_asset(init_state(cfg), gt.mesh),
+                    albedo=np.tile(np.float32([0.9, 0.1, 0.1]), (32, 32, 1)))
+    e0 = evaluate(start, test, cpu_backend, spp=16)
+    res = fit_material(train, gt.mesh, cfg, cpu_backend, init=start)
+    e1 = evaluate(res.asset, test, cpu_backend, spp=16)
+    assert e1.novel_view_psnr > e0.novel_view_psnr + 5, (e0.novel_view_psnr, e1.novel_view_psnr)
+    assert e1.albedo_psnr > e0.albedo_psnr + 1, (e0.albedo_psnr, e1.albedo_psnr)
+    assert np.mean(res.losses[-10:]) < 0.7 * np.mean(res.losses[:5])
+
+
+def test_cpu_runs_are_deterministic(train, gt, cpu_backend):
+    cfg = tiny_cfg(iterations=4, threads=1)
+    a = fit_material(train, gt.mesh, cfg, cpu_backend)
+    b = fit_material(train, gt.mesh, cfg, cpu_backend)
+    np.testing.assert_array_equal(a.asset.albedo, b.asset.albedo)  # bitwise with one thread
+    np.testing.assert_array_equal(a.asset.envmap, b.asset.envmap)
+    c = fit_material(train, gt.mesh, tiny_cfg(iterations=4, seed=1, threads=1), cpu_backend)
+    assert np.abs(c.asset.albedo - a.asset.albedo).max() > 1e-4  # the seed matters
+    m = fit_material(train, gt.mesh, tiny_cfg(iterations=4), cpu_backend)  # all cores
+    np.testing.assert_allclose(m.asset.albedo, a.asset.albedo, atol=1e-5)
+
+
+def test_resume_continues_exactly(train, gt, cpu_backend, tmp_path):
+    cfg = tiny_cfg(iterations=6, checkpoint_every=3, threads=1)
+    full = fit_material(train, gt.mesh, cfg, cpu_backend)
+    ck = tmp_path / "ck"
+    fit_material(train, gt.mesh, cfg, cpu_backend, checkpoint_dir=ck, stop_at=3)  # "interrupted"
+    assert load_checkpoint(ck, cfg).step == 3
+    resumed = fit_material(train, gt.mesh, cfg, cpu_backend, checkpoint_dir=ck, resume=True)
+    np.testing.assert_array_equal(resumed.asset.albedo, full.asset.albedo)
+    np.testing.assert_array_equal(resumed.asset.envmap, full.asset.envmap)
+    assert resumed.losses == full.losses
+
+
+def test_presets_and_toml_overrides(tmp_path):
+    from relight.errors import RelightError
+
+    assert load_config("fast").tex_res == 256 and load_config("quality").tex_res == 1024
+    p = tmp_path / "c.toml"
+    p.write_text("iterations = 7\ntv_albedo = 0.5\n")
+    cfg = load_config("fast", p, seed=3)
+    assert (cfg.iterations, cfg.tv_albedo, cfg.seed) == (7, 0.5, 3)
+    p.write_text("iterationz = 7\n")
+    with pytest.raises(RelightError, match="unknown key 'iterationz'"):
+        load_config("fast", p)
+    p.write_text("spp = 0\n")
+    with pytest.raises(RelightError, match="spp"):
+        load_config("fast", p)
+    with pytest.raises(RelightError, match="unknown preset"):
+        load_config("slow")
