@@ -2,10 +2,18 @@
 environment map, fitted to a capture by differentiable path tracing (Mitsuba 3 ``prb``).
 
 The mesh is fixed. Each iteration renders a random batch of training views with the current
-parameters, compares them to the captured linear HDR images inside the mask (``log_l1``), back-
+parameters, compares them to the captured linear HDR images inside the mask (``relative_l2``), back-
 propagates through the path tracer (multi-bounce, so shadows and inter-reflections are explained
 by light and geometry, not baked into albedo), adds regularizer gradients and takes an Adam step.
 Textures and the envmap go coarse-to-fine: each level doubles their resolution.
+
+The albedo-light ambiguity is handled by three documented priors: (1) ``shared_warmup`` holds
+albedo and roughness spatially constant for the first part of the run, so the envmap explains
+the shading before the textures can absorb it; (2) edge-preserving TV-L1 on the textures, under
+which low-frequency shading baked into albedo costs as much as a sharp edge (TV-L2 lets wide
+ramps through almost free); (3) the optional ``white_balance`` prior on the light's mean colour.
+The remaining global per-channel scale is not observable and is removed by the evaluation
+protocol (:mod:`relight.evaluate`).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from relight.losses import (
     log_l1,
     relative_l2,
     relative_weight,
+    tv_l1,
     tv_l2,
     white_balance,
 )
@@ -71,9 +80,16 @@ class MaterialConfig:
     init_roughness: float = 0.5
     init_env: float = 0.5
     """Initial uniform envmap radiance."""
-    tv_albedo: float = 1.0
-    """Weight of the albedo smoothness (TV-L2) regularizer (suppresses Monte Carlo speckle)."""
-    tv_roughness: float = 1.0
+    tv_albedo: float = 0.02
+    """Weight of the albedo smoothness regularizer (suppresses Monte Carlo speckle and shading
+    baked into albedo). Scale: TV-L1 weights ~50x smaller than TV-L2 ones act alike on 1/255 steps."""
+    tv_roughness: float = 0.02
+    tv_norm: str = "l1"
+    """Smoothness penalty of albedo/roughness: ``l2`` (TV-L2, smooth) or ``l1`` (Charbonnier
+    TV-L1, edge-preserving; penalizes low-frequency shading baked into albedo)."""
+    shared_warmup: float = 0.3
+    """Share of the iterations during which albedo and roughness are held spatially constant
+    (their gradients averaged over texels), so that the envmap explains the shading first."""
     tv_env: float = 0.0
     white_balance: float = 0.0
     """Weight of the light white-balance prior (grey mean light); 0 leaves colour to the data."""
@@ -105,6 +121,10 @@ class MaterialConfig:
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
                   ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),
                   ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0)]
+        if self.tv_norm not in ("l1", "l2"):
+            raise ValueError(f"tv_norm must be 'l1' or 'l2', got '{self.tv_norm}'")
+        if not 0 <= self.shared_warmup < 1:
+            raise ValueError(f"shared_warmup is out of range ({self.shared_warmup})")
         if self.loss not in ("relative_l2", "log_l1"):
             raise ValueError(f"loss must be 'relative_l2' or 'log_l1', got '{self.loss}'")
         if not self.level_split or min(self.level_split) <= 0:
@@ -355,7 +375,8 @@ class RenderProblem:
 def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: MaterialConfig) -> float:
     """Add the weighted regularizer gradients to ``grads`` in place; return their total value."""
     value = 0.0
-    terms = [("albedo", cfg.tv_albedo, lambda x: tv_l2(x)), ("roughness", cfg.tv_roughness, lambda x: tv_l2(x)),
+    tv = tv_l1 if cfg.tv_norm == "l1" else tv_l2
+    terms = [("albedo", cfg.tv_albedo, lambda x: tv(x)), ("roughness", cfg.tv_roughness, lambda x: tv(x)),
              ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)),
              ("log_env", cfg.white_balance, lambda x: white_balance(x, latlong_weights(*x.shape[:2])))]
     for key, w, fn in terms:
@@ -417,6 +438,10 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
             value += regularize(state.params, grads, cfg)
             for k in frozen:
                 grads.pop(k, None)
+            if state.step < cfg.shared_warmup * cfg.iterations:
+                for k in ("albedo", "roughness", "metallic"):
+                    if k in grads:
+                        grads[k][:] = grads[k].mean((0, 1), keepdims=True)
             lr_scale = cfg.lr_decay ** (state.step / max(cfg.iterations - 1, 1))
             state.adam.step(state.params, grads, lr_scale)
             _project(state.params, cfg)

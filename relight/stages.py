@@ -82,11 +82,17 @@ def run_material(capture: Path, mesh_path: Path, out: Path, cfg: MaterialConfig,
             (tmp / "metrics.json").write_text(json.dumps(metrics.to_json(), indent=2) + "\n")
             (tmp / "metrics.md").write_text(metrics.to_markdown())
         save_asset(result.asset, tmp, extra)
-        plot_losses(result.losses, tmp / "loss.png", "material stage (log-L1, linear HDR)")
+        plot_losses(result.losses, tmp / "loss.png", f"material stage ({cfg.loss}, linear HDR)")
     shutil.rmtree(ckpt, ignore_errors=True)
     rep.log(f"wrote {out} in {result.seconds:.0f} s ({result.seconds_per_step:.3f} s/step, "
             f"primal render {result.primal_seconds:.3f} s)")
     return result, metrics
+
+
+def gt_mesh_of(capture: Path):
+    """The capture's ground-truth mesh (``gt/mesh.obj`` written by ``relight synth``), or None."""
+    p = Path(capture) / "gt" / "mesh.obj"
+    return load_mesh(p) if p.is_file() else None
 
 
 def run_eval(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | None = None, spp: int = 256,
@@ -94,7 +100,7 @@ def run_eval(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | No
     """``relight eval``: metrics of an asset against a capture's test split (JSON + Markdown)."""
     asset = load_asset(asset_dir)
     test = load_capture(capture, "test")
-    res = evaluate(asset, test, backend, spp=spp, reporter=reporter)
+    res = evaluate(asset, test, backend, spp=spp, reporter=reporter, gt_mesh=gt_mesh_of(capture))
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)

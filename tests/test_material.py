@@ -68,10 +68,11 @@ def test_gradient_matches_finite_difference_of_the_loss(train, gt, cpu_backend):
 def test_optimization_moves_albedo_and_light_toward_gt(train, gt, tiny_capture, cpu_backend):
     """From a saturated-red albedo and a flat grey light, the fit must explain the images.
 
-    Stated factors (measured 8.2 -> 15-17 dB novel view, loss / 1.7-2.3 at 150 steps): the
+    Stated factors (measured 8.2 -> 15-17 dB novel view, loss incl. regularizers / 1.4 at 150
+    steps with the default priors — the albedo is held constant for the first 30%): the
     novel-view MSE on held-out views drops >= 3x (+5 dB), the albedo moves toward GT (+1 dB after
     per-channel alignment; a 32² texture seen by 32² images cannot resolve Spot's pattern, the
-    full-size figures are in results/material.md), and the training loss at least halves.
+    full-size figures are in results/material.md), and the training loss drops >= 20%.
     """
     from dataclasses import replace
 
@@ -87,7 +88,7 @@ def test_optimization_moves_albedo_and_light_toward_gt(train, gt, tiny_capture, 
     e1 = evaluate(res.asset, test, cpu_backend, spp=16)
     assert e1.novel_view_psnr > e0.novel_view_psnr + 5, (e0.novel_view_psnr, e1.novel_view_psnr)
     assert e1.albedo_psnr > e0.albedo_psnr + 1, (e0.albedo_psnr, e1.albedo_psnr)
-    assert np.mean(res.losses[-10:]) < 0.7 * np.mean(res.losses[:5])
+    assert np.mean(res.losses[-20:]) < 0.8 * np.mean(res.losses[:10])
 
 
 def test_cpu_runs_are_deterministic(train, gt, cpu_backend):
