@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from cli import inspect_cmd, material_cmd, synth_cmd
+from cli import geometry_cmd, inspect_cmd, material_cmd, synth_cmd
 from relight import __version__
 from relight.errors import EXIT_USAGE, RelightError
 
@@ -26,11 +26,13 @@ def cli():
       relight material out/spot --mesh out/spot/gt/mesh.obj -o out/spot_asset
                                             fit textures + envmap on a known mesh
       relight eval out/spot_asset out/spot  metrics against the capture's ground truth
+      relight geometry out/spot -o out/spot_geo     mesh from masks + images (rasterization)
+      relight fit out/spot -o out/spot_fit  geometry -> UVs -> material, the whole pipeline
     """
 
 
 for _cmd in (synth_cmd.synth, synth_cmd.scenes, inspect_cmd.inspect_capture, material_cmd.material,
-             material_cmd.evaluate_cmd):
+             material_cmd.evaluate_cmd, geometry_cmd.geometry, geometry_cmd.fit):
     cli.add_command(_cmd)
 
 

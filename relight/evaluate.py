@@ -9,6 +9,9 @@ Protocol (TensoIR / NeRFactor style, on the capture's **test** views, inside the
   ground-truth envmap and compared with the relit GT; PSNR/SSIM on sRGB-encoded values.
 * **novel view** — the asset under its own envmap vs. the test images (no alignment), sRGB.
 * **roughness** — mean absolute error; **mask IoU** — coverage > 0.5 in both.
+* **geometry** — normal MAE (degrees, shading normals at pixel centres covered in both) and,
+  given the GT mesh, Chamfer distance as a fraction of its bbox diagonal
+  (:mod:`relight.geometry_metrics`).
 
 PSNR uses the mean squared error over mask pixels (coverage > 0.5), peak 1. SSIM is
 scikit-image's on the full image with the background zeroed in both.
@@ -68,6 +71,8 @@ class EvalResult:
     novel_view_psnr: float | None = None
     novel_view_ssim: float | None = None
     mask_iou: float | None = None
+    normal_mae: float | None = None
+    chamfer: float | None = None
     views: int = 0
 
     @property
@@ -90,13 +95,17 @@ class EvalResult:
                 *[(f"relight PSNR {k}", f(v)) for k, v in self.relight_psnr.items()],
                 *[(f"relight SSIM {k}", f(v)) for k, v in self.relight_ssim.items()],
                 ("novel-view PSNR (dB, sRGB)", f(self.novel_view_psnr)),
-                ("novel-view SSIM", f(self.novel_view_ssim)), ("mask IoU", f(self.mask_iou))]
+                ("novel-view SSIM", f(self.novel_view_ssim)), ("mask IoU", f(self.mask_iou)),
+                ("normal MAE (degrees)", f(self.normal_mae)),
+                ("Chamfer (% of GT bbox diagonal)", f(None if self.chamfer is None else 100 * self.chamfer))]
         return "\n".join(["| metric | value |", "|---|---|", *[f"| {a} | {b} |" for a, b in rows]]) + "\n"
 
 
 def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = 64, max_depth: int = 6,
-             reporter: Reporter | None = None) -> EvalResult:
+             reporter: Reporter | None = None, gt_mesh=None) -> EvalResult:
     """Evaluate ``asset`` on a capture's test split (see the module docstring)."""
+    from relight.geometry_metrics import chamfer, normal_mae
+
     rep = reporter or Reporter()
     if len(test) == 0:
         raise RelightError("capture has no test views", fix="evaluate on a capture with a test split")
@@ -108,11 +117,15 @@ def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = 64, ma
     iou = float((mask & pred_mask).sum() / max((mask | pred_mask).sum(), 1))
     nv_s, gt_s = linear_to_srgb(nv[..., :3]), linear_to_srgb(test.images)
     res = EvalResult(novel_view_psnr=psnr(nv_s, gt_s, mask), novel_view_ssim=ssim(nv_s, gt_s, mask),
-                     mask_iou=iou, views=len(test))
+                     mask_iou=iou, views=len(test),
+                     chamfer=None if gt_mesh is None else chamfer(asset.mesh, gt_mesh))
     gt = test.gt
     if gt is None or gt.albedo is None:
         return res
     aov = [surface_aovs(backend, scene, asset, c) for c in test.cameras]
+    if gt.normals is not None:
+        hit = mask & np.stack([a["hit"] > 0 for a in aov])
+        res = replace(res, normal_mae=normal_mae(np.stack([a["normals"] for a in aov]), gt.normals, hit))
     alb = np.stack([a["albedo"] for a in aov])
     both = mask & np.stack([a["hit"] > 0 for a in aov])
     s = channel_scale(alb, gt.albedo, both)

@@ -14,7 +14,7 @@ def run(argv, capsys):
     return e.value.code, out.out, out.err
 
 
-@pytest.mark.parametrize("cmd", [[], ["synth"], ["inspect"], ["scenes"]])
+@pytest.mark.parametrize("cmd", [[], ["synth"], ["inspect"], ["scenes"], ["geometry"], ["fit"]])
 def test_help_is_available(cmd, capsys):
     code, out, _ = run(cmd + ["--help"], capsys)
     assert code == 0 and "Usage: relight" in out
@@ -92,3 +92,30 @@ def test_material_bad_inputs(tiny_capture, tmp_path, capsys):
     code, _, err = run(["material", str(tiny_capture), "--mesh", str(tiny_capture / "gt/mesh.obj"),
                         "-o", str(tmp_path / "a"), "--resume"], capsys)
     assert code == 2 and "no checkpoint" in err and not (tmp_path / "a").exists()
+
+
+def test_geometry_and_fit_commands(tiny_capture, tmp_path, capsys):
+    """2-step smoke runs of `relight geometry` and of the whole `relight fit` pipeline."""
+    g = tmp_path / "g.toml"
+    g.write_text("iterations = 2\nhull_res = 32\nlevels = 1\nlevel_split = [1.0]\nimage_res = 32\n"
+                 "batch_views = 2\n")
+    out = tmp_path / "geo"
+    code, stdout, err = run(["geometry", str(tiny_capture), "-o", str(out), "--config", str(g), "-q",
+                             "--device", "cpu"], capsys)
+    assert code == 0, err
+    info = json.loads((out / "geometry.json").read_text())
+    assert info["watertight"] and info["faces"] > 100 and (out / "mesh.obj").is_file()
+    assert {"mask_iou", "novel_view_psnr", "normal_mae", "chamfer"} <= set(info["metrics"])
+    assert info["metrics"]["mask_iou"] > 0.8 and info["metrics"]["chamfer"] < 0.05  # visual hull from 6 views
+    m = tmp_path / "m.toml"
+    m.write_text("iterations = 2\nspp = 2\ntex_res = 16\nenv_width = 16\nlevels = 1\n")
+    asset = tmp_path / "asset"
+    code, stdout, err = run(["fit", str(tiny_capture), "-o", str(asset), "--geometry-config", str(g),
+                             "--material-config", str(m), "-q", "--device", "cpu"], capsys)
+    assert code == 0, err
+    manifest = json.loads((asset / "asset.json").read_text())
+    assert manifest["info"]["geometry"]["metrics"]["chamfer"] < 0.05
+    assert manifest["info"]["metrics"]["normal_mae"] is not None
+    assert (asset / "albedo.png").is_file() and not (tmp_path / ".asset.ckpt").exists()
+    code, _, err = run(["geometry", str(tiny_capture), "-o", str(out), "-q"], capsys)
+    assert code == 2 and "exists" in err  # refuses to overwrite without --overwrite
