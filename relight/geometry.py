@@ -50,7 +50,8 @@ class GeometryConfig:
     batch_views: int = 4
     """Views rasterized per step."""
     image_res: int = 256
-    """Longest image side at the finest level (the capture is area-downscaled to it)."""
+    """Longest image side at the finest level (the capture is area-downscaled to it, never
+    upscaled)."""
     max_faces: int = 60000
     """Subdivide between levels only while the mesh would stay under this many faces."""
     lam: float = 20.0
@@ -143,7 +144,7 @@ class _Level:
 
 def _level_data(capture: Capture, cfg: GeometryConfig, level: int, device) -> _Level:
     h, w = capture.resolution
-    scale = cfg.image_res / max(h, w) / 2 ** (cfg.levels - 1 - level)
+    scale = min(1.0, cfg.image_res / max(h, w)) / 2 ** (cfg.levels - 1 - level)
     hs, ws = max(8, round(h * scale)), max(8, round(w * scale))
     imgs = np.stack([resize_area(im, hs, ws) for im in capture.images])
     masks = np.stack([resize_area(m[..., None], hs, ws)[..., 0] for m in capture.masks])
