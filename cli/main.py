@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from cli import geometry_cmd, inspect_cmd, material_cmd, synth_cmd
+from cli import export_cmd, geometry_cmd, inspect_cmd, material_cmd, synth_cmd
 from relight import __version__
 from relight.errors import EXIT_USAGE, RelightError
 
@@ -28,11 +28,14 @@ def cli():
       relight eval out/spot_asset out/spot  metrics against the capture's ground truth
       relight geometry out/spot -o out/spot_geo     mesh from masks + images (rasterization)
       relight fit out/spot -o out/spot_fit  geometry -> UVs -> material, the whole pipeline
+      relight render out/spot_fit --envmap scenes/envmaps/forest.exr -o out/relit
+      relight export out/spot_fit -o out/spot.glb   glTF 2.0 with PBR textures (or .obj)
     """
 
 
 for _cmd in (synth_cmd.synth, synth_cmd.scenes, inspect_cmd.inspect_capture, material_cmd.material,
-             material_cmd.evaluate_cmd, geometry_cmd.geometry, geometry_cmd.fit):
+             material_cmd.evaluate_cmd, geometry_cmd.geometry, geometry_cmd.fit, export_cmd.render,
+             export_cmd.export):
     cli.add_command(_cmd)
 
 

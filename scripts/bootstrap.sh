@@ -21,6 +21,12 @@ if ! have_llvm; then
     fi
 fi
 
+# Optional: the Khronos glTF-Validator for the export tests (skipped there when absent).
+if command -v npm >/dev/null && [ ! -d tools/gltf/node_modules/gltf-validator ]; then
+    (cd tools/gltf && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) \
+        || echo "[bootstrap] note: could not install gltf-validator (npm); its test will be skipped" >&2
+fi
+
 STAMP=.venv/.relight-stamp
 WANT=$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then

@@ -14,7 +14,7 @@ def run(argv, capsys):
     return e.value.code, out.out, out.err
 
 
-@pytest.mark.parametrize("cmd", [[], ["synth"], ["inspect"], ["scenes"], ["geometry"], ["fit"]])
+@pytest.mark.parametrize("cmd", [[], ["synth"], ["inspect"], ["scenes"], ["geometry"], ["fit"], ["render"], ["export"]])
 def test_help_is_available(cmd, capsys):
     code, out, _ = run(cmd + ["--help"], capsys)
     assert code == 0 and "Usage: relight" in out
@@ -119,3 +119,21 @@ def test_geometry_and_fit_commands(tiny_capture, tmp_path, capsys):
     assert (asset / "albedo.png").is_file() and not (tmp_path / ".asset.ckpt").exists()
     code, _, err = run(["geometry", str(tiny_capture), "-o", str(out), "-q"], capsys)
     assert code == 2 and "exists" in err  # refuses to overwrite without --overwrite
+
+
+def test_render_and_export_commands(tiny_capture, tmp_path, capsys):
+    code, out, err = run(["export", str(tiny_capture / "gt"), "-o", str(tmp_path / "s.glb")], capsys)
+    assert code == 0 and "s.glb" in out and (tmp_path / "s_envmap.exr").is_file()
+    code, out, err = run(["export", str(tiny_capture / "gt"), "--format", "obj", "-o", str(tmp_path / "o")], capsys)
+    assert code == 0 and (tmp_path / "o.mtl").is_file()
+    code, _, err = run(["export", str(tiny_capture / "gt"), "-o", str(tmp_path / "s.glb")], capsys)
+    assert code == 2 and "exists" in err
+    code, out, err = run(["render", str(tiny_capture / "gt"), "-o", str(tmp_path / "r"), "--orbit", "2", "--res", "16",
+                          "--spp", "4", "--envmap", str(tiny_capture / "gt/envmaps/forest.exr"), "--rotate", "90",
+                          "-q", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        "render.json", "view_000.exr", "view_000.png", "view_001.exr", "view_001.png"]
+    code, _, err = run(["render", str(tiny_capture / "gt"), "-o", str(tmp_path / "r2"), "--envmap",
+                        str(tmp_path / "missing.exr"), "-q"], capsys)
+    assert code == 2 and "missing.exr" in err and not (tmp_path / "r2").exists()
