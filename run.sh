@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The two commands of the README. Each installs what it needs first (idempotent).
-#   ./run.sh demo   -> render the built-in default scene (spot) into out/spot
+#   ./run.sh demo   -> relight demo: synth -> fit -> render -> export -> report on the built-in
+#                      default scene (spot), into out/demo
 #   ./run.sh test   -> run the test suite
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -8,8 +9,8 @@ bash scripts/bootstrap.sh
 case "${1:-}" in
   demo)
     shift
-    time .venv/bin/relight synth spot -o out/spot --overwrite "$@"
-    .venv/bin/relight inspect out/spot --split test
+    time .venv/bin/relight demo -o out/demo --overwrite "$@"
+    cat out/demo/asset/metrics.md
     ;;
   test)
     shift

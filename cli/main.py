@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from cli import export_cmd, geometry_cmd, inspect_cmd, material_cmd, synth_cmd
+from cli import demo_cmd, export_cmd, geometry_cmd, inspect_cmd, material_cmd, synth_cmd
 from relight import __version__
 from relight.errors import EXIT_USAGE, RelightError
 
@@ -20,6 +20,8 @@ def cli():
     """relight: from posed photos to a relightable asset (mesh + PBR textures + HDR envmap).
 
     \b
+    Everything at once:  relight demo        (synth -> fit -> render -> export -> report)
+
     Typical flow:
       relight synth spot -o out/spot        render a ground-truth capture of a built-in scene
       relight inspect out/spot              check a capture (NeRF-synthetic or nerfstudio)
@@ -35,7 +37,7 @@ def cli():
 
 for _cmd in (synth_cmd.synth, synth_cmd.scenes, inspect_cmd.inspect_capture, material_cmd.material,
              material_cmd.evaluate_cmd, geometry_cmd.geometry, geometry_cmd.fit, export_cmd.render,
-             export_cmd.export):
+             export_cmd.export, demo_cmd.report, demo_cmd.demo):
     cli.add_command(_cmd)
 
 

@@ -14,7 +14,7 @@ def run(argv, capsys):
     return e.value.code, out.out, out.err
 
 
-@pytest.mark.parametrize("cmd", [[], ["synth"], ["inspect"], ["scenes"], ["geometry"], ["fit"], ["render"], ["export"]])
+@pytest.mark.parametrize("cmd", [[], ["synth"], ["inspect"], ["scenes"], ["geometry"], ["fit"], ["render"], ["export"], ["report"], ["demo"]])
 def test_help_is_available(cmd, capsys):
     code, out, _ = run(cmd + ["--help"], capsys)
     assert code == 0 and "Usage: relight" in out
@@ -137,3 +137,20 @@ def test_render_and_export_commands(tiny_capture, tmp_path, capsys):
     code, _, err = run(["render", str(tiny_capture / "gt"), "-o", str(tmp_path / "r2"), "--envmap",
                         str(tmp_path / "missing.exr"), "-q"], capsys)
     assert code == 2 and "missing.exr" in err and not (tmp_path / "r2").exists()
+
+
+def test_demo_quick_runs_every_stage_and_the_report_is_self_contained(tmp_path, capsys):
+    """`relight demo --quick`: synth -> fit -> render -> export -> report, all outputs present,
+    and every image the HTML page references exists in the report folder."""
+    import re
+
+    out = tmp_path / "demo"
+    code, stdout, err = run(["demo", "--quick", "-o", str(out), "-q", "--device", "cpu"], capsys)
+    assert code == 0, err
+    for rel in ("capture/transforms_train.json", "asset/asset.json", "asset/metrics.json", "relit/view_000.png",
+                "export/glb/spot.glb", "export/obj/spot.mtl", "report/index.html"):
+        assert (out / rel).is_file(), rel
+    page = (out / "report/index.html").read_text()
+    srcs = re.findall(r'src="([^"]+)"', page)
+    assert len(srcs) >= 8 and all((out / "report" / s).is_file() for s in srcs)
+    assert "ground truth | reconstruction | error" in page and "albedo_psnr" in page
