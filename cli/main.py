@@ -55,7 +55,11 @@ def main(argv: list[str] | None = None) -> None:
         e.show()
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        args = sys.argv[1:] if argv is None else argv
+        if args and args[0] in ("fit", "geometry", "material") and "--resume" not in args:
+            click.echo("interrupted: checkpoints are kept; continue with the same command plus --resume", err=True)
+        else:
+            click.echo("interrupted", err=True)
         sys.exit(130)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
