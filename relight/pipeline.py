@@ -97,6 +97,9 @@ class FitResult:
     material_seconds: float
     unwrap_seconds: float
     metrics: EvalResult | None
+    material_seconds_per_step: float = 0.0
+    material_primal_seconds: float = 0.0
+    """One plain render of a training view at the material stage's spp (the cost floor)."""
 
 
 def run_fit(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, backend: Backend, *,
@@ -151,4 +154,4 @@ def run_fit(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig
         plot_losses(mres.losses, tmp / "loss.png", f"material stage ({mcfg.loss}, linear HDR)")
     shutil.rmtree(ckpt, ignore_errors=True)
     rep.log(f"wrote {out}: geometry {geo.seconds:.0f} s, unwrap {t_uv:.0f} s, material {mres.seconds:.0f} s")
-    return FitResult(geo, gmetrics, mres.seconds, t_uv, metrics)
+    return FitResult(geo, gmetrics, mres.seconds, t_uv, metrics, mres.seconds_per_step, mres.primal_seconds)

@@ -58,4 +58,30 @@ def torus_knot(p: int = 2, q: int = 3, tube_radius: float = 0.28, segments: int 
     return tube(curve, tube_radius, n_around)
 
 
-BUILTIN_SHAPES = {"torus_knot": torus_knot}
+def blob(n_lat: int = 96, n_lon: int = 192, dent: float = 0.32) -> Mesh:
+    """A sphere with smooth bumps and deep dents (concavities, self-shadowing), lat-long UVs.
+
+    Radius ``1 + dent * f(direction)`` with ``f`` a fixed sum of low-frequency products of
+    sines; the UV seam column is duplicated (u = 0 and u = 1), poles are single-row fans.
+    """
+    theta = np.linspace(0, np.pi, n_lat + 1)
+    phi = np.linspace(0, 2 * np.pi, n_lon + 1)
+    th, ph = np.meshgrid(theta, phi, indexing="ij")
+    d = np.stack([np.sin(th) * np.sin(ph), np.cos(th), np.sin(th) * np.cos(ph)], -1)
+    x, y, z = d[..., 0], d[..., 1], d[..., 2]
+    f = (0.6 * np.sin(3 * x + 1.0) * np.sin(2 * y + 0.5) + 0.5 * np.sin(4 * z - 0.3) * np.cos(3 * x)
+         + 0.4 * np.cos(5 * y + 2 * z))
+    f = np.minimum(f, 0.35) - 0.15 * np.maximum(f - 0.35, 0)  # flatten the bumps, keep the dents deep
+    verts = d * (1 + dent * f)[..., None]
+    uvs = np.stack([ph / (2 * np.pi), 1 - th / np.pi], -1).reshape(-1, 2)
+    m1 = n_lon + 1
+    i, j = np.meshgrid(np.arange(n_lat), np.arange(n_lon), indexing="ij")
+    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
+    faces = np.concatenate([np.stack([a00, a10, a11], -1).reshape(-1, 3),
+                            np.stack([a00, a11, a01], -1).reshape(-1, 3)])
+    v = verts.reshape(-1, 3)
+    area = np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
+    return Mesh(v, faces[area > 1e-12], uvs)
+
+
+BUILTIN_SHAPES = {"torus_knot": torus_knot, "blob": blob}

@@ -4,13 +4,13 @@ import pytest
 from relight.errors import RelightError
 from relight.mesh import Mesh, load_mesh, smooth_normals, validate_mesh, write_obj
 from relight.scene import list_scenes, load_scene
-from relight.shapes import torus_knot
+from relight.shapes import blob, torus_knot
 from relight.textures import TextureSpec, make_texture, sample_bilinear
 
 
 def test_builtin_scenes_load_and_build():
-    assert {"spot", "knot"} <= set(list_scenes())
-    for name in ("spot", "knot"):
+    assert {"spot", "knot", "blob"} <= set(list_scenes())
+    for name in ("spot", "knot", "blob"):
         spec = load_scene(name)
         asset = spec.build_asset()
         r = np.linalg.norm(asset.mesh.vertices, axis=1).max()
@@ -61,6 +61,21 @@ def test_torus_knot_is_closed_and_outward():
     fn = np.cross(m.vertices[m.faces[:, 1]] - m.vertices[m.faces[:, 0]],
                   m.vertices[m.faces[:, 2]] - m.vertices[m.faces[:, 0]])
     assert np.all((fn * m.normals[m.faces].mean(1)).sum(1) > 0)
+    assert m.uvs.min() >= 0 and m.uvs.max() <= 1
+
+
+def test_blob_is_closed_outward_and_dented():
+    """Once seam/pole duplicates are merged the blob is watertight with positive volume; its
+    radius dips well below the mean (concavities) and its UVs are lat-long in [0, 1]."""
+    import trimesh
+
+    m = blob(n_lat=48, n_lon=96)
+    tm = trimesh.Trimesh(m.vertices, m.faces, process=False)
+    tm.merge_vertices()
+    tm.remove_unreferenced_vertices()
+    assert tm.is_watertight and tm.volume > 0
+    r = np.linalg.norm(m.vertices, axis=1)
+    assert r.min() < 0.8 * np.median(r) and r.max() < 1.2
     assert m.uvs.min() >= 0 and m.uvs.max() <= 1
 
 
