@@ -1,0 +1,231 @@
+"""The benchmark suite (issue 6): full ``relight fit`` on three built-in objects, the real lego
+capture, and a speed section; writes ``results/benchmark.md`` / ``.json``.
+
+Usage: .venv/bin/python bench/bench_suite.py [--objects spot,knot,blob] [--speed] [--lego] [--out results/benchmark]
+       .venv/bin/python bench/bench_suite.py --from-json   (rewrite the Markdown from the JSON)
+
+Each object runs in its own process (so peak memory is per object): synth (64 + 8 views at
+256², relit sets) once into out/bench/suite/<name>, then ``relight fit`` with the ``fast``
+preset on CPU (``quality`` on CUDA) and the TensoIR-style evaluation. ``--lego`` runs the real
+lego capture (``bench/bench_geometry.py --parts lego``; skipped when ../shared/data is absent);
+either way its latest figures are read from ``results/geometry.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = ROOT / "out/bench/suite"
+PUBLISHED = [  # TensoIR-synthetic averages as published (GPU); different scenes, same protocol
+    ("TensoIR", 29.28, 28.58, 4.10, "~5 h"), ("nvdiffrecmc", 27.71, 26.51, 4.81, "82 min"),
+    ("GS-IR", 30.29, 24.37, 4.95, "16 min"), ("GeoSplatting", 29.41, 29.95, 4.08, "14 min")]
+
+
+def one(name: str, device: str) -> dict:
+    from relight.backend import select_backend
+    from relight.geometry import load_config as gload
+    from relight.material import load_config as mload
+    from relight.pipeline import run_fit
+    from relight.scene import load_scene
+    from relight.synth import synthesize
+
+    backend = select_backend(device)
+    preset = "quality" if backend.device == "cuda" else "fast"
+    cap = SUITE / name
+    t = time.perf_counter()
+    if not (cap / "transforms_test.json").is_file():
+        synthesize(load_scene(name).with_overrides(res=256, views=64), cap, backend, overwrite=True)
+    synth_s = time.perf_counter() - t
+    t = time.perf_counter()
+    fr = run_fit(cap, SUITE / f"{name}_fit", gload(preset), mload(preset), backend, overwrite=True)
+    total = time.perf_counter() - t
+    m = fr.metrics.to_json()
+    return {"object": name, "preset": preset, "synth_seconds": round(synth_s, 1), "fit_seconds": round(total, 1),
+            "geometry_seconds": round(fr.geometry.seconds, 1), "unwrap_seconds": round(fr.unwrap_seconds, 1),
+            "material_seconds": round(fr.material_seconds, 1),
+            "eval_seconds": round(total - fr.geometry.seconds - fr.unwrap_seconds - fr.material_seconds, 1),
+            "geometry_seconds_per_step": round(fr.geometry.seconds_per_step, 4),
+            "material_seconds_per_step": round(fr.material_seconds_per_step, 4),
+            "material_primal_seconds": round(fr.material_primal_seconds, 4),
+            "peak_rss_MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "geometry_metrics": fr.geometry_metrics, "metrics": m}
+
+
+def speed(device: str) -> dict:
+    """Material step vs. primal render at 64²..512² (spot GT mesh, 8 spp), raster vs. mesh size."""
+    import drjit as dr
+    import torch
+    import trimesh
+
+    from relight.asset import load_asset
+    from relight.backend import select_backend
+    from relight.camera import orbit_cameras
+    from relight.capture import Capture
+    from relight.material import RenderProblem, init_state, load_config
+    from relight.raster import make_raster
+
+    backend = select_backend(device)
+    gt = load_asset(SUITE / "spot/gt")
+    cfg = load_config("fast", levels=1, level_split=[1.0])
+    rows = []
+    for res in (64, 128, 256, 512):
+        cams = orbit_cameras(4, 3.2, 40.0, res, res)
+        cap = Capture(cams, np.full((4, res, res, 3), 0.3, np.float32), np.ones((4, res, res), np.float32),
+                      [str(i) for i in range(4)])
+        st = init_state(cfg)
+        prob = RenderProblem(cap, gt.mesh, cfg, backend, st.params)
+        rng = np.random.default_rng(0)
+        ts, tp = [], []
+        for k in range(4):
+            t = time.perf_counter()
+            prob.loss_and_grads(st.params, [k % 4], rng)
+            dr.sync_thread()
+            ts.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            prob.render(st.params, k % 4, k)
+            dr.sync_thread()
+            tp.append(time.perf_counter() - t)
+        rows.append({"res": res, "step_seconds": round(float(np.median(ts[1:])), 4),
+                     "primal_seconds": round(float(np.median(tp[1:])), 4)})
+    ras, mesh_rows = make_raster("cuda" if backend.device == "cuda" else "cpu"), []
+    cam = orbit_cameras(4, 3.2, 40.0, 256, 256)[1]
+    for sub in (3, 4, 5, 6):
+        m = trimesh.creation.icosphere(subdivisions=sub, radius=0.8)
+        v = torch.tensor(m.vertices, dtype=torch.float32, requires_grad=True)
+        tri = torch.tensor(m.faces, dtype=torch.int32)
+        mvp = torch.tensor(cam.mvp(), dtype=torch.float32)
+        times = []
+        for _ in range(6):
+            t = time.perf_counter()
+            pos = (torch.cat([v, torch.ones_like(v[:, :1])], 1) @ mvp.T)[None].contiguous()
+            rast, _ = ras.rasterize(pos, tri, (256, 256))
+            col, _ = ras.interpolate(v, rast, tri)
+            ras.antialias(col, rast, pos, tri).square().sum().backward()
+            times.append(time.perf_counter() - t)
+        mesh_rows.append({"triangles": len(m.faces), "ms": round(1000 * float(np.median(times[1:])), 1)})
+    return {"material_vs_resolution": rows, "raster_vs_mesh_size_256": mesh_rows}
+
+
+def mark(ok: bool) -> str:
+    return "" if ok else " ✗"
+
+
+def markdown(r: dict) -> str:
+    objs = r.get("objects", [])
+    L = [f"# Benchmark suite ({r['date']})", "", f"Device: {r['device']}. Reproduce: "
+         "`.venv/bin/python bench/bench_suite.py --speed` (≈ 35 min on this 2-core CPU).", "",
+         "## Quality: our objects (CPU `fast`) beside published TensoIR-synthetic averages (GPU)", "",
+         "*Different scenes, same protocol* (per-channel scale-aligned albedo PSNR, relight PSNR over "
+         "the relit envmaps, normal MAE on test views). Targets: albedo ≥ 30 dB, relight ≥ 30 dB, "
+         "normal MAE ≤ 4°, ≤ 15 min per object — ✗ marks a miss.", "",
+         "| method / object | albedo PSNR | relight PSNR | normal MAE | novel view PSNR | Chamfer | time |",
+         "|---|---|---|---|---|---|---|"]
+    for o in objs:
+        m = o["metrics"]
+
+        L.append(f"| **relight** {o['object']} | {m['albedo_psnr']:.2f}{mark(m['albedo_psnr'] >= 30)} | "
+                 f"{m['relight_psnr_mean']:.2f}{mark(m['relight_psnr_mean'] >= 30)} | "
+                 f"{m['normal_mae']:.2f}°{mark(m['normal_mae'] <= 4)} | {m['novel_view_psnr']:.2f} | "
+                 f"{100 * m['chamfer']:.3f} % | {o['fit_seconds'] / 60:.1f} min{mark(o['fit_seconds'] <= 900)} |")
+    for name, a, rl, n, t in PUBLISHED:
+        L.append(f"| {name} (published, TensoIR-synthetic avg.) | {a:.2f} | {rl:.2f} | {n:.2f}° | — | — | {t} |")
+    L += ["", "## Per object: stages, speed, memory", "",
+          "| object | synth | geometry | unwrap | material | eval | geometry s/step | material s/step | "
+          "primal render | step/primal | peak RSS | roughness MAE | mask IoU |", "|---" * 13 + "|"]
+    for o in objs:
+        m = o["metrics"]
+        L.append(f"| {o['object']} | {o['synth_seconds']:.0f} s | {o['geometry_seconds']:.0f} s | "
+                 f"{o['unwrap_seconds']:.0f} s | {o['material_seconds']:.0f} s | {o['eval_seconds']:.0f} s | "
+                 f"{o['geometry_seconds_per_step']:.3f} | {o['material_seconds_per_step']:.3f} | "
+                 f"{o['material_primal_seconds']:.3f} s | "
+                 f"{o['material_seconds_per_step'] / max(o['material_primal_seconds'], 1e-9):.1f}× | "
+                 f"{o['peak_rss_MB']} MB | {m['roughness_mae']:.3f} | {m['mask_iou']:.3f} |")
+    for o in objs:
+        L.append(f"\n{o['object']} relight PSNR per envmap: "
+                 + ", ".join(f"{k} {v:.2f}" for k, v in o["metrics"]["relight_psnr"].items()))
+    if "lego" in r:
+        lg = r["lego"]
+        L += ["", "## Real capture: NeRF-synthetic lego (no material GT)", "",
+              f"Every 8th frame held out ({lg['test_views']} frames), 200×200, geometry stage: mask IoU "
+              f"**{lg['metrics']['mask_iou']:.3f}**, novel-view PSNR **{lg['metrics']['novel_view_psnr']:.2f} dB** "
+              f"(view-independent per-vertex colour), {lg['seconds']:.0f} s (from `results/geometry.json`)."]
+    if "speed" in r:
+        s = r["speed"]
+        L += ["", "## Speed: material step vs. one primal render (spot, 8 spp, 1 view)", "",
+              "| resolution | step | primal | step/primal |", "|---|---|---|---|"]
+        L += [f"| {x['res']}² | {x['step_seconds']:.3f} s | {x['primal_seconds']:.3f} s | "
+              f"{x['step_seconds'] / x['primal_seconds']:.1f}× |" for x in s["material_vs_resolution"]]
+        L += ["", "Raster backend (rasterize + interpolate + antialias + backward) at 256² vs. mesh size:", "",
+              "| triangles | ms |", "|---|---|"] + [f"| {x['triangles']} | {x['ms']} |" for x in s["raster_vs_mesh_size_256"]]
+        if "raster" in r:
+            L += ["", "Raster vs. resolution (20,480 triangles): " + ", ".join(
+                f"{x['res']}² {x['ms']} ms" for x in r["raster"])]
+    L += ["", "## Where we fall short, and why", "",
+          "* **Albedo / relight PSNR (all objects)**: the material stage leaves low-frequency shading "
+          "baked into albedo (for mostly diffuse surfaces albedo × irradiance separates only through "
+          "priors, shadows and weak specular) plus Monte Carlo speckle at 8 spp; even on the GT mesh "
+          "spot reaches 21.0 / 27.9 dB (`results/material.md`). On reconstructed meshes, silhouette "
+          "pixels (mask IoU ≈ 0.99) cost another ~2–3 dB of relight PSNR, and xatlas atlases of "
+          "marching-cubes meshes spend the 256² texture on many small charts.",
+          "* **Normal MAE (spot 4.6°, knot 7.3°)**: the 64³ visual hull carves concavities only where "
+          "silhouettes reveal them; the knot's inner crossings stay too thick and the refinement's "
+          "photometric term (view-independent colour) pulls them in only partly.",
+          "* **Time**: all objects ≤ 15 min on 2 CPU cores; the published methods ran on GPUs.",
+          "* **GPU (`quality` preset)**: not run — no GPU was lent to this task."]
+    return "\n".join(L) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--objects", default="spot,knot,blob")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--speed-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--lego", action="store_true")
+    ap.add_argument("--from-json", action="store_true")
+    ap.add_argument("--out", default="results/benchmark")
+    a = ap.parse_args()
+    SUITE.mkdir(parents=True, exist_ok=True)
+    out = ROOT / a.out
+    if a.from_json:
+        out.with_suffix(".md").write_text(markdown(json.loads(out.with_suffix(".json").read_text())))
+        return
+    if a.one:
+        (SUITE / f"{a.one}.json").write_text(json.dumps(one(a.one, a.device), indent=2))
+        return
+    if a.speed_only:
+        (SUITE / "speed.json").write_text(json.dumps(speed(a.device), indent=2))
+        return
+    from relight.backend import select_backend
+
+    row = {"device": select_backend(a.device).describe(), "date": time.strftime("%Y-%m-%d"), "objects": []}
+    for name in a.objects.split(","):
+        subprocess.run([sys.executable, __file__, "--one", name, "--device", a.device], check=True)
+        row["objects"].append(json.loads((SUITE / f"{name}.json").read_text()))
+    if a.speed:
+        subprocess.run([sys.executable, __file__, "--speed-only", "--device", a.device], check=True)
+        row["speed"] = json.loads((SUITE / "speed.json").read_text())
+    if a.lego and (ROOT.parent / "shared/data/datasets/nerf_synthetic_lego").is_dir():
+        subprocess.run([sys.executable, str(ROOT / "bench/bench_geometry.py"), "--parts", "lego", "--device",
+                        a.device], check=True)
+    geo = ROOT / "results/geometry.json"
+    if geo.is_file():
+        g = json.loads(geo.read_text())
+        row.update({k: g[k] for k in ("lego", "raster") if k in g})
+    out.with_suffix(".json").write_text(json.dumps(row, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(row))
+    print(out.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
