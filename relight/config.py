@@ -106,6 +106,17 @@ def from_dict(cls: type[T], data: dict, src: Path | None = None, prefix: str = "
                            fix="add the missing keys") from None
 
 
+def load_preset(cls: type[T], presets: dict[str, T], preset: str, toml: str | Path | None = None, **over) -> T:
+    """``presets[preset]``, updated by a TOML file's keys and then by keyword overrides (None ignored)."""
+    if preset not in presets:
+        raise RelightError(f"unknown preset '{preset}'", fix=f"use one of: {', '.join(presets)}")
+    data = to_dict(presets[preset])
+    if toml is not None:
+        data.update(read_toml(Path(toml)))
+    data.update({k: v for k, v in over.items() if v is not None})
+    return from_dict(cls, data, Path(toml) if toml else None)
+
+
 def to_dict(obj: Any) -> Any:
     """A dataclass as plain JSON/TOML-compatible data (for manifests)."""
     if dataclasses.is_dataclass(obj):

@@ -24,12 +24,14 @@ import numpy as np
 import torch
 
 from relight.capture import Capture
-from relight.config import from_dict, read_toml, to_dict
+from relight.config import load_preset, to_dict
 from relight.errors import RelightError
 from relight.hull import visual_hull
 from relight.io.images import linear_to_srgb, resize_area
+from relight.io.paths import write_checkpoint
 from relight.largesteps import LaplacianSolver, UniformAdam
 from relight.mesh import Mesh
+from relight.optim import level_of
 from relight.progress import Reporter
 from relight.raster import flip_y
 
@@ -88,13 +90,7 @@ PRESETS: dict[str, GeometryConfig] = {
 
 def load_config(preset: str = "fast", toml: str | Path | None = None, **over) -> GeometryConfig:
     """A preset, updated by a TOML file's keys and then by keyword overrides (None ignored)."""
-    if preset not in PRESETS:
-        raise RelightError(f"unknown preset '{preset}'", fix=f"use one of: {', '.join(PRESETS)}")
-    data = to_dict(PRESETS[preset])
-    if toml is not None:
-        data.update(read_toml(Path(toml)))
-    data.update({k: v for k, v in over.items() if v is not None})
-    return from_dict(GeometryConfig, data, Path(toml) if toml else None)
+    return load_preset(GeometryConfig, PRESETS, preset, toml, **over)
 
 
 @dataclass(frozen=True)
@@ -184,21 +180,14 @@ class _State:
 
 
 def _level_of(step: int, cfg: GeometryConfig) -> int:
-    split = (list(cfg.level_split) + [cfg.level_split[-1]] * cfg.levels)[: cfg.levels]
-    ends = np.cumsum(split) / np.sum(split) * cfg.iterations
-    return int(min(cfg.levels - 1, np.searchsorted(ends, step, side="right")))
+    return level_of(step, cfg.iterations, cfg.levels, cfg.level_split)
 
 
 def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: _State, cfg: GeometryConfig) -> None:
     """Atomic ``geom.npz`` + ``geom.json`` (arrays and JSON only, no pickle)."""
-    path.mkdir(parents=True, exist_ok=True)
     v, f, c = st.numpy()
-    tmp = path / "geom.tmp.npz"
-    np.savez(tmp, verts=v, faces=f, colors=c)
-    tmp.replace(path / "geom.npz")
-    meta = {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)}
-    (path / "geom.tmp.json").write_text(json.dumps(meta))
-    (path / "geom.tmp.json").replace(path / "geom.json")
+    write_checkpoint(path, "geom", {"verts": v, "faces": f, "colors": c},
+                     {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)})
 
 
 def load_checkpoint(path: Path, cfg: GeometryConfig):

@@ -73,20 +73,28 @@ def tv_l2(x: np.ndarray, wrap_x: bool = False) -> tuple[float, np.ndarray]:
     ``wrap_x`` also links the first and last columns (lat-long envmaps). Returns the value and
     its gradient with respect to ``x``.
     """
-    dx = (np.roll(x, -1, axis=1) - x) if wrap_x else np.diff(x, axis=1)
-    dy = np.diff(x, axis=0)
-    n = x.size
-    val = float((dx ** 2).sum() + (dy ** 2).sum()) / n
+    dx, dy = _differences(x, wrap_x)
+    val = float((dx ** 2).sum() + (dy ** 2).sum()) / x.size
+    return val, _differences_adjoint(2 * dx, 2 * dy, x, wrap_x) / x.size
+
+
+def _differences(x: np.ndarray, wrap_x: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Forward differences of an (H, W, C) map along x (wrapping if asked) and along y."""
+    return (np.roll(x, -1, axis=1) - x) if wrap_x else np.diff(x, axis=1), np.diff(x, axis=0)
+
+
+def _differences_adjoint(gx: np.ndarray, gy: np.ndarray, x: np.ndarray, wrap_x: bool) -> np.ndarray:
+    """Gradient w.r.t. ``x`` of ``sum(gx * dx) + sum(gy * dy)`` for :func:`_differences`."""
     g = np.zeros_like(x)
     if wrap_x:
-        g -= 2 * dx
-        g += 2 * np.roll(dx, 1, axis=1)
+        g -= gx
+        g += np.roll(gx, 1, axis=1)
     else:
-        g[:, :-1] -= 2 * dx
-        g[:, 1:] += 2 * dx
-    g[:-1] -= 2 * dy
-    g[1:] += 2 * dy
-    return val, g / n
+        g[:, :-1] -= gx
+        g[:, 1:] += gx
+    g[:-1] -= gy
+    g[1:] += gy
+    return g
 
 
 def white_balance(log_env: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
@@ -126,19 +134,7 @@ def tv_l1(x: np.ndarray, eps: float = 1e-3, wrap_x: bool = False) -> tuple[float
     low-frequency shading a fit would otherwise bake into albedo is penalized as much as a sharp
     edge, while genuine piecewise-constant albedo edges stay sharp. Returns value and gradient.
     """
-    dx = (np.roll(x, -1, axis=1) - x) if wrap_x else np.diff(x, axis=1)
-    dy = np.diff(x, axis=0)
+    dx, dy = _differences(x, wrap_x)
     rx, ry = np.sqrt(dx ** 2 + eps ** 2), np.sqrt(dy ** 2 + eps ** 2)
-    n = x.size
-    val = float((rx - eps).sum() + (ry - eps).sum()) / n
-    gx, gy = dx / rx, dy / ry
-    g = np.zeros_like(x)
-    if wrap_x:
-        g -= gx
-        g += np.roll(gx, 1, axis=1)
-    else:
-        g[:, :-1] -= gx
-        g[:, 1:] += gx
-    g[:-1] -= gy
-    g[1:] += gy
-    return val, g / n
+    val = float((rx - eps).sum() + (ry - eps).sum()) / x.size
+    return val, _differences_adjoint(dx / rx, dy / ry, x, wrap_x) / x.size

@@ -29,9 +29,10 @@ import numpy as np
 from relight.asset import Asset
 from relight.backend import Backend
 from relight.capture import Capture
-from relight.config import from_dict, read_toml, to_dict
+from relight.config import load_preset, to_dict
 from relight.errors import RelightError
 from relight.io.images import resize_area
+from relight.io.paths import write_checkpoint
 from relight.losses import (
     latlong_weights,
     log_l1,
@@ -42,7 +43,7 @@ from relight.losses import (
     white_balance,
 )
 from relight.mesh import Mesh
-from relight.optim import Adam
+from relight.optim import Adam, level_of
 from relight.progress import Reporter
 from relight.render import build_scene, sensor
 
@@ -146,13 +147,7 @@ PRESETS: dict[str, MaterialConfig] = {
 
 def load_config(preset: str = "fast", toml: str | Path | None = None, **over) -> MaterialConfig:
     """A preset, updated by a TOML file's keys and then by keyword overrides (None ignored)."""
-    if preset not in PRESETS:
-        raise RelightError(f"unknown preset '{preset}'", fix=f"use one of: {', '.join(PRESETS)}")
-    data = to_dict(PRESETS[preset])
-    if toml is not None:
-        data.update(read_toml(Path(toml)))
-    data.update({k: v for k, v in over.items() if v is not None})
-    return from_dict(MaterialConfig, data, Path(toml) if toml else None)
+    return load_preset(MaterialConfig, PRESETS, preset, toml, **over)
 
 
 @dataclass
@@ -180,9 +175,7 @@ class MaterialState:
 
 
 def _level_of(step: int, cfg: MaterialConfig) -> int:
-    split = (list(cfg.level_split) + [cfg.level_split[-1]] * cfg.levels)[: cfg.levels]
-    ends = np.cumsum(split) / np.sum(split) * cfg.iterations
-    return int(min(cfg.levels - 1, np.searchsorted(ends, step, side="right")))
+    return level_of(step, cfg.iterations, cfg.levels, cfg.level_split)
 
 
 def _image_factor(cfg: MaterialConfig, level: int) -> int:
@@ -246,15 +239,10 @@ def state_to_asset(state: MaterialState, mesh: Mesh, info: dict | None = None) -
 
 def save_checkpoint(path: Path, state: MaterialState, cfg: MaterialConfig) -> None:
     """Atomically write ``ckpt.npz`` + ``ckpt.json`` (no pickle: arrays and JSON only)."""
-    path.mkdir(parents=True, exist_ok=True)
     arrays = ({f"p/{k}": v for k, v in state.params.items()} | {f"adam/{k}": v for k, v in state.adam.state().items()}
               | {f"avg/{k}": v for k, v in state.avg.items()})
-    tmp = path / "ckpt.tmp.npz"
-    np.savez(tmp, **arrays)
-    tmp.replace(path / "ckpt.npz")
     meta = {"step": state.step, "losses": state.losses, "config": to_dict(cfg), "avg_count": state.avg_count}
-    (path / "ckpt.tmp.json").write_text(json.dumps(meta))
-    (path / "ckpt.tmp.json").replace(path / "ckpt.json")
+    write_checkpoint(path, "ckpt", arrays, meta)
 
 
 def load_checkpoint(path: Path, cfg: MaterialConfig) -> MaterialState:

@@ -9,6 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def level_of(step: int, iterations: int, levels: int, split) -> int:
+    """Coarse-to-fine level (0 = coarsest) of ``step`` when ``split`` (normalised, padded with its
+    last value to ``levels`` entries) gives each level's share of ``iterations``."""
+    split = (list(split) + [split[-1]] * levels)[:levels]
+    ends = np.cumsum(split) / np.sum(split) * iterations
+    return int(min(levels - 1, np.searchsorted(ends, step, side="right")))
+
+
 class Adam:
     """Adam [Kingma & Ba 2015] with per-parameter learning rates and masked (sparse) updates.
 

@@ -57,6 +57,19 @@ def write_json(path: Path, data: Any) -> None:
     Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
+def write_checkpoint(folder: Path, stem: str, arrays: dict, meta: dict) -> None:
+    """Atomically write ``stem.npz`` (arrays) and ``stem.json`` (meta): each goes to a temporary
+    file that is renamed over the old one, so a kill never leaves a torn checkpoint. No pickle."""
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{stem}.tmp.npz"
+    np.savez(tmp, **arrays)
+    tmp.replace(folder / f"{stem}.npz")
+    (folder / f"{stem}.tmp.json").write_text(json.dumps(meta))
+    (folder / f"{stem}.tmp.json").replace(folder / f"{stem}.json")
+
+
 def check_output_dir(out: Path, overwrite: bool) -> None:
     """Refuse an existing non-empty output folder unless ``overwrite``."""
     out = Path(out)
