@@ -14,8 +14,8 @@ from cli.options import device_option
 @click.option("--capture", type=click.Path(path_type=Path), default=None,
               help="Capture with a test split: adds GT | ours | error pictures (and relit GT if present).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder (index.html + PNGs).")
-@click.option("--views", type=int, default=3, show_default=True, help="Test views to show.")
-@click.option("--spp", type=int, default=64, show_default=True, help="Samples per pixel of the report's renders.")
+@click.option("--views", type=click.IntRange(1, 100000), default=3, show_default=True, help="Test views to show.")
+@click.option("--spp", type=click.IntRange(1, 65536), default=64, show_default=True, help="Samples per pixel of the report's renders.")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import device_option
+from cli.options import device_option, max_memory_option
 
 
 @click.command()
@@ -17,14 +17,15 @@ from cli.options import device_option
 @click.option("--rotate", type=float, default=0.0, show_default=True, help="Rotate the envmap about +y (degrees).")
 @click.option("--cameras", "cameras_from", type=click.Path(path_type=Path), default=None,
               help="Render the views of this capture (its test split if it has one) instead of an orbit.")
-@click.option("--orbit", type=int, default=8, show_default=True, help="Number of cameras on a ring around the object.")
-@click.option("--res", type=int, default=512, show_default=True, help="Image size of orbit views (pixels).")
-@click.option("--spp", type=int, default=256, show_default=True, help="Samples per pixel.")
+@click.option("--orbit", type=click.IntRange(1, 100000), default=8, show_default=True, help="Number of cameras on a ring around the object.")
+@click.option("--res", type=click.IntRange(8, 16384), default=512, show_default=True, help="Image size of orbit views (pixels).")
+@click.option("--spp", type=click.IntRange(1, 65536), default=256, show_default=True, help="Samples per pixel.")
 @click.option("--turntable", is_flag=True, help="Also write turntable.gif: the light turning once around.")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
-def render(asset, out, envmap, rotate, cameras_from, orbit, res, spp, turntable, overwrite, quiet, device):
+@max_memory_option
+def render(asset, out, envmap, rotate, cameras_from, orbit, res, spp, turntable, overwrite, quiet, device, max_memory):
     """Relight ASSET: path-traced renders as linear EXR + sRGB PNG (Mitsuba)."""
     from relight.backend import select_backend
     from relight.errors import RelightError
@@ -40,7 +41,8 @@ def render(asset, out, envmap, rotate, cameras_from, orbit, res, spp, turntable,
         except RelightError:
             cams = load_capture(cameras_from, "train", load_gt=False).cameras
     run_render(asset, out, backend, envmap=envmap, rotate=rotate, cameras=cams, orbit=orbit, res=res, spp=spp,
-               turntable=turntable, overwrite=overwrite, reporter=Reporter() if quiet else RichReporter())
+               turntable=turntable, overwrite=overwrite, max_memory=max_memory,
+               reporter=Reporter() if quiet else RichReporter())
     click.echo(str(out))
 
 

@@ -12,8 +12,8 @@ from cli.options import device_option
 @click.command("inspect")
 @click.argument("capture", type=click.Path(path_type=Path))
 @click.option("--split", default="train", show_default=True, help="train, val or test.")
-@click.option("--downscale", type=int, default=1, show_default=True, help="Integer downscale on load.")
-@click.option("--holdout-every", type=int, default=0, show_default=True,
+@click.option("--downscale", type=click.IntRange(1, 64), default=1, show_default=True, help="Integer downscale on load.")
+@click.option("--holdout-every", type=click.IntRange(0, 100000), default=0, show_default=True,
               help="For single-file captures: every k-th frame is 'test', the rest 'train'.")
 @device_option
 def inspect_capture(capture, split, downscale, holdout_every, device):

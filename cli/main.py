@@ -5,6 +5,7 @@ Errors from bad input (:class:`relight.errors.RelightError`) print one line and 
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import click
@@ -12,6 +13,7 @@ import click
 from cli import demo_cmd, export_cmd, geometry_cmd, inspect_cmd, material_cmd, synth_cmd
 from relight import __version__
 from relight.errors import EXIT_USAGE, RelightError
+from relight.interrupt import Interrupted
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -41,23 +43,36 @@ for _cmd in (synth_cmd.synth, synth_cmd.scenes, inspect_cmd.inspect_capture, mat
     cli.add_command(_cmd)
 
 
+def _resume_command(args: list[str]) -> str:
+    return shlex.join(["relight", *args, *([] if "--resume" in args else ["--resume"])])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the group, turning input errors into one-line messages."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        rc = cli.main(args=argv, prog_name="relight", standalone_mode=False)
+        rc = cli.main(args=args, prog_name="relight", standalone_mode=False)
     except RelightError as e:
         click.echo(f"error: {e.one_line()}", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:  # bad option / argument: one line, not click's usage block
+        where = e.ctx.command_path if e.ctx else "relight"
+        click.echo(f"error: {e.format_message().rstrip('.')} — fix: see '{where} --help'", err=True)
+        sys.exit(EXIT_USAGE)
     except click.ClickException as e:
-        e.show()
+        click.echo(f"error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
+    except Interrupted as e:
+        hint = f"; continue with: {_resume_command(args)}" if e.checkpoint else ""
+        click.echo(f"interrupted: {e}{hint}", err=True)
+        sys.exit(130)
     except KeyboardInterrupt:
-        args = sys.argv[1:] if argv is None else argv
         if args and args[0] in ("fit", "geometry", "material") and "--resume" not in args:
-            click.echo("interrupted: checkpoints are kept; continue with the same command plus --resume", err=True)
+            click.echo("interrupted: the last periodic checkpoint is kept; continue with: "
+                       f"{_resume_command(args)}", err=True)
         else:
             click.echo("interrupted", err=True)
         sys.exit(130)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import device_option
+from cli.options import device_option, max_memory_option
 
 
 @click.command()
@@ -23,10 +23,13 @@ from cli.options import device_option
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint of this output.")
 @click.option("--no-eval", is_flag=True, help="Skip the evaluation on the capture's test split.")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
+@click.option("--downscale", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Area-downscale the images on load.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
+@max_memory_option
 def material(capture, mesh_path, out, preset, config_toml, iterations, seed, resume, no_eval, overwrite,
-             quiet, device):
+             downscale, quiet, device, max_memory):
     """Fit albedo/roughness textures and an HDR envmap to CAPTURE on a fixed mesh.
 
     Uses Mitsuba 3 path-traced gradients (prb, multi-bounce). Checkpoints go to a hidden
@@ -41,7 +44,8 @@ def material(capture, mesh_path, out, preset, config_toml, iterations, seed, res
     cfg = load_config(preset or ("quality" if backend.device == "cuda" else "fast"), config_toml,
                       iterations=iterations, seed=seed)
     run_material(capture, mesh_path, out, cfg, backend, resume=resume, overwrite=overwrite,
-                 evaluate_after=not no_eval, reporter=Reporter() if quiet else RichReporter())
+                 evaluate_after=not no_eval, downscale=downscale,
+                 max_memory=max_memory, reporter=Reporter() if quiet else RichReporter())
     click.echo(str(out))
 
 
@@ -50,7 +54,7 @@ def material(capture, mesh_path, out, preset, config_toml, iterations, seed, res
 @click.argument("capture", type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Write OUT.json and OUT.md (default: print the table only).")
-@click.option("--spp", type=int, default=256, show_default=True, help="Samples per pixel of evaluation renders.")
+@click.option("--spp", type=click.IntRange(1, 65536), default=256, show_default=True, help="Samples per pixel of evaluation renders.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
 def evaluate_cmd(asset, capture, out, spp, quiet, device):

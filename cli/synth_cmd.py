@@ -6,23 +6,24 @@ from pathlib import Path
 
 import click
 
-from cli.options import device_option
+from cli.options import device_option, max_memory_option
 
 
 @click.command()
 @click.argument("scene")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
               help="Output capture folder (NeRF-synthetic layout).")
-@click.option("--res", type=int, default=None, help="Image width = height in pixels (scene default: 256).")
-@click.option("--views", type=int, default=None, help="Number of training views (default: 64).")
-@click.option("--test-views", type=int, default=None, help="Number of held-out test views (default: 8).")
-@click.option("--spp", type=int, default=None, help="Path-tracing samples per pixel (default: 64).")
-@click.option("--test-spp", type=int, default=None,
+@click.option("--res", type=click.IntRange(8, 16384), default=None, help="Image width = height in pixels (scene default: 256).")
+@click.option("--views", type=click.IntRange(1, 100000), default=None, help="Number of training views (default: 64).")
+@click.option("--test-views", type=click.IntRange(1, 100000), default=None, help="Number of held-out test views (default: 8).")
+@click.option("--spp", type=click.IntRange(1, 65536), default=None, help="Path-tracing samples per pixel (default: 64).")
+@click.option("--test-spp", type=click.IntRange(1, 65536), default=None,
               help="Samples per pixel of test and relit views, the evaluation references (default: 256).")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
-def synth(scene, out, res, views, test_views, spp, test_spp, overwrite, quiet, device):
+@max_memory_option
+def synth(scene, out, res, views, test_views, spp, test_spp, overwrite, quiet, device, max_memory):
     """Render a ground-truth capture of SCENE (a built-in name such as 'spot', or a .toml).
 
     Writes train/test views as RGBA PNG (sRGB) and linear EXR, GT AOVs (albedo, roughness,
@@ -37,7 +38,8 @@ def synth(scene, out, res, views, test_views, spp, test_spp, overwrite, quiet, d
     spec = load_scene(scene).with_overrides(res=res, views=views, test_views=test_views, spp=spp,
                                                   test_spp=test_spp)
     backend = select_backend(device)
-    synthesize(spec, out, backend, overwrite=overwrite, reporter=Reporter() if quiet else RichReporter())
+    synthesize(spec, out, backend, overwrite=overwrite, max_memory=max_memory,
+               reporter=Reporter() if quiet else RichReporter())
     click.echo(str(out))
 
 

@@ -15,7 +15,6 @@ Topology never changes after marching cubes, so the output stays closed and mani
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,9 @@ from relight.capture import Capture
 from relight.config import load_preset, to_dict
 from relight.errors import RelightError
 from relight.hull import visual_hull
+from relight.interrupt import Interrupted, graceful_stop
 from relight.io.images import linear_to_srgb, resize_area
-from relight.io.paths import write_checkpoint
+from relight.io.paths import read_checkpoint, write_checkpoint
 from relight.largesteps import LaplacianSolver, UniformAdam
 from relight.mesh import Mesh
 from relight.optim import level_of
@@ -184,22 +184,57 @@ def _level_of(step: int, cfg: GeometryConfig) -> int:
 
 
 def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: _State, cfg: GeometryConfig) -> None:
-    """Atomic ``geom.npz`` + ``geom.json`` (arrays and JSON only, no pickle)."""
+    """Atomic ``geom.npz``: mesh, colours and the full optimizer state (differential coordinates,
+    both Adam states), so that a resumed run continues exactly where it stopped. No pickle."""
     v, f, c = st.numpy()
-    write_checkpoint(path, "geom", {"verts": v, "faces": f, "colors": c},
-                     {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)})
+    arrays = {"verts": v, "faces": f, "colors": c, "u": st.u.detach().cpu().numpy(),
+              "c_raw": st.c.detach().cpu().numpy()}
+    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
+        for k, val in opt.state.get(param, {}).items():
+            arrays[f"{name}/{k}"] = val.detach().cpu().numpy() if torch.is_tensor(val) else np.asarray(val)
+    write_checkpoint(path, "geom", arrays, {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)})
 
 
-def load_checkpoint(path: Path, cfg: GeometryConfig):
-    meta_p, arr_p = path / "geom.json", path / "geom.npz"
-    if not (meta_p.is_file() and arr_p.is_file()):
-        raise RelightError("no geometry checkpoint to resume from", path=path, fix="run without --resume")
-    meta = json.loads(meta_p.read_text())
+@dataclass
+class GeometryCheckpoint:
+    verts: np.ndarray
+    faces: np.ndarray
+    colors: np.ndarray
+    step: int
+    level: int
+    losses: list[float]
+    arrays: dict
+
+
+def load_checkpoint(path: Path, cfg: GeometryConfig) -> GeometryCheckpoint:
+    z, meta = read_checkpoint(path, "geom")
     if meta.get("config") != to_dict(cfg):
-        raise RelightError("checkpoint was written with another configuration", path=meta_p,
+        raise RelightError("checkpoint was written with another configuration", path=path / "geom.npz",
                            fix="resume with the same options, or start afresh without --resume")
-    with np.load(arr_p, allow_pickle=False) as z:
-        return z["verts"], z["faces"], z["colors"], int(meta["step"]), int(meta["level"]), list(meta["losses"])
+    return GeometryCheckpoint(z["verts"], z["faces"], z["colors"], int(meta["step"]), int(meta["level"]),
+                              list(meta["losses"]), z)
+
+
+def _restore(st: _State, ck: GeometryCheckpoint) -> None:
+    """Put the saved differential coordinates, colours and Adam moments back into ``st``."""
+    z = ck.arrays
+    if "u" not in z:
+        return
+    with torch.no_grad():
+        st.u.copy_(torch.from_numpy(z["u"]))
+        st.c.copy_(torch.from_numpy(z["c_raw"]))
+    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
+        state = {}
+        for key in [k.split("/", 1)[1] for k in z if k.startswith(name + "/")]:
+            a = z[f"{name}/{key}"]
+            if key == "t":
+                state[key] = int(a)
+            elif key == "step":  # torch.optim.Adam keeps its step as a float tensor
+                state[key] = torch.tensor(float(a))
+            else:
+                state[key] = torch.from_numpy(a).to(param.device)
+        if state:
+            opt.state[param] = state
 
 
 def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_dir: Path | None = None,
@@ -214,7 +249,8 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
     device = getattr(raster, "device", torch.device("cpu"))
     t0 = time.perf_counter()
     if resume and checkpoint_dir is not None:
-        verts, faces, colors, step, level, losses = load_checkpoint(checkpoint_dir, cfg)
+        ck = load_checkpoint(checkpoint_dir, cfg)
+        verts, faces, colors, step, level, losses = ck.verts, ck.faces, ck.colors, ck.step, ck.level, ck.losses
         hull_faces = -1
     else:
         mesh = init if init is not None else visual_hull(capture, cfg.hull_res)
@@ -224,10 +260,12 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
         hull_faces = len(faces)
         rep.log(f"initial mesh: {len(verts)} vertices, {len(faces)} faces")
     st = _State(verts, faces, colors, cfg, device)
+    if resume and checkpoint_dir is not None:
+        _restore(st, ck)
     data = _level_data(capture, cfg, level, device)
     rng = np.random.default_rng(cfg.seed)
     times = []
-    with rep.task("geometry", cfg.iterations) as advance:
+    with rep.task("geometry", cfg.iterations) as advance, graceful_stop() as stop:
         advance(step)
         while step < min(cfg.iterations, stop_at or cfg.iterations):
             ts = time.perf_counter()
@@ -255,6 +293,10 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
             advance(1, loss=f"{losses[-1]:.4f}", level=level, faces=len(st.faces_np))
             if checkpoint_dir and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 save_checkpoint(checkpoint_dir, step, level, losses, st, cfg)
+            if stop.requested:  # Ctrl-C / SIGTERM: checkpoint this consistent state, then stop
+                if checkpoint_dir:
+                    save_checkpoint(checkpoint_dir, step, level, losses, st, cfg)
+                raise Interrupted("geometry", step, cfg.iterations, checkpoint_dir)
     if checkpoint_dir and cfg.checkpoint_every:
         save_checkpoint(checkpoint_dir, step, level, losses, st, cfg)
     v, f, c = st.numpy()

@@ -18,7 +18,6 @@ protocol (:mod:`relight.evaluate`).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,8 +30,9 @@ from relight.backend import Backend
 from relight.capture import Capture
 from relight.config import load_preset, to_dict
 from relight.errors import RelightError
+from relight.interrupt import Interrupted, graceful_stop
 from relight.io.images import resize_area
-from relight.io.paths import write_checkpoint
+from relight.io.paths import read_checkpoint, write_checkpoint
 from relight.losses import (
     latlong_weights,
     log_l1,
@@ -246,18 +246,14 @@ def save_checkpoint(path: Path, state: MaterialState, cfg: MaterialConfig) -> No
 
 
 def load_checkpoint(path: Path, cfg: MaterialConfig) -> MaterialState:
-    meta_p, arr_p = path / "ckpt.json", path / "ckpt.npz"
-    if not (meta_p.is_file() and arr_p.is_file()):
-        raise RelightError("no checkpoint to resume from", path=path, fix="run without --resume")
-    meta = json.loads(meta_p.read_text())
+    z, meta = read_checkpoint(path, "ckpt")
     if meta.get("config") != to_dict(cfg):
-        raise RelightError("checkpoint was written with another configuration", path=meta_p,
+        raise RelightError("checkpoint was written with another configuration", path=path / "ckpt.npz",
                            fix="resume with the same options, or start afresh without --resume")
     state = init_state(cfg)
-    with np.load(arr_p, allow_pickle=False) as z:
-        state.params = {k[2:]: z[k].copy() for k in z.files if k.startswith("p/")}
-        state.adam.load_state({k[5:]: z[k] for k in z.files if k.startswith("adam/")})
-        state.avg = {k[4:]: z[k].copy() for k in z.files if k.startswith("avg/")}
+    state.params = {k[2:]: v for k, v in z.items() if k.startswith("p/")}
+    state.adam.load_state({k[5:]: v for k, v in z.items() if k.startswith("adam/")})
+    state.avg = {k[4:]: v for k, v in z.items() if k.startswith("avg/")}
     state.step, state.losses = int(meta["step"]), list(meta["losses"])
     state.avg_count = int(meta.get("avg_count", 0))
     return state
@@ -413,7 +409,7 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
         dr.sync_thread()
         primal = time.perf_counter() - t
     step_times = []
-    with rep.task("material", cfg.iterations) as advance:
+    with rep.task("material", cfg.iterations) as advance, graceful_stop() as stop:
         advance(state.step)
         while state.step < min(cfg.iterations, stop_at or cfg.iterations):
             ts = time.perf_counter()
@@ -441,6 +437,10 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
             advance(1, loss=f"{value:.4f}", level=level)
             if checkpoint_dir and cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
                 save_checkpoint(checkpoint_dir, state, cfg)
+            if stop.requested:  # Ctrl-C / SIGTERM: checkpoint this consistent state, then stop
+                if checkpoint_dir:
+                    save_checkpoint(checkpoint_dir, state, cfg)
+                raise Interrupted("material", state.step, cfg.iterations, checkpoint_dir)
     if checkpoint_dir and cfg.checkpoint_every:
         save_checkpoint(checkpoint_dir, state, cfg)
     total = time.perf_counter() - t0

@@ -81,7 +81,8 @@ def smooth_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def validate_mesh(mesh: Mesh, path: str | Path | None = None) -> Mesh:
-    """Refuse empty, face-less, non-finite or absurdly large meshes with a one-line error."""
+    """Refuse empty, face-less, non-finite, non-manifold or absurdly large meshes with a one-line
+    error; drop faces with a repeated vertex index."""
     if len(mesh.vertices) == 0 or len(mesh.faces) == 0:
         raise RelightError("mesh has no vertices or no faces", path=path, fix="export a triangle mesh with faces")
     if len(mesh.faces) > MAX_FACES:
@@ -93,7 +94,25 @@ def validate_mesh(mesh: Mesh, path: str | Path | None = None) -> Mesh:
         raise RelightError("mesh faces index missing vertices", path=path, fix="repair the mesh")
     if mesh.uvs is not None and not np.all(np.isfinite(mesh.uvs)):
         raise RelightError("mesh has NaN/Inf texture coordinates", path=path, fix="re-unwrap the mesh")
+    f = mesh.faces
+    keep = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 2] != f[:, 0])
+    if not keep.all():  # faces with a repeated vertex have no area: dropping them changes nothing
+        if not keep.any():
+            raise RelightError("every face of the mesh is degenerate", path=path, fix="export a triangle mesh with faces")
+        mesh = Mesh(mesh.vertices, f[keep], mesh.uvs, mesh.normals)
+    bad = non_manifold_edges(mesh.faces)
+    if bad:
+        raise RelightError(f"mesh is non-manifold ({bad} edges are shared by more than two faces)", path=path,
+                           fix="repair it (e.g. Blender: Select > All by Trait > Non Manifold; or MeshLab)")
     return mesh
+
+
+def non_manifold_edges(faces: np.ndarray) -> int:
+    """Number of (undirected, by vertex index) edges used by more than two faces."""
+    f = np.asarray(faces, dtype=np.int64)
+    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(e[:, 0] * (int(f.max()) + 1) + e[:, 1], return_counts=True)
+    return int((counts > 2).sum())
 
 
 def load_mesh(path: str | Path) -> Mesh:
@@ -103,6 +122,12 @@ def load_mesh(path: str | Path) -> Mesh:
     path = Path(path)
     if not path.is_file():
         raise RelightError("mesh file not found", path=path, fix="check the path")
+    if path.suffix.lower() in (".obj", ".ply", ".off", ".stl"):
+        head = path.read_bytes()[:4096]
+        is_text = not head or head[:3] in (b"ply", b"sol") or b"\0" not in head and _decodes(head)
+        if path.suffix.lower() == ".obj" and not is_text:
+            raise RelightError("cannot read mesh (not a text OBJ file)", path=path,
+                               fix="check it is a valid OBJ/PLY/GLB triangle mesh")
     try:
         tm = trimesh.load(str(path), force="mesh", process=False)
     except Exception as e:  # trimesh raises many types for bad files
@@ -114,6 +139,14 @@ def load_mesh(path: str | Path) -> Mesh:
     uv = None if uv is None or len(uv) != len(tm.vertices) else np.asarray(uv)
     mesh = Mesh(np.asarray(tm.vertices), np.asarray(tm.faces), uv)
     return validate_mesh(mesh, path)
+
+
+def _decodes(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError as e:  # a multi-byte character cut by the 4 KiB window is fine
+        return e.start >= len(b) - 4
 
 
 def write_obj(path: str | Path, mesh: Mesh, mtl: str | None = None, material: str | None = None) -> None:

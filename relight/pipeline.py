@@ -23,11 +23,12 @@ from relight.evaluate import EvalResult, evaluate
 from relight.geometry import GeometryConfig, GeometryResult, fit_geometry
 from relight.geometry_metrics import evaluate_geometry
 from relight.io.capture_io import load_capture
-from relight.io.paths import atomic_dir, check_output_dir
+from relight.io.paths import atomic_dir, check_output_dir, write_text_atomic
 from relight.material import MaterialConfig, fit_material
-from relight.mesh import write_obj
+from relight.mesh import Mesh, write_obj
 from relight.progress import Reporter
 from relight.raster import make_raster
+from relight.resources import FIX_CAPTURE, check_memory, estimate_fit
 from relight.stages import checkpoint_dir_for, gt_mesh_of, plot_losses
 from relight.uv import unwrap
 
@@ -70,10 +71,16 @@ def _write_geometry(tmp: Path, res: GeometryResult, cfg: GeometryConfig, metrics
 
 def run_geometry(capture: Path, out: Path, cfg: GeometryConfig, backend: Backend, *, resume: bool = False,
                  overwrite: bool = False, downscale: int = 1, holdout_every: int = 0,
+                 max_memory: str | int | None = None,
                  reporter: Reporter | None = None) -> tuple[GeometryResult, dict | None]:
-    """``relight geometry``: mesh (OBJ), per-vertex colours (PLY), metrics and loss plot in ``out``."""
+    """``relight geometry``: mesh (OBJ), per-vertex colours (PLY), metrics and loss plot in ``out``.
+
+    ``max_memory`` (bytes or ``"8G"``; None = available RAM) bounds the estimated peak memory.
+    """
     rep = reporter or Reporter()
     check_output_dir(out, overwrite)
+    est = estimate_fit(capture, backend.device, cfg, downscale=downscale, holdout_every=holdout_every)
+    check_memory(est, max_memory, "relight geometry", FIX_CAPTURE)
     splits = load_splits(capture, downscale, holdout_every)
     raster = make_raster(backend.device)
     ckpt = checkpoint_dir_for(out)
@@ -103,33 +110,34 @@ class FitResult:
 
 
 def run_fit(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, backend: Backend, *,
-            resume: bool = False, overwrite: bool = False, evaluate_after: bool = True,
-            reporter: Reporter | None = None) -> FitResult:
+            resume: bool = False, overwrite: bool = False, evaluate_after: bool = True, downscale: int = 1,
+            max_memory: str | int | None = None, reporter: Reporter | None = None) -> FitResult:
     """``relight fit``: geometry -> xatlas UVs -> material stage -> asset folder ``out``.
 
     Resuming skips a finished geometry stage (its result is kept in the checkpoint folder).
+    ``max_memory`` (bytes or ``"8G"``; None = available RAM) bounds the estimated peak memory.
     """
     rep = reporter or Reporter()
     check_output_dir(out, overwrite)
-    splits = load_splits(capture)
+    check_memory(estimate_fit(capture, backend.device, gcfg, mcfg, downscale=downscale), max_memory,
+                 "relight fit", FIX_CAPTURE)
+    splits = load_splits(capture, downscale)
     ckpt = checkpoint_dir_for(out)
     if not resume and ckpt.exists():
         shutil.rmtree(ckpt)
     gdir, mdir = ckpt / "geometry", ckpt / "material"
     raster = make_raster(backend.device)
-    done = gdir / "done.npz"
+    done = gdir / "done"
     if resume and done.is_file():
         from relight.geometry import load_checkpoint
 
-        v, f, c, step, _, losses = load_checkpoint(gdir, gcfg)
-        from relight.mesh import Mesh
-
-        geo = GeometryResult(Mesh(v, f).with_normals(), c, losses, 0.0, 0.0, -1)
-        rep.log(f"resuming after the geometry stage ({step} steps done)")
+        ck = load_checkpoint(gdir, gcfg)
+        geo = GeometryResult(Mesh(ck.verts, ck.faces).with_normals(), ck.colors, ck.losses, 0.0, 0.0, -1)
+        rep.log(f"resuming after the geometry stage ({ck.step} steps done)")
     else:
-        geo = fit_geometry(splits.train, gcfg, raster, checkpoint_dir=gdir, resume=resume and gdir.is_dir(),
-                           reporter=rep)
-        np.savez(done, ok=np.ones(1))
+        geo = fit_geometry(splits.train, gcfg, raster, checkpoint_dir=gdir,
+                           resume=resume and (gdir / "geom.npz").is_file(), reporter=rep)
+        write_text_atomic(done, "geometry stage finished\n")
     gmetrics = None
     if splits.test is not None:
         gmetrics = evaluate_geometry(geo.mesh, geo.colors, splits.test, raster, gt_mesh_of(capture))
@@ -137,7 +145,7 @@ def run_fit(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig
     mesh = unwrap(geo.mesh, mcfg.tex_res).with_normals()
     t_uv = time.perf_counter() - t
     mres = fit_material(splits.train, mesh, mcfg, backend, checkpoint_dir=mdir,
-                        resume=resume and (mdir / "ckpt.json").is_file(), reporter=rep)
+                        resume=resume and (mdir / "ckpt.npz").is_file(), reporter=rep)
     metrics = None
     if evaluate_after and splits.test is not None:
         metrics = evaluate(mres.asset, splits.test, backend, reporter=rep, gt_mesh=gt_mesh_of(capture))

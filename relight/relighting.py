@@ -24,6 +24,7 @@ from relight.io.images import linear_to_srgb, read_envmap, write_exr, write_png
 from relight.io.paths import atomic_dir, check_output_dir
 from relight.progress import Reporter
 from relight.render import build_scene, render_views
+from relight.resources import check_memory, estimate_render, render_passes, resolve_limit
 
 
 def ring_cameras(asset: Asset, n: int, res: int, elevation_deg: float = 20.0, fov_deg: float = 40.0) -> list[Camera]:
@@ -52,7 +53,7 @@ class RenderResult:
 def run_render(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | None = None, rotate: float = 0.0,
                cameras: list[Camera] | None = None, orbit: int = 8, res: int = 512, spp: int = 256,
                max_depth: int = 8, turntable: bool = False, overwrite: bool = False,
-               reporter: Reporter | None = None) -> RenderResult:
+               max_memory: str | int | None = None, reporter: Reporter | None = None) -> RenderResult:
     """Render the asset in ``asset_dir`` (its own envmap unless ``envmap``) into ``out``."""
     rep = reporter or Reporter()
     if spp < 1 or res < 8 or orbit < 1:
@@ -65,10 +66,17 @@ def run_render(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | N
     elif rotate:
         asset = asset.with_envmap(asset.envmap, asset.envmap_rotation_deg + rotate)
     cams = cameras if cameras is not None else ring_cameras(asset, orbit, res)
+    h, w = cams[0].height, cams[0].width
+    limit, _ = resolve_limit(max_memory)
+    check_memory(estimate_render(len(cams), h, w, spp, backend.device, limit), max_memory, "relight render",
+                 "render fewer or smaller views (--orbit, --res), or raise --max-memory")
+    passes = render_passes(h, w, spp, backend.device, limit)
+    if passes > 1:
+        rep.log(f"rendering each view in {passes} sample passes to stay within memory")
     scene = build_scene(backend, asset, max_depth)
     t = time.perf_counter()
     with rep.task("render", len(cams)) as adv:
-        imgs = render_views(backend, scene, cams, spp, seed=0, on_view=lambda i, _: adv())
+        imgs = render_views(backend, scene, cams, spp, seed=0, on_view=lambda i, _: adv(), passes=passes)
     spf = (time.perf_counter() - t) / len(cams)
     frames = []
     if turntable:
@@ -77,7 +85,7 @@ def run_render(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | N
             for k in range(n):
                 sc = build_scene(backend, asset.with_envmap(asset.envmap, asset.envmap_rotation_deg + 360 * k / n),
                                  max_depth)
-                frames.append(render_views(backend, sc, cams[:1], spp, seed=k)[0])
+                frames.append(render_views(backend, sc, cams[:1], spp, seed=k, passes=passes)[0])
                 adv()
     with atomic_dir(out, overwrite) as tmp:
         files = []

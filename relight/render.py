@@ -96,16 +96,23 @@ def sensor(backend: Backend, cam: Camera, spp: int = 16, pixel_format: str = "rg
 
 
 def render_views(backend: Backend, scene, cameras: Sequence[Camera], spp: int, seed: int = 0,
-                 on_view: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+                 on_view: Callable[[int, np.ndarray], None] | None = None, passes: int = 1) -> np.ndarray:
     """Path-trace every camera; returns (N, H, W, 4) linear premultiplied RGBA.
 
-    ``on_view(i, rgba)`` is called after each view (progress, streaming writes).
+    ``on_view(i, rgba)`` is called after each view (progress, streaming writes). ``passes > 1``
+    splits the samples of a view into that many renders with distinct seeds, averaged by sample
+    count (the memory guard's tiling in sample space, see :mod:`relight.resources`).
     """
     mi = backend.mitsuba()
     out = []
+    chunks = [len(c) for c in np.array_split(np.arange(int(spp)), max(1, min(int(passes), int(spp))))]
     for i, cam in enumerate(cameras):
-        img = mi.render(scene, sensor=sensor(backend, cam, spp), spp=int(spp), seed=seed + i)
-        rgba = np.array(img, dtype=np.float32)
+        acc = 0.0
+        for k, n in enumerate(chunks):
+            s = seed + i if k == 0 else (seed + i) * 7919 + k  # one pass = the plain render
+            acc = acc + np.array(mi.render(scene, sensor=sensor(backend, cam, n), spp=n, seed=s),
+                                 dtype=np.float32) * (n / spp)
+        rgba = np.asarray(acc, dtype=np.float32)
         rgba = np.nan_to_num(rgba, nan=0.0, posinf=0.0, neginf=0.0)
         out.append(rgba)
         if on_view is not None:

@@ -13,10 +13,11 @@ from relight.backend import Backend
 from relight.errors import RelightError
 from relight.evaluate import EvalResult, evaluate
 from relight.io.capture_io import load_capture
-from relight.io.paths import atomic_dir, check_output_dir
+from relight.io.paths import atomic_dir, check_output_dir, write_text_atomic
 from relight.material import MaterialConfig, MaterialResult, fit_material
 from relight.mesh import load_mesh
 from relight.progress import Reporter
+from relight.resources import FIX_CAPTURE, check_memory, estimate_fit
 from relight.uv import unwrap
 
 
@@ -49,12 +50,15 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
 
 
 def run_material(capture: Path, mesh_path: Path, out: Path, cfg: MaterialConfig, backend: Backend, *,
-                 resume: bool = False, overwrite: bool = False, evaluate_after: bool = True,
+                 resume: bool = False, overwrite: bool = False, evaluate_after: bool = True, downscale: int = 1,
+                 max_memory: str | int | None = None,
                  reporter: Reporter | None = None) -> tuple[MaterialResult, EvalResult | None]:
     """``relight material``: fit textures + envmap on a fixed mesh and write the asset folder."""
     rep = reporter or Reporter()
     check_output_dir(out, overwrite)
-    train = load_capture(capture, "train")
+    check_memory(estimate_fit(capture, backend.device, mcfg=cfg, downscale=downscale), max_memory,
+                 "relight material", FIX_CAPTURE)
+    train = load_capture(capture, "train", downscale=downscale)
     if not train.has_masks:
         raise RelightError("capture has no masks (no alpha channel or mask_path)", path=capture,
                            fix="add RGBA images or per-frame mask_path entries")
@@ -70,7 +74,7 @@ def run_material(capture: Path, mesh_path: Path, out: Path, cfg: MaterialConfig,
     metrics = None
     if evaluate_after:
         try:
-            test = load_capture(capture, "test")
+            test = load_capture(capture, "test", downscale=downscale)
         except RelightError:
             test = None
         if test is not None:
@@ -104,6 +108,6 @@ def run_eval(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | No
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".json").write_text(json.dumps(res.to_json(), indent=2) + "\n")
-        out.with_suffix(".md").write_text(res.to_markdown())
+        write_text_atomic(out.with_suffix(".json"), json.dumps(res.to_json(), indent=2) + "\n")
+        write_text_atomic(out.with_suffix(".md"), res.to_markdown())
     return res

@@ -27,6 +27,7 @@ from relight.io.images import read_envmap, write_exr, write_png
 from relight.io.paths import atomic_dir
 from relight.progress import Reporter
 from relight.render import build_scene, render_views, surface_aovs
+from relight.resources import check_memory, estimate_render
 from relight.scene import SceneSpec
 
 
@@ -53,14 +54,18 @@ def _relit_names(spec: SceneSpec) -> list[str]:
 
 
 def synthesize(spec: SceneSpec, out: str | Path, backend: Backend, *, overwrite: bool = False,
-               reporter: Reporter | None = None) -> SynthResult:
-    """Render ``spec`` into a capture folder at ``out`` (written atomically)."""
+               max_memory: str | int | None = None, reporter: Reporter | None = None) -> SynthResult:
+    """Render ``spec`` into a capture folder at ``out`` (written atomically); ``max_memory``
+    (bytes or ``"8G"``; None = available RAM) bounds the estimated peak memory."""
     rep = reporter or Reporter()
     out = Path(out)
     c = spec.cameras
     times: dict[str, float] = {}
-    asset = spec.build_asset()
     train_cams, test_cams = spec.train_cameras(), spec.test_cameras()
+    h, w = train_cams[0].height, train_cams[0].width
+    check_memory(estimate_render(max(len(train_cams), len(test_cams)), h, w, max(c.spp, c.test_spp), backend.device),
+                 max_memory, "relight synth", "lower --res or --views, or raise --max-memory")
+    asset = spec.build_asset()
     relit = list(zip(_relit_names(spec), spec.light.relight, strict=True))
     meta = {"scene": spec.name, "spec": {k: v for k, v in to_dict(spec).items() if k != "base"},
             "renderer": f"mitsuba {backend.variant}, path, max_depth={c.max_depth}, spp={c.spp}, "

@@ -26,24 +26,6 @@ def test_every_command_documents_itself():
         assert cmd.help and len(cmd.help) > 20, name
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["synth", "no_such_scene", "-o", "{tmp}/o"], "unknown scene"),
-    (["synth", "{tmp}/bad.toml", "-o", "{tmp}/o"], "invalid TOML"),
-    (["synth", "spot", "-o", "{tmp}/o", "--res", "2"], "res must be in"),
-    (["synth", "spot", "-o", "{tmp}/o", "--views", "0"], "views must be in"),
-    (["inspect", "{tmp}/missing"], "capture not found"),
-    (["inspect", "{tmp}/emptyjson"], "file is empty"),
-])
-def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, match):
-    (tmp_path / "bad.toml").write_text("[mesh\n")
-    (tmp_path / "emptyjson").mkdir()
-    (tmp_path / "emptyjson/transforms.json").write_text("")
-    code, _, err = run([a.format(tmp=tmp_path) for a in argv], capsys)
-    assert code == 2 and match in err
-    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
-    assert not (tmp_path / "o").exists()
-
-
 def test_existing_output_is_refused_and_untouched(tmp_path, capsys):
     out = tmp_path / "o"
     out.mkdir()

@@ -118,6 +118,9 @@ def test_two_levels_subdivide_and_resume(ellipsoid_capture, tmp_path):
     rest = fit_geometry(cap, cfg, CpuRaster(), checkpoint_dir=tmp_path, resume=True)
     assert len(rest.losses) == 6 and rest.losses[:4] == part.losses
     assert len(rest.mesh.faces) == len(full.mesh.faces)
+    # the checkpoint holds the optimizer state too: the resumed run continues the same trajectory
+    np.testing.assert_allclose(rest.losses, full.losses, rtol=1e-5)
+    np.testing.assert_allclose(rest.mesh.vertices, full.mesh.vertices, atol=1e-5)
 
 
 def test_metrics_on_known_cases():

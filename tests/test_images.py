@@ -65,9 +65,14 @@ def test_envmap_checks(tmp_path):
     im.write_exr(tmp_path / "nan.exr", bad)
     with pytest.raises(RelightError, match="NaN"):
         im.read_envmap(tmp_path / "nan.exr")
-    neg = -np.ones((4, 8, 3), np.float32) * 1e-3
-    im.write_exr(tmp_path / "neg.exr", neg)
-    assert im.read_envmap(tmp_path / "neg.exr").min() == 0.0
+    lossy = np.ones((4, 8, 3), np.float32)
+    lossy[0, 0] = -2e-4  # what lossy compression leaves near black: clamped
+    im.write_exr(tmp_path / "lossy.exr", lossy)
+    assert im.read_envmap(tmp_path / "lossy.exr").min() == 0.0
+    lossy[0, 0] = -0.05  # 5 % of the peak: not radiance, refused
+    im.write_exr(tmp_path / "neg.exr", lossy)
+    with pytest.raises(RelightError, match="negative values"):
+        im.read_envmap(tmp_path / "neg.exr")
 
 
 @pytest.mark.parametrize("ext", [".exr", ".png", ".hdr"])

@@ -22,6 +22,7 @@ from relight.capture import Capture, GroundTruth, RelitViews
 from relight.errors import RelightError
 from relight.io.images import (
     LDR_EXTS,
+    check_radiance,
     linear_to_srgb,
     read_exr,
     read_linear,
@@ -113,9 +114,12 @@ def _camera(top: dict, frame: dict, w: int, h: int, src: Path, i: int) -> Camera
     except (ValueError, TypeError):
         raise RelightError(f"frame {i}: transform_matrix is not a numeric matrix", path=src,
                            fix="write it as a 4x4 list of numbers") from None
-    if m.shape not in ((4, 4), (3, 4)) or not np.all(np.isfinite(m)):
-        raise RelightError(f"frame {i}: transform_matrix must be a finite 4x4 matrix, got shape {m.shape}",
+    if m.shape not in ((4, 4), (3, 4)):
+        raise RelightError(f"frame {i}: transform_matrix must be a 4x4 matrix, got shape {m.shape}",
                            path=src, fix="write it as a 4x4 list of numbers")
+    if not np.all(np.isfinite(m)):
+        raise RelightError(f"frame {i}: transform_matrix has NaN/Inf entries", path=src,
+                           fix="write finite numbers (camera-to-world, OpenGL axes)")
     try:
         return Camera(w, h, fx, fy, w / 2.0 if cx is None else cx, h / 2.0 if cy is None else cy, m)
     except RelightError as e:
@@ -124,9 +128,7 @@ def _camera(top: dict, frame: dict, w: int, h: int, src: Path, i: int) -> Camera
 
 def _load_view(path: Path, mask_path: Path | None, scale: int) -> tuple[np.ndarray, np.ndarray, bool, tuple]:
     """(rgb premultiplied linear, mask, has_mask, full (h, w)) of a frame, area-downscaled."""
-    img = read_linear(path)
-    if not np.all(np.isfinite(img)):
-        raise RelightError("image contains NaN/Inf values", path=path, fix="re-export it with finite values")
+    img = check_radiance(read_linear(path), path)
     c = img.shape[-1]
     rgb = img[..., :3] if c >= 3 else np.repeat(img[..., :1], 3, axis=-1)
     has_mask = c in (2, 4)
@@ -198,9 +200,34 @@ def load_capture(path: str | Path, split: str = "train", *, downscale: int = 1, 
     hdr = ip.suffix.lower() in (".exr", ".hdr")
     cap = Capture(cams, np.stack(imgs), np.stack(masks), names, root=root, hdr=hdr, has_masks=any_mask)
     extra = meta.get("relight") if load_gt else None
+    if isinstance(extra, dict) and not isinstance(extra.get("format", FORMAT_VERSION), int) \
+            or isinstance(extra, dict) and extra.get("format", FORMAT_VERSION) > FORMAT_VERSION:
+        raise RelightError(f"capture 'relight' format {extra.get('format')!r} is newer than this relight "
+                           f"supports ({FORMAT_VERSION})", path=tf, fix="upgrade relight, or drop the 'relight' key")
     if isinstance(extra, dict) and not single:
         cap = _load_extras(cap, extra, root, tf, downscale)
     return cap
+
+
+def peek_capture(path: str | Path, split: str = "train", *, downscale: int = 1,
+                 holdout_every: int = 0) -> tuple[int, int, int, int]:
+    """``(views, height, width, extra_channels)`` of a split, from its JSON and the first image
+    only, so that memory can be estimated before the images are loaded. Errors as :func:`load_capture`."""
+    tf, single = find_transforms(Path(path), split)
+    meta = read_json(tf)
+    if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list) or not meta["frames"]:
+        return load_capture(path, split).images.shape[:3] + (0,)  # raises the one-line error
+    frames = meta["frames"]
+    if single and holdout_every > 0:
+        frames = [f for i, f in enumerate(frames) if (i % holdout_every == 0) == (split == "test")]
+    first = frames[0] if frames and isinstance(frames[0], dict) and "file_path" in frames[0] else None
+    if first is None:
+        return load_capture(path, split).images.shape[:3] + (0,)
+    h, w = read_linear(_frame_image_path(tf.parent, first["file_path"], tf, True)).shape[:2]
+    extra = meta.get("relight") if isinstance(meta.get("relight"), dict) and not single else {}
+    aov_ch = {"albedo": 3, "roughness": 1, "normals": 3}
+    ch = sum(aov_ch.get(k, 3) for k in (extra.get("aovs") or {})) + 3 * len(extra.get("relit") or {})
+    return len(frames), h // max(downscale, 1), w // max(downscale, 1), ch
 
 
 def _load_extras(cap: Capture, extra: dict, root: Path, tf: Path, scale: int) -> Capture:

@@ -42,9 +42,10 @@ def read_exr(path: str | Path) -> np.ndarray:
     try:
         with OpenEXR.File(str(path)) as f:
             ch = {k: v.pixels for k, v in f.channels().items()}
-    except Exception as e:  # OpenEXR raises plain RuntimeError/OSError with C++ text
-        raise RelightError(f"cannot read EXR ({str(e).splitlines()[0] if str(e) else type(e).__name__})",
-                           path=path, fix="check the file is a complete OpenEXR image") from None
+    except Exception:  # OpenEXR raises plain RuntimeError/OSError with C++ text
+        why = "file not found" if not path.is_file() else "truncated or not an OpenEXR file"
+        raise RelightError(f"cannot read EXR ({why})", path=path,
+                           fix="check the file is a complete OpenEXR image") from None
     for key in ("RGBA", "RGB", "Y"):
         if key in ch:
             return _as_hwc(ch[key]).astype(np.float32)
@@ -152,6 +153,21 @@ def resize_area(img: np.ndarray, height: int, width: int) -> np.ndarray:
     return out[0].permute(1, 2, 0).numpy()
 
 
+def check_radiance(img: np.ndarray, path: str | Path, what: str = "image") -> np.ndarray:
+    """Refuse NaN/Inf and clearly negative values of a linear image; return it clamped at 0.
+
+    Lossy EXR compression leaves tiny negatives (below 0.1 % of the peak), which are clamped;
+    larger ones mean the file does not hold radiance (e.g. signed data or a broken export).
+    """
+    if not np.all(np.isfinite(img)):
+        raise RelightError(f"{what} contains NaN/Inf values", path=path, fix="re-export it with finite values")
+    lo = float(img.min()) if img.size else 0.0
+    if lo < -1e-3 * max(1.0, float(np.abs(img).max())):
+        raise RelightError(f"{what} contains negative values (min {lo:.3g})", path=path,
+                           fix="clamp negative values to 0 when exporting (radiance is >= 0)")
+    return np.maximum(img, 0.0)
+
+
 def read_envmap(path: str | Path) -> np.ndarray:
     """Read an equirectangular HDR environment map as linear float32 (H, W, 3), >= 0.
 
@@ -166,7 +182,4 @@ def read_envmap(path: str | Path) -> np.ndarray:
     if w != 2 * h:
         raise RelightError(f"environment map is {w}x{h}, not a 2:1 lat-long image", path=path,
                            fix="provide an equirectangular map with width = 2 x height")
-    if not np.all(np.isfinite(img)):
-        raise RelightError("environment map contains NaN/Inf values", path=path,
-                           fix="re-export the map with finite values")
-    return np.maximum(img, 0.0).astype(np.float32)
+    return check_radiance(img, path, "environment map").astype(np.float32)

@@ -54,20 +54,59 @@ def read_json(path: Path) -> Any:
 
 
 def write_json(path: Path, data: Any) -> None:
-    Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(Path(path), json.dumps(data, indent=2) + "\n")
 
 
 def write_checkpoint(folder: Path, stem: str, arrays: dict, meta: dict) -> None:
-    """Atomically write ``stem.npz`` (arrays) and ``stem.json`` (meta): each goes to a temporary
-    file that is renamed over the old one, so a kill never leaves a torn checkpoint. No pickle."""
+    """Atomically write the checkpoint ``stem.npz``: the arrays plus ``meta`` (JSON, stored in the
+    same file as a byte array) go to a temporary file that is flushed to disk and renamed over
+    the old one, so a kill at any moment leaves either the previous or the new checkpoint, never
+    a torn or mismatched one. ``stem.json`` is a human-readable copy of ``meta``. No pickle."""
     import numpy as np
 
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     tmp = folder / f"{stem}.tmp.npz"
-    np.savez(tmp, **arrays)
+    with open(tmp, "wb") as f:
+        np.savez(f, __meta__=blob, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(folder / f"{stem}.npz")
-    (folder / f"{stem}.tmp.json").write_text(json.dumps(meta))
-    (folder / f"{stem}.tmp.json").replace(folder / f"{stem}.json")
+    write_text_atomic(folder / f"{stem}.json", json.dumps(meta, indent=1))
+
+
+def read_checkpoint(folder: Path, stem: str) -> tuple[dict, dict]:
+    """``(arrays, meta)`` of a checkpoint written by :func:`write_checkpoint`.
+
+    Raises a one-line :class:`RelightError` when there is none or it is damaged.
+    """
+    import zipfile
+
+    import numpy as np
+
+    path = Path(folder) / f"{stem}.npz"
+    if not path.is_file():
+        raise RelightError("no checkpoint to resume from", path=path.parent, fix="run without --resume")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k].copy() for k in z.files}
+        meta = json.loads(arrays.pop("__meta__").tobytes().decode("utf-8"))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise RelightError(f"checkpoint is damaged ({type(e).__name__})", path=path,
+                           fix="run again without --resume to start afresh") from None
+    return arrays, meta
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary sibling and a rename (never half-written)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def check_output_dir(out: Path, overwrite: bool) -> None:

@@ -1,0 +1,119 @@
+"""Calibrate and check relight's memory estimate (relight/resources.py) against measured peaks.
+
+Each configuration runs in a fresh process: import + variant set, note the peak RSS, then run
+two steps of the material stage (Mitsuba prb, one view batch), one primal render, or two steps
+of the geometry stage (CPU rasterizer), and report the growth of the peak RSS. The table
+compares it with ``relight.resources``' estimate for the same settings.
+
+Usage: .venv/bin/python bench/bench_memory.py [--out results/memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+GRID = [("material", 64, 4, 1), ("material", 128, 8, 1), ("material", 128, 32, 1), ("material", 256, 8, 1),
+        ("material", 256, 16, 2), ("material", 256, 32, 1), ("render", 128, 16, 1), ("render", 256, 16, 1),
+        ("render", 256, 64, 1), ("render", 512, 16, 1), ("geometry", 128, 0, 1), ("geometry", 256, 0, 4),
+        ("geometry", 512, 0, 4)]
+VIEWS = 8
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(kind: str, res: int, spp: int, batch: int) -> dict:
+    import numpy as np
+
+    from relight.backend import select_backend
+    from relight.capture import Capture
+    from relight.scene import load_scene
+
+    backend = select_backend("cpu")
+    backend.mitsuba()
+    import torch  # noqa: F401  (counted in the base like in a real run)
+
+    spec = load_scene("spot").with_overrides(res=res, views=VIEWS)
+    asset = spec.build_asset()
+    cams = spec.train_cameras()
+    imgs = np.zeros((VIEWS, res, res, 3), np.float32)
+    masks = np.ones((VIEWS, res, res), np.float32)
+    cap = Capture(cams, imgs, masks, [str(i) for i in range(VIEWS)])
+    base = peak_mb()
+    t = time.perf_counter()
+    if kind == "material":
+        from relight.material import MaterialConfig, fit_material
+
+        cfg = MaterialConfig(iterations=2, levels=1, level_split=[1.0], spp=spp, batch_views=batch,
+                             checkpoint_every=0)
+        fit_material(cap, asset.mesh, cfg, backend)
+    elif kind == "render":
+        from relight.render import build_scene, render_views
+
+        render_views(backend, build_scene(backend, asset), cams[:1], spp)
+    else:
+        from relight.geometry import GeometryConfig, fit_geometry
+        from relight.raster import make_raster
+
+        cfg = GeometryConfig(iterations=2, levels=1, level_split=[1.0], image_res=res, batch_views=batch,
+                             checkpoint_every=0)
+        fit_geometry(cap, cfg, make_raster("cpu"), init=asset.mesh)
+    return {"kind": kind, "res": res, "spp": spp, "batch": batch, "base_MB": round(base),
+            "delta_MB": round(peak_mb() - base), "faces": len(asset.mesh.faces),
+            "seconds": round(time.perf_counter() - t, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="results/memory")
+    ap.add_argument("--child", nargs=4, default=None)
+    a = ap.parse_args()
+    if a.child:
+        k, r, s, b = a.child
+        print(json.dumps(child(k, int(r), int(s), int(b))))
+        return
+    from relight import resources as rs
+
+    rows = []
+    for kind, res, spp, batch in GRID:
+        out = subprocess.run([sys.executable, __file__, "--child", kind, str(res), str(spp), str(batch)],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        if kind == "material":
+            est = rs.material_work_bytes(res, res, spp, batch, 256, 64)
+        elif kind == "render":
+            est = rs.render_work_bytes(res, res, spp)
+        else:
+            est = rs.geometry_work_bytes(res, res, batch, row["faces"])
+        row["estimate_MB"] = round(est / 2**20)
+        rows.append(row)
+        print(row, flush=True)
+    out = Path(a.out)
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    lines = [f"# Memory: estimate vs. measured peak ({time.strftime('%Y-%m-%d')})", "",
+             "Growth of the peak RSS of one process over its state after imports (base), CPU "
+             f"(llvm_ad_rgb, torch cpu), spot mesh, {VIEWS} views in memory. The estimate is "
+             "`relight.resources` (what `--max-memory` is checked against); it must not be below the "
+             "measurement.", "",
+             "Reproduce: `.venv/bin/python bench/bench_memory.py`", "",
+             "| work | res | spp | batch | base MB | measured MB | estimate MB | estimate / measured |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = r["estimate_MB"] / max(r["delta_MB"], 1)
+        lines.append(f"| {r['kind']} | {r['res']}² | {r['spp'] or '-'} | {r['batch']} | {r['base_MB']} | "
+                     f"{r['delta_MB']} | {r['estimate_MB']} | {ratio:.2f} |")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
