@@ -5,6 +5,7 @@ Errors from bad input (:class:`relight.errors.RelightError`) print one line and 
 
 from __future__ import annotations
 
+import gc
 import shlex
 import sys
 
@@ -50,34 +51,43 @@ def _resume_command(args: list[str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the group, turning input errors into one-line messages."""
     args = sys.argv[1:] if argv is None else list(argv)
+    code = None
     try:
-        rc = cli.main(args=args, prog_name="relight", standalone_mode=False)
+        try:
+            rc = cli.main(args=args, prog_name="relight", standalone_mode=False)
+        except click.exceptions.Abort as e:  # click wraps Ctrl-C (KeyboardInterrupt) into Abort
+            raise (e.__cause__ if isinstance(e.__cause__, KeyboardInterrupt) else e) from None
     except RelightError as e:
         click.echo(f"error: {e.one_line()}", err=True)
-        sys.exit(EXIT_USAGE)
+        code = EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        code = 130
     except click.UsageError as e:  # bad option / argument: one line, not click's usage block
         where = e.ctx.command_path if e.ctx else "relight"
         click.echo(f"error: {e.format_message().rstrip('.')} — fix: see '{where} --help'", err=True)
-        sys.exit(EXIT_USAGE)
+        code = EXIT_USAGE
     except click.ClickException as e:
         click.echo(f"error: {e.format_message()}", err=True)
-        sys.exit(e.exit_code)
+        code = e.exit_code
     except Interrupted as e:
         hint = f"; continue with: {_resume_command(args)}" if e.checkpoint else ""
         click.echo(f"interrupted: {e}{hint}", err=True)
-        sys.exit(130)
+        code = 130
     except KeyboardInterrupt:
-        if args and args[0] in ("fit", "geometry", "material") and "--resume" not in args:
+        if args and args[0] in ("fit", "geometry", "material"):
             click.echo("interrupted: the last periodic checkpoint is kept; continue with: "
                        f"{_resume_command(args)}", err=True)
         else:
             click.echo("interrupted", err=True)
-        sys.exit(130)
+        code = 130
     except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        code = e.exit_code
+    if code is not None:
+        # leave the except blocks first: their tracebacks keep Mitsuba/cholespy objects alive,
+        # which nanobind would report as leaks at exit
+        gc.collect()
+        sys.exit(code)
     sys.exit(rc if isinstance(rc, int) else 0)
 
 

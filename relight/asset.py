@@ -99,13 +99,26 @@ def load_asset(folder: str | Path) -> Asset:
     if not isinstance(m, dict) or m.get("format") != "relight-asset":
         raise RelightError("not a relight asset manifest", path=mpath, fix="pass a folder written by relight")
     ver = m.get("format_version")
-    if not isinstance(ver, int) or ver > ASSET_FORMAT:
+    if isinstance(ver, bool) or not isinstance(ver, int) or ver < 1:
+        raise RelightError(f"invalid asset format_version {ver!r}", path=mpath, fix="re-export the asset")
+    if ver > ASSET_FORMAT:
         raise RelightError(f"asset format version {ver!r} is newer than this relight supports ({ASSET_FORMAT})",
                            path=mpath, fix="upgrade relight")
-    files = m.get("files", {})
-    for key in ("mesh", "albedo", "roughness", "envmap"):
-        if key not in files:
+    files = m.get("files")
+    if not isinstance(files, dict):
+        raise RelightError("manifest has no 'files' table", path=mpath, fix="re-export the asset")
+    for key in ("mesh", "albedo", "roughness", "envmap", "metallic"):
+        if key not in files and key != "metallic":
             raise RelightError(f"manifest lists no '{key}' file", path=mpath, fix="re-export the asset")
+        if key in files and not (isinstance(files[key], dict) and isinstance(files[key].get("path"), str)):
+            raise RelightError(f"manifest entry '{key}' has no 'path' string", path=mpath, fix="re-export the asset")
+    rot = files["envmap"].get("rotation_deg", 0.0)
+    if isinstance(rot, bool) or not isinstance(rot, int | float) or not np.isfinite(rot):
+        raise RelightError(f"envmap rotation_deg must be a finite number, got {rot!r}", path=mpath,
+                           fix="write the rotation in degrees")
+    info = m.get("info", {})
+    if not isinstance(info, dict):
+        raise RelightError("manifest 'info' must be a table", path=mpath, fix="re-export the asset")
 
     def p(key):
         return resolve_inside(folder, files[key]["path"], f"{key} path", mpath)
@@ -118,9 +131,12 @@ def load_asset(folder: str | Path) -> Asset:
     rough = read_exr(p("roughness"))[..., 0]
     metal = read_exr(p("metallic"))[..., 0] if "metallic" in files else None
     env = read_envmap(p("envmap"))
+    if albedo.shape[-1] != 3:
+        raise RelightError(f"albedo texture has {albedo.shape[-1]} channel(s), expected RGB", path=p("albedo"),
+                           fix="re-export the asset")
     for name, arr in (("albedo", albedo), ("roughness", rough), ("metallic", metal)):
         if arr is not None and not np.all(np.isfinite(arr)):
             raise RelightError(f"{name} texture has NaN/Inf values", path=p(name), fix="re-export the asset")
     return Asset(mesh, np.clip(albedo, 0, 1), np.clip(rough, 0, 1), env,
                  None if metal is None else np.clip(metal, 0, 1),
-                 float(files["envmap"].get("rotation_deg", 0.0)), m.get("info", {}))
+                 float(rot), info)

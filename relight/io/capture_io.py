@@ -231,29 +231,47 @@ def peek_capture(path: str | Path, split: str = "train", *, downscale: int = 1,
 
 
 def _load_extras(cap: Capture, extra: dict, root: Path, tf: Path, scale: int) -> Capture:
-    def stack(pattern: str, channels: int | None) -> np.ndarray:
+    def bad(what: str):
+        return RelightError(f"'relight' block: {what}", path=tf,
+                            fix="fix the 'relight' block or drop it (it only holds evaluation data)")
+
+    def stack(pattern, channels: int | None, what: str) -> np.ndarray:
+        if not isinstance(pattern, str) or "{name}" not in pattern:
+            raise bad(f"{what} must be a path pattern containing '{{name}}', got {pattern!r}")
         out = []
         for name in cap.names:
-            p = resolve_inside(root, pattern.format(name=name), "AOV path", tf)
-            a = read_exr(p)
+            p = resolve_inside(root, pattern.replace("{name}", name), "AOV path", tf)
+            a = read_linear(p)
+            if (a.shape[0] // scale, a.shape[1] // scale) != cap.images.shape[1:3]:
+                raise RelightError(f"{what} is {a.shape[1]}x{a.shape[0]}, not the size of its view", path=p,
+                                   fix="write AOVs at the resolution of the views")
             if scale > 1:
                 h, w = a.shape[0] // scale, a.shape[1] // scale
                 a = resize_area(a[: h * scale, : w * scale], h, w)
+            if channels not in (None, 1) and a.shape[-1] == 1:  # grey AOV: broadcast
+                a = np.repeat(a, channels, axis=-1)
             out.append(a[..., 0] if channels == 1 else a[..., :channels])
         return np.stack(out).astype(np.float32)
 
     aovs = extra.get("aovs") or {}
+    relit_spec = extra.get("relit") or {}
+    if not isinstance(aovs, dict) or not isinstance(relit_spec, dict):
+        raise bad("'aovs' and 'relit' must be tables")
     gt = None
     if aovs:
-        gt = GroundTruth(albedo=stack(aovs["albedo"], 3) if "albedo" in aovs else None,
-                         roughness=stack(aovs["roughness"], 1) if "roughness" in aovs else None,
-                         normals=stack(aovs["normals"], 3) if "normals" in aovs else None,
+        gt = GroundTruth(albedo=stack(aovs["albedo"], 3, "albedo AOV") if "albedo" in aovs else None,
+                         roughness=stack(aovs["roughness"], 1, "roughness AOV") if "roughness" in aovs else None,
+                         normals=stack(aovs["normals"], 3, "normals AOV") if "normals" in aovs else None,
                          mask=cap.masks.copy())
     relit = {}
-    for env, spec in (extra.get("relit") or {}).items():
-        imgs = stack(spec["images"], 4)[..., :3]
-        relit[env] = RelitViews(resolve_inside(root, spec["envmap"], "relit envmap", tf),
-                                float(spec.get("rotation_deg", 0.0)), imgs)
+    for env, spec in relit_spec.items():
+        if not isinstance(spec, dict) or "images" not in spec or not isinstance(spec.get("envmap"), str):
+            raise bad(f"relit set '{env}' needs 'images' (a pattern) and 'envmap' (a path)")
+        rot = spec.get("rotation_deg", 0.0)
+        if isinstance(rot, bool) or not isinstance(rot, int | float) or not math.isfinite(rot):
+            raise bad(f"relit set '{env}': rotation_deg must be a finite number")
+        imgs = stack(spec["images"], 4, f"relit set '{env}'")[..., :3]
+        relit[env] = RelitViews(resolve_inside(root, spec["envmap"], "relit envmap", tf), float(rot), imgs)
     return Capture(cap.cameras, cap.images, cap.masks, cap.names, cap.root, cap.hdr, cap.has_masks, gt, relit)
 
 

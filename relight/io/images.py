@@ -39,6 +39,8 @@ def read_exr(path: str | Path) -> np.ndarray:
     import OpenEXR
 
     path = Path(path)
+    if not path.is_file():  # checked here: OpenEXR would also print its own message on stderr
+        raise RelightError("image file not found", path=path, fix="check the path")
     try:
         with OpenEXR.File(str(path)) as f:
             ch = {k: v.pixels for k, v in f.channels().items()}
