@@ -238,7 +238,7 @@ def state_to_asset(state: MaterialState, mesh: Mesh, info: dict | None = None) -
 
 
 def save_checkpoint(path: Path, state: MaterialState, cfg: MaterialConfig) -> None:
-    """Atomically write ``ckpt.npz`` + ``ckpt.json`` (no pickle: arrays and JSON only)."""
+    """Atomic ``ckpt.npz`` (parameters, Adam state, running means + JSON metadata; no pickle)."""
     arrays = ({f"p/{k}": v for k, v in state.params.items()} | {f"adam/{k}": v for k, v in state.adam.state().items()}
               | {f"avg/{k}": v for k, v in state.avg.items()})
     meta = {"step": state.step, "losses": state.losses, "config": to_dict(cfg), "avg_count": state.avg_count}

@@ -30,8 +30,8 @@ MiB = 2**20
 GiB = 2**30
 BASE = 420 * MiB
 GEOMETRY_FIXED, GEOMETRY_PER_PIXEL, GEOMETRY_PER_FACE = 96 * MiB, 640, 2048
-MATERIAL_FIXED, MATERIAL_PER_PIXEL = 32 * MiB, 200
-RENDER_FIXED, RENDER_PER_PIXEL = 24 * MiB, 260
+MATERIAL_FIXED, MATERIAL_PER_PIXEL = 56 * MiB, 200
+RENDER_FIXED, RENDER_PER_PIXEL = 56 * MiB, 260
 CUDA_BYTES_PER_SAMPLE = 160
 SAFETY = 1.15
 """Margin applied to the sum (allocator slack, Python objects)."""
@@ -107,8 +107,9 @@ def render_passes(height: int, width: int, spp: int, device: str, budget: int | 
     if device != "cuda" or budget is None:
         return 1
     fixed = render_work_bytes(height, width, 0, device)
-    per_pass = max(budget - BASE - fixed, CUDA_BYTES_PER_SAMPLE * height * width)
-    return max(1, min(spp, math.ceil(CUDA_BYTES_PER_SAMPLE * height * width * spp / per_pass)))
+    per_sample = CUDA_BYTES_PER_SAMPLE * height * width
+    spp_per_pass = max(1, (budget - BASE - fixed) // per_sample)
+    return max(1, min(spp, math.ceil(spp / spp_per_pass)))
 
 
 def resolve_limit(max_memory: str | int | None) -> tuple[int | None, str]:
