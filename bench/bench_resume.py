@@ -104,7 +104,7 @@ def main() -> None:
              "| metric | " + " | ".join(runs) + " | max abs difference |", "|---" * (len(runs) + 2) + "|"]
     for k in keys:
         lines.append(f"| {k} | " + " | ".join(f"{runs[n][k]:.4f}" for n in runs) + f" | {diff[k]:.2g} |")
-    lines += ["", "| wall time | " + " | ".join(f"{times[n]:.0f} s" for n in runs) + " | |", "",
+    lines += ["", "| wall time (incl. interrupted part) | " + " | ".join(f"{times[n]:.0f} s" for n in runs) + " | |", "",
               f"SIGINT message: `{line}`"]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
