@@ -100,7 +100,9 @@ def test_cpu_runs_are_deterministic(train, gt, cpu_backend):
     c = fit_material(train, gt.mesh, tiny_cfg(iterations=4, seed=1, threads=1), cpu_backend)
     assert np.abs(c.asset.albedo - a.asset.albedo).max() > 1e-4  # the seed matters
     m = fit_material(train, gt.mesh, tiny_cfg(iterations=4), cpu_backend)  # all cores
-    np.testing.assert_allclose(m.asset.albedo, a.asset.albedo, atol=1e-5)
+    # threads accumulate gradients in a load-dependent order: float rounding only, amplified a
+    # little by Adam's normalisation (seen up to ~1e-5 on a busy machine)
+    np.testing.assert_allclose(m.asset.albedo, a.asset.albedo, atol=1e-4)
 
 
 def test_resume_continues_exactly(train, gt, cpu_backend, tmp_path):
