@@ -83,6 +83,15 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except click.exceptions.Exit as e:
         code = e.exit_code
+    except MemoryError:
+        click.echo("error: out of memory — fix: lower the image size (--downscale), batch or spp, and see "
+                   "--max-memory (it refuses runs estimated not to fit)", err=True)
+        code = EXIT_USAGE
+    except OSError as e:  # disk full, permissions, vanished files: the environment, not a bug
+        where = f"{e.filename}: " if e.filename else ""
+        click.echo(f"error: {where}{e.strerror or e} — fix: check free disk space, permissions and the path",
+                   err=True)
+        code = EXIT_USAGE
     if code is not None:
         # leave the except blocks first: their tracebacks keep Mitsuba/cholespy objects alive,
         # which nanobind would report as leaks at exit

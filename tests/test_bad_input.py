@@ -164,6 +164,17 @@ def _existing_out(w: World):
     (w.out / "precious.txt").write_text("keep me")
 
 
+def _disk_full(w: World, monkeypatch):
+    import errno
+
+    import relight.relighting
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(relight.relighting, "write_exr", full)  # fails while the output is written
+
+
 def _no_cuda(w: World, monkeypatch):
     import relight.backend
 
@@ -236,6 +247,11 @@ CASES = [
     ("bad-option-value", lambda w: None, lambda w: render(w, "--spp", "0"), "--spp", None),
     ("memory-over-limit", lambda w: None, lambda w: material(w, "--max-memory", "64M"), "max-memory", None),
     ("bad-memory-size", lambda w: None, lambda w: material(w, "--max-memory", "lots"), "memory size", None),
+    ("unwritable-output", lambda w: None, lambda w: ["material", str(w.cap), "--mesh", str(w.mesh), "-o",
+                                                    "/proc/relight-out/asset", "-q"], "cannot write here", "/proc"),
+    ("output-under-a-file", lambda w: None, lambda w: ["render", str(w.asset), "-o", str(w.mesh / "r"), "-q"],
+     "cannot write here", "mesh.obj"),
+    ("disk-full-while-writing", _disk_full, render, "No space left on device", "view_000.exr"),
     ("export-unknown-format", lambda w: None, lambda w: ["export", str(w.asset), "-o", str(w.out / "a.fbx")],
      "unknown export format", "a.fbx"),
 ]

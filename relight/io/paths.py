@@ -110,11 +110,27 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def check_output_dir(out: Path, overwrite: bool) -> None:
-    """Refuse an existing non-empty output folder unless ``overwrite``."""
+    """Refuse an existing non-empty output folder unless ``overwrite``, and a location where
+    nothing can be written (checked up front, so a long run does not fail at its very end)."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise RelightError("output already exists", path=out,
                            fix="choose another -o folder or pass --overwrite")
+    check_writable(out)
+
+
+def check_writable(out: Path) -> None:
+    """Probe the nearest existing ancestor of ``out`` with a throw-away folder (leaves nothing)."""
+    anc = Path(os.path.abspath(out)).parent
+    while not anc.exists():
+        anc = anc.parent
+    try:
+        if not anc.is_dir():
+            raise NotADirectoryError(f"{anc} is a file")
+        os.rmdir(tempfile.mkdtemp(prefix=".relight-probe-", dir=anc))
+    except OSError as e:
+        raise RelightError(f"cannot write here ({e.strerror or e})", path=out,
+                           fix="choose a writable -o location") from None
 
 
 @contextmanager
