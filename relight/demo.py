@@ -14,7 +14,7 @@ from relight.asset import load_asset
 from relight.backend import Backend
 from relight.export import export_asset
 from relight.geometry import load_config as geometry_config
-from relight.io.paths import atomic_dir
+from relight.io.paths import atomic_dir, write_text_atomic
 from relight.material import load_config as material_config
 from relight.pipeline import run_fit
 from relight.progress import Reporter
@@ -52,6 +52,10 @@ def run_demo(out: Path, backend: Backend, *, quick: bool = False, overwrite: boo
         rep.log("5/5 report")
         html = run_report(tmp / "asset", tmp / "report", backend, capture=tmp / "capture", spp=16 if quick else 64,
                           reporter=rep)
+    for f in [*out.rglob("*.json"), *out.rglob("*.html"), *out.rglob("*.md")]:  # provenance paths
+        text = f.read_text(encoding="utf-8")
+        if str(tmp) in text:
+            write_text_atomic(f, text.replace(str(tmp), str(out)))
     return {"capture": out / "capture", "asset": out / "asset", "relit": out / "relit",
             "glb": out / "export" / "glb" / "spot.glb", "obj": out / "export" / "obj" / "spot.obj", "report": out / "report" / html.name,
             "seconds": time.perf_counter() - t0}

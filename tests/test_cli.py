@@ -136,3 +136,6 @@ def test_demo_quick_runs_every_stage_and_the_report_is_self_contained(tmp_path, 
     srcs = re.findall(r'src="([^"]+)"', page)
     assert len(srcs) >= 8 and all((out / "report" / s).is_file() for s in srcs)
     assert "ground truth | reconstruction | error" in page and "albedo_psnr" in page
+    info = json.loads((out / "asset/asset.json").read_text())["info"]
+    assert info["capture"] == str(out / "capture")  # provenance names the final folder, not the temp one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no temp folder left
