@@ -21,7 +21,7 @@ import numpy as np
 
 from relight.errors import RelightError
 from relight.io.images import linear_to_srgb, read_envmap, read_exr, write_exr, write_png
-from relight.io.paths import read_json, resolve_inside, write_json
+from relight.io.paths import is_finite_number, read_json, resolve_inside, write_json
 from relight.mesh import Mesh, load_mesh, validate_mesh, write_obj
 
 ASSET_FORMAT = 1
@@ -107,13 +107,14 @@ def load_asset(folder: str | Path) -> Asset:
     files = m.get("files")
     if not isinstance(files, dict):
         raise RelightError("manifest has no 'files' table", path=mpath, fix="re-export the asset")
-    for key in ("mesh", "albedo", "roughness", "envmap", "metallic"):
-        if key not in files and key != "metallic":
+    for key in ("mesh", "albedo", "roughness", "envmap"):
+        if key not in files:
             raise RelightError(f"manifest lists no '{key}' file", path=mpath, fix="re-export the asset")
+    for key in ("mesh", "albedo", "roughness", "envmap", "metallic"):
         if key in files and not (isinstance(files[key], dict) and isinstance(files[key].get("path"), str)):
             raise RelightError(f"manifest entry '{key}' has no 'path' string", path=mpath, fix="re-export the asset")
     rot = files["envmap"].get("rotation_deg", 0.0)
-    if isinstance(rot, bool) or not isinstance(rot, int | float) or not np.isfinite(rot):
+    if not is_finite_number(rot):
         raise RelightError(f"envmap rotation_deg must be a finite number, got {rot!r}", path=mpath,
                            fix="write the rotation in degrees")
     info = m.get("info", {})

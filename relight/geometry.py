@@ -248,8 +248,8 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
     rep = reporter or Reporter()
     device = getattr(raster, "device", torch.device("cpu"))
     t0 = time.perf_counter()
-    if resume and checkpoint_dir is not None:
-        ck = load_checkpoint(checkpoint_dir, cfg)
+    ck = load_checkpoint(checkpoint_dir, cfg) if resume and checkpoint_dir is not None else None
+    if ck is not None:
         verts, faces, colors, step, level, losses = ck.verts, ck.faces, ck.colors, ck.step, ck.level, ck.losses
         hull_faces = -1
     else:
@@ -260,7 +260,7 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
         hull_faces = len(faces)
         rep.log(f"initial mesh: {len(verts)} vertices, {len(faces)} faces")
     st = _State(verts, faces, colors, cfg, device)
-    if resume and checkpoint_dir is not None:
+    if ck is not None:
         _restore(st, ck)
     data = _level_data(capture, cfg, level, device)
     rng = np.random.default_rng(cfg.seed)
@@ -291,11 +291,10 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
             losses.append(float(loss.detach()))
             times.append((level, time.perf_counter() - ts))
             advance(1, loss=f"{losses[-1]:.4f}", level=level, faces=len(st.faces_np))
-            if checkpoint_dir and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            periodic = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
+            if checkpoint_dir and (periodic or stop.requested):  # Ctrl-C / SIGTERM: checkpoint, then stop
                 save_checkpoint(checkpoint_dir, step, level, losses, st, cfg)
-            if stop.requested:  # Ctrl-C / SIGTERM: checkpoint this consistent state, then stop
-                if checkpoint_dir:
-                    save_checkpoint(checkpoint_dir, step, level, losses, st, cfg)
+            if stop.requested:
                 raise Interrupted("geometry", step, cfg.iterations, checkpoint_dir)
     if checkpoint_dir and cfg.checkpoint_every:
         save_checkpoint(checkpoint_dir, step, level, losses, st, cfg)

@@ -435,11 +435,10 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
             state.losses.append(value)
             step_times.append((level, time.perf_counter() - ts))
             advance(1, loss=f"{value:.4f}", level=level)
-            if checkpoint_dir and cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+            periodic = cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0
+            if checkpoint_dir and (periodic or stop.requested):  # Ctrl-C / SIGTERM: checkpoint, then stop
                 save_checkpoint(checkpoint_dir, state, cfg)
-            if stop.requested:  # Ctrl-C / SIGTERM: checkpoint this consistent state, then stop
-                if checkpoint_dir:
-                    save_checkpoint(checkpoint_dir, state, cfg)
+            if stop.requested:
                 raise Interrupted("material", state.step, cfg.iterations, checkpoint_dir)
     if checkpoint_dir and cfg.checkpoint_every:
         save_checkpoint(checkpoint_dir, state, cfg)

@@ -122,10 +122,10 @@ def load_mesh(path: str | Path) -> Mesh:
     path = Path(path)
     if not path.is_file():
         raise RelightError("mesh file not found", path=path, fix="check the path")
-    if path.suffix.lower() in (".obj", ".ply", ".off", ".stl"):
-        head = path.read_bytes()[:4096]
-        is_text = not head or head[:3] in (b"ply", b"sol") or b"\0" not in head and _decodes(head)
-        if path.suffix.lower() == ".obj" and not is_text:
+    if path.suffix.lower() == ".obj":  # binary garbage would reach trimesh's charset sniffing
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if head and (b"\0" in head or not _decodes(head)):
             raise RelightError("cannot read mesh (not a text OBJ file)", path=path,
                                fix="check it is a valid OBJ/PLY/GLB triangle mesh")
     try:

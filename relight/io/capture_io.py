@@ -31,7 +31,7 @@ from relight.io.images import (
     write_exr,
     write_png,
 )
-from relight.io.paths import read_json, resolve_inside, write_json
+from relight.io.paths import is_finite_number, read_json, resolve_inside, write_json
 
 FORMAT_VERSION = 1
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
@@ -75,7 +75,7 @@ def _float(d: dict, key: str, src: Path) -> float | None:
     if key not in d:
         return None
     v = d[key]
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+    if not is_finite_number(v):
         raise RelightError(f"'{key}' must be a finite number, got {v!r}", path=src, fix=f"fix '{key}'")
     return float(v)
 
@@ -151,6 +151,14 @@ def _load_view(path: Path, mask_path: Path | None, scale: int) -> tuple[np.ndarr
     return rgb.astype(np.float32), np.clip(alpha, 0, 1).astype(np.float32), has_mask, img.shape[:2]
 
 
+def _split_frames(frames: list, split: str, single: bool, holdout_every: int) -> list:
+    """The frames of ``split``: for a single-file capture with ``holdout_every = k > 0``, every
+    k-th frame is ``test`` and the others ``train``; otherwise all of them."""
+    if not single or holdout_every <= 0:
+        return frames
+    return [f for i, f in enumerate(frames) if (i % holdout_every == 0) == (split == "test")]
+
+
 def load_capture(path: str | Path, split: str = "train", *, downscale: int = 1, holdout_every: int = 0,
                  prefer_exr: bool = True, load_gt: bool = True) -> Capture:
     """Read a NeRF-synthetic or nerfstudio capture.
@@ -171,9 +179,7 @@ def load_capture(path: str | Path, split: str = "train", *, downscale: int = 1, 
         raise RelightError("expected a JSON object with a 'frames' list", path=tf,
                            fix="use the NeRF-synthetic / nerfstudio transforms format")
     frames = meta["frames"]
-    if single and holdout_every > 0:
-        keep = (lambda i: i % holdout_every == 0) if split == "test" else (lambda i: i % holdout_every != 0)
-        frames = [f for i, f in enumerate(frames) if keep(i)]
+    frames = _split_frames(frames, split, single, holdout_every)
     if not frames:
         raise RelightError("the capture has no frames", path=tf, fix="add frames to the 'frames' list")
     if not isinstance(downscale, int) or downscale < 1:
@@ -200,10 +206,10 @@ def load_capture(path: str | Path, split: str = "train", *, downscale: int = 1, 
     hdr = ip.suffix.lower() in (".exr", ".hdr")
     cap = Capture(cams, np.stack(imgs), np.stack(masks), names, root=root, hdr=hdr, has_masks=any_mask)
     extra = meta.get("relight") if load_gt else None
-    if isinstance(extra, dict) and not isinstance(extra.get("format", FORMAT_VERSION), int) \
-            or isinstance(extra, dict) and extra.get("format", FORMAT_VERSION) > FORMAT_VERSION:
-        raise RelightError(f"capture 'relight' format {extra.get('format')!r} is newer than this relight "
-                           f"supports ({FORMAT_VERSION})", path=tf, fix="upgrade relight, or drop the 'relight' key")
+    fmt = extra.get("format", FORMAT_VERSION) if isinstance(extra, dict) else FORMAT_VERSION
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt > FORMAT_VERSION:
+        raise RelightError(f"capture 'relight' format {fmt!r} is newer than this relight supports "
+                           f"({FORMAT_VERSION})", path=tf, fix="upgrade relight, or drop the 'relight' key")
     if isinstance(extra, dict) and not single:
         cap = _load_extras(cap, extra, root, tf, downscale)
     return cap
@@ -217,9 +223,7 @@ def peek_capture(path: str | Path, split: str = "train", *, downscale: int = 1,
     meta = read_json(tf)
     if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list) or not meta["frames"]:
         return load_capture(path, split).images.shape[:3] + (0,)  # raises the one-line error
-    frames = meta["frames"]
-    if single and holdout_every > 0:
-        frames = [f for i, f in enumerate(frames) if (i % holdout_every == 0) == (split == "test")]
+    frames = _split_frames(meta["frames"], split, single, holdout_every)
     first = frames[0] if frames and isinstance(frames[0], dict) and "file_path" in frames[0] else None
     if first is None:
         return load_capture(path, split).images.shape[:3] + (0,)
@@ -268,7 +272,7 @@ def _load_extras(cap: Capture, extra: dict, root: Path, tf: Path, scale: int) ->
         if not isinstance(spec, dict) or "images" not in spec or not isinstance(spec.get("envmap"), str):
             raise bad(f"relit set '{env}' needs 'images' (a pattern) and 'envmap' (a path)")
         rot = spec.get("rotation_deg", 0.0)
-        if isinstance(rot, bool) or not isinstance(rot, int | float) or not math.isfinite(rot):
+        if not is_finite_number(rot):
             raise bad(f"relit set '{env}': rotation_deg must be a finite number")
         imgs = stack(spec["images"], 4, f"relit set '{env}'")[..., :3]
         relit[env] = RelitViews(resolve_inside(root, spec["envmap"], "relit envmap", tf), float(rot), imgs)

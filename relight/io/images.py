@@ -45,8 +45,7 @@ def read_exr(path: str | Path) -> np.ndarray:
         with OpenEXR.File(str(path)) as f:
             ch = {k: v.pixels for k, v in f.channels().items()}
     except Exception:  # OpenEXR raises plain RuntimeError/OSError with C++ text
-        why = "file not found" if not path.is_file() else "truncated or not an OpenEXR file"
-        raise RelightError(f"cannot read EXR ({why})", path=path,
+        raise RelightError("cannot read EXR (truncated or not an OpenEXR file)", path=path,
                            fix="check the file is a complete OpenEXR image") from None
     for key in ("RGBA", "RGB", "Y"):
         if key in ch:

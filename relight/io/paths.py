@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -51,6 +52,11 @@ def read_json(path: Path) -> Any:
     except json.JSONDecodeError as e:
         raise RelightError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", path=path,
                            fix="fix the JSON syntax") from None
+
+
+def is_finite_number(v: Any) -> bool:
+    """True for a JSON/TOML number that is finite (bools, strings, NaN and Inf are not)."""
+    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
 
 
 def write_json(path: Path, data: Any) -> None:
