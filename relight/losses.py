@@ -138,3 +138,45 @@ def tv_l1(x: np.ndarray, eps: float = 1e-3, wrap_x: bool = False) -> tuple[float
     rx, ry = np.sqrt(dx ** 2 + eps ** 2), np.sqrt(dy ** 2 + eps ** 2)
     val = float((rx - eps).sum() + (ry - eps).sum()) / x.size
     return val, _differences_adjoint(dx / rx, dy / ry, x, wrap_x) / x.size
+
+
+def palette_centers(x: np.ndarray, mask: np.ndarray, k: int, seed: int = 0, max_points: int = 8192) -> np.ndarray:
+    """Up to ``k`` palette colours (K, C) of the texels of an (H, W, C) map where ``mask`` (H, W)
+    is set: k-means (k-means++ start with a fixed ``seed``, on at most ``max_points`` evenly
+    strided texels), so a pure function of ``x``. Fewer than ``k`` distinct colours (to 1e-4)
+    are returned as they are."""
+    import warnings
+
+    from scipy.cluster.vq import kmeans2
+
+    pts = x[mask].astype(np.float64)
+    pts = pts[:: max(1, len(pts) // max_points)]
+    distinct = np.unique(np.round(pts, 4), axis=0)
+    if len(distinct) <= k:
+        return distinct.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an empty cluster keeps its start: harmless here
+        centers, _ = kmeans2(pts, k, iter=10, minit="++", seed=np.random.default_rng(seed))
+    return centers.astype(np.float32)
+
+
+def palette_l1(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, eps: float = 0.01) -> tuple[float, np.ndarray]:
+    """Reflectance sparsity (few distinct albedos, as in intrinsic-image priors): mean Charbonnier
+    distance ``sqrt(|x - c|^2 + eps^2) - eps`` of each masked texel to its nearest palette colour.
+
+    Shading baked into albedo spreads one material's texels over a range of values; this prior
+    pulls them back to one colour (with constant force, like TV-L1), so the light has to explain
+    the shading. Args: ``x`` (H, W, C) linear albedo, ``mask`` (H, W) texels in use,
+    ``centers`` (K, C) from :func:`palette_centers`. Returns value and gradient (zero off mask),
+    normalized by ``x.size`` like the TV terms. (A redescending Welsch variant that spares far
+    texels was measured worse on spot: irradiance error 2.5 % vs 1.6 % at 1000 steps.)
+    """
+    g = np.zeros_like(x)
+    pts = x[mask]
+    if len(pts) == 0 or len(centers) == 0:
+        return 0.0, g
+    d2 = ((pts[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+    diff = pts - centers[np.argmin(d2, axis=1)]
+    r = np.sqrt((diff ** 2).sum(-1, keepdims=True) + eps ** 2)
+    g[mask] = diff / r / x.size
+    return float((r - eps).sum()) / x.size, g

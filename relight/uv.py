@@ -27,3 +27,25 @@ def unwrap(mesh: Mesh, resolution: int = 1024, padding: int = 2) -> Mesh:
     # xatlas puts v = 0 at the top of the atlas image; relight uses OBJ's v-up convention
     uvs = np.stack([uvs[:, 0], 1.0 - uvs[:, 1]], -1)
     return Mesh(mesh.vertices[vmap], faces.astype(np.int32), uvs, normals[vmap])
+
+
+def uv_coverage(mesh: Mesh, res: int, dilate: int = 1) -> np.ndarray:
+    """(res, res) bool map of the texels a mesh's UV triangles cover, in the texture layout
+    Mitsuba samples (row 0 = v = 1, OBJ v-up UVs), grown by ``dilate`` texels for the
+    bilinear footprint. Texels outside it are never seen by any render.
+    """
+    from scipy.ndimage import binary_dilation
+    from skimage.draw import polygon
+
+    if mesh.uvs is None:
+        raise ValueError("mesh has no UVs")
+    tri = mesh.uvs[mesh.faces]  # (F, 3, 2)
+    rows = (1.0 - tri[..., 1]) * res - 0.5
+    cols = tri[..., 0] * res - 0.5
+    cover = np.zeros((res, res), bool)
+    for r, c in zip(rows, cols, strict=True):
+        rr, cc = polygon(r, c, shape=(res, res))
+        cover[rr, cc] = True
+        # slivers thinner than a texel: mark the corners' texels too
+        cover[np.clip(np.rint(r).astype(int), 0, res - 1), np.clip(np.rint(c).astype(int), 0, res - 1)] = True
+    return binary_dilation(cover, iterations=dilate) if dilate > 0 else cover

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from relight.losses import latlong_weights, tv_l2, white_balance
+from relight.losses import latlong_weights, palette_centers, palette_l1, tv_l2, white_balance
 from relight.material import _pad_index
 from relight.optim import Adam
 
@@ -35,6 +35,43 @@ def test_white_balance_gradient_and_minimum():
     np.testing.assert_allclose([g[i] for i in idx], fd, rtol=1e-4, atol=1e-7)
     grey = np.repeat(x[..., :1], 3, axis=-1)
     assert white_balance(grey, w)[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_palette_finds_the_materials_and_pulls_shading_out():
+    rng = np.random.default_rng(3)
+    truth = np.array([[0.9, 0.85, 0.8], [0.05, 0.05, 0.06], [0.8, 0.4, 0.3]], np.float32)
+    labels = rng.integers(0, 3, size=(16, 16))
+    shading = np.linspace(0.8, 1.2, 16)[None, :, None]  # a baked ramp across the texture
+    x = (truth[labels] * shading).astype(np.float32)
+    mask = np.ones((16, 16), bool)
+    mask[:, -2:] = False
+    centers = palette_centers(x, mask, 3, seed=0)
+    for c in truth:  # one centre per material, within the baked shading's spread
+        assert np.abs(centers - c).max(1).min() < 0.15
+    val, g = palette_l1(x, mask, centers)
+    assert val > 0 and np.all(g[~mask] == 0)
+    x64 = x.astype(np.float64)
+    g64 = palette_l1(x64, mask, centers)[1]
+    idx, fd = finite_diff(lambda y: palette_l1(y, mask, centers)[0], x64, eps=1e-6)
+    np.testing.assert_allclose([g64[i] for i in idx], fd, rtol=1e-4, atol=1e-9)
+    # a descent step on the prior reduces each material's spread (the baked ramp)
+    y = x - 0.5 * x.size * 0.02 * g
+    for k in range(3):
+        sel = (labels == k) & mask
+        assert y[sel].std(0).sum() < x[sel].std(0).sum()
+
+
+def test_uv_coverage_matches_triangle_area():
+    from relight.mesh import Mesh
+    from relight.uv import uv_coverage
+
+    uv = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
+    m = Mesh(np.eye(4, 3, dtype=np.float32), np.array([[0, 1, 2]], np.int32), uv * 0.5 + 0.25)
+    cov = uv_coverage(m, 64, dilate=0)
+    assert cov.mean() == pytest.approx(0.125, abs=0.01)  # half of the (0.5 x 0.5) square
+    # row 0 is v = 1 (OBJ v-up): the triangle's wide side lies at v = 0.25, i.e. near row 48
+    assert cov[40:48].sum() > 3 * cov[16:24].sum()
+    assert uv_coverage(m, 64, dilate=1).sum() > cov.sum()
 
 
 def test_adam_minimises_a_quadratic_and_masks_unseen():
