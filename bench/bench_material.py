@@ -97,6 +97,7 @@ def main() -> None:
     plot_losses(res.losses, out.parent / f"{out.name}_loss.png", f"{a.scene}: material stage ({preset})")
     row = {"scene": a.scene, "preset": preset, "device": backend.describe(), "cpu": cpu_name(),
            "train_views": len(train), "res": a.res, "iterations": cfg.iterations, "spp": cfg.spp,
+           "spp_grad": cfg.spp_grad or cfg.spp,
            "tex_res": cfg.tex_res, "env_width": cfg.env_width, "fit_seconds": round(fit_s, 1),
            "seconds_per_step": round(res.seconds_per_step, 4), "primal_seconds": round(primal, 4),
            "step_over_primal": round(res.seconds_per_step / primal, 2), "eval_seconds": round(eval_s, 1),
@@ -107,7 +108,7 @@ def main() -> None:
     lines = [f"# Material stage benchmark: {a.scene}, GT mesh ({row['date']})", "",
              f"Device: {row['device']}; CPU: {row['cpu']}. Capture: {len(train)} train views at {a.res}², "
              f"{len(test)} test views, {len(rp)} relit sets. Preset `{preset}`: {cfg.iterations} steps, "
-             f"{cfg.spp} spp, textures {cfg.tex_res}², envmap {cfg.env_width}×{cfg.env_width // 2}.",
+             f"{cfg.spp} spp ({cfg.spp_grad or cfg.spp} in the adjoint pass), textures {cfg.tex_res}², envmap {cfg.env_width}×{cfg.env_width // 2}.",
              f"Reproduce: `.venv/bin/python bench/bench_material.py --scene {a.scene} --res {a.res} "
              f"--views {a.views}" + (f" --iterations {a.iterations}" if a.iterations else "")
              + (" --gt-light" if a.gt_light else "") + "".join(f" --set {x}" for x in a.set) + "`", "",

@@ -7,13 +7,17 @@ propagates through the path tracer (multi-bounce, so shadows and inter-reflectio
 by light and geometry, not baked into albedo), adds regularizer gradients and takes an Adam step.
 Textures and the envmap go coarse-to-fine: each level doubles their resolution.
 
-The albedo-light ambiguity is handled by three documented priors: (1) ``shared_warmup`` holds
-albedo and roughness spatially constant for the first part of the run, so the envmap explains
-the shading before the textures can absorb it; (2) edge-preserving TV-L1 on the textures, under
-which low-frequency shading baked into albedo costs as much as a sharp edge (TV-L2 lets wide
-ramps through almost free); (3) the optional ``white_balance`` prior on the light's mean colour.
-The remaining global per-channel scale is not observable and is removed by the evaluation
-protocol (:mod:`relight.evaluate`).
+The albedo-light ambiguity (any light error can be absorbed by shading baked into albedo, and
+the images hardly tell the two apart under Monte Carlo noise) is handled by documented priors:
+(1) ``shared_warmup`` holds albedo and roughness spatially constant for the first steps, so the
+envmap explains the shading before the textures can absorb it; (2) the reflectance-sparsity
+("palette") prior pulls albedo texels to the nearest of a few k-means colours until
+``palette_until``, so one material's shading must come from the light; the textures then relax
+to the data under that light; (3) edge-preserving TV-L1 on the textures, under which
+low-frequency shading baked into albedo costs as much as a sharp edge; (4) the optional
+``white_balance`` prior on the light's mean colour. The light learns fast (``lr_env``): along
+the ambiguity its gradient is weak. The remaining global per-channel scale is not observable
+and is removed by the evaluation protocol (:mod:`relight.evaluate`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from relight.io.paths import read_checkpoint, write_checkpoint
 from relight.losses import (
     latlong_weights,
     log_l1,
+    palette_centers,
+    palette_l1,
     relative_l2,
     relative_weight,
     tv_l1,
@@ -46,6 +52,7 @@ from relight.mesh import Mesh
 from relight.optim import Adam, level_of
 from relight.progress import Reporter
 from relight.render import build_scene, sensor
+from relight.uv import uv_coverage
 
 KA, KR, KM, KE = "object.bsdf.base_color.data", "object.bsdf.roughness.data", "object.bsdf.metallic.data", "light.data"
 
@@ -59,7 +66,10 @@ class MaterialConfig:
     batch_views: int = 1
     """Training views rendered per step."""
     spp: int = 8
-    """Samples per pixel of the primal (and adjoint) render."""
+    """Samples per pixel of the primal render of each step."""
+    spp_grad: int = 0
+    """Samples per pixel of the adjoint (gradient) pass; 0 = ``spp``. Fewer makes a step cheaper
+    (the adjoint pass re-traces every path) at the price of noisier gradients."""
     max_depth: int = 3
     """Path length limit; 3 = direct light + one indirect bounce."""
     tex_res: int = 256
@@ -73,9 +83,10 @@ class MaterialConfig:
     last value when shorter than ``levels``). Coarse levels are cheap: images are smaller."""
     lr_albedo: float = 0.05
     lr_roughness: float = 0.05
-    lr_env: float = 0.05
-    """Learning rate on log radiance."""
-    lr_decay: float = 0.02
+    lr_env: float = 0.4
+    """Learning rate on log radiance (high: along the albedo-light valley the light's gradient is
+    weak, and with 0.05 it was still moving when the run ended — measured in results/README.md)."""
+    lr_decay: float = 0.2
     """Final learning rate as a fraction of the initial one (exponential decay)."""
     init_albedo: float = 0.5
     init_roughness: float = 0.5
@@ -88,9 +99,19 @@ class MaterialConfig:
     tv_norm: str = "l1"
     """Smoothness penalty of albedo/roughness: ``l2`` (TV-L2, smooth) or ``l1`` (Charbonnier
     TV-L1, edge-preserving; penalizes low-frequency shading baked into albedo)."""
-    shared_warmup: float = 0.3
+    shared_warmup: float = 0.1
     """Share of the iterations during which albedo and roughness are held spatially constant
     (their gradients averaged over texels), so that the envmap explains the shading first."""
+    palette_albedo: float = 0.2
+    """Weight of the reflectance-sparsity prior: albedo texels pulled (TV-L1-like constant force)
+    to the nearest of ``palette_size`` k-means colours of the albedo in use, so that shading is
+    explained by the light rather than baked into a spread of albedo values. Off before the end
+    of ``shared_warmup``."""
+    palette_size: int = 6
+    """Number of palette colours (distinct materials expected; more = weaker prior)."""
+    palette_until: float = 0.7
+    """Share of the iterations after which the palette prior is switched off: it steers the
+    light early; the textures then relax to the data under that light."""
     tv_env: float = 0.0
     white_balance: float = 0.0
     """Weight of the light white-balance prior (grey mean light); 0 leaves colour to the data."""
@@ -116,14 +137,18 @@ class MaterialConfig:
 
     def __post_init__(self):
         checks = [("iterations", self.iterations >= 1), ("batch_views", self.batch_views >= 1),
-                  ("spp", 1 <= self.spp <= 4096), ("max_depth", 2 <= self.max_depth <= 32),
+                  ("spp", 1 <= self.spp <= 4096),
+                  ("spp_grad", 0 <= self.spp_grad <= 4096), ("max_depth", 2 <= self.max_depth <= 32),
                   ("tex_res", 4 <= self.tex_res <= 8192), ("env_width", 8 <= self.env_width <= 8192),
-                  ("levels", 1 <= self.levels <= 6), ("lr_decay", 0 < self.lr_decay <= 1),
+                  ("levels", 1 <= self.levels <= 6),
+                  ("palette_size", 1 <= self.palette_size <= 64), ("lr_decay", 0 < self.lr_decay <= 1),
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
                   ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),
                   ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0)]
         if self.tv_norm not in ("l1", "l2"):
             raise ValueError(f"tv_norm must be 'l1' or 'l2', got '{self.tv_norm}'")
+        if not 0 <= self.palette_until <= 1:
+            raise ValueError(f"palette_until is out of range ({self.palette_until})")
         if not 0 <= self.shared_warmup < 1:
             raise ValueError(f"shared_warmup is out of range ({self.shared_warmup})")
         if self.loss not in ("relative_l2", "log_l1"):
@@ -133,7 +158,8 @@ class MaterialConfig:
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
-        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "white_balance"):
+        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "white_balance",
+                  "palette_albedo"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")
 
@@ -162,16 +188,24 @@ class MaterialState:
     avg_count: int = 0
 
     def accumulate(self) -> None:
-        """Add the current parameters to the running mean (restarting on a resolution change)."""
+        """Add the current parameters to the running mean (restarting on a resolution change).
+
+        The envmap is averaged as radiance, not log radiance: the mean of ``log_env`` is the
+        *geometric* mean, biased dark for a jittering light (measured -12 % on spot)."""
         if any(self.avg.get(k, v).shape != v.shape for k, v in self.params.items()):
             self.avg, self.avg_count = {}, 0
         self.avg_count += 1
         w = 1.0 / self.avg_count
         for k, v in self.params.items():
-            self.avg[k] = v.copy() if self.avg_count == 1 else ((1 - w) * self.avg[k] + w * v).astype(np.float32)
+            x = np.exp(v) if k == "log_env" else v
+            self.avg[k] = x.copy() if self.avg_count == 1 else ((1 - w) * self.avg[k] + w * x).astype(np.float32)
 
     def output(self) -> dict[str, np.ndarray]:
-        return self.avg if self.avg_count else self.params
+        """The parameters to write: the running means if averaging has started (``log_env`` as log)."""
+        if not self.avg_count:
+            return self.params
+        return {k: (np.log(np.maximum(v, 1e-30)).astype(np.float32) if k == "log_env" else v)
+                for k, v in self.avg.items()}
 
 
 def _level_of(step: int, cfg: MaterialConfig) -> int:
@@ -347,7 +381,7 @@ class RenderProblem:
         loss = 0.0
         for v in views:
             img = self.mi.render(self.scene, self.params, sensor=self.sensors[v], spp=self.cfg.spp,
-                                 seed=int(rng.integers(2**31)), seed_grad=int(rng.integers(2**31)))
+                                 spp_grad=self.cfg.spp_grad or self.cfg.spp, seed=int(rng.integers(2**31)), seed_grad=int(rng.integers(2**31)))
             loss = loss + loss_fn(img, self.targets[v], self.weights[v]) / len(views)
         dr.backward(loss)
         grads = {k: np.array(dr.grad(h)).reshape(p[k].shape) for k, h in handles.items()}
@@ -356,9 +390,18 @@ class RenderProblem:
         return float(np.asarray(loss).ravel()[0]), grads
 
 
-def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: MaterialConfig) -> float:
-    """Add the weighted regularizer gradients to ``grads`` in place; return their total value."""
+def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: MaterialConfig,
+               albedo_mask: np.ndarray | None = None) -> float:
+    """Add the weighted regularizer gradients to ``grads`` in place; return their total value.
+
+    ``albedo_mask`` (H, W) bool: texels in use (:func:`relight.uv.uv_coverage`); the palette
+    prior acts only when it is given."""
     value = 0.0
+    if cfg.palette_albedo > 0 and albedo_mask is not None and albedo_mask.shape == p["albedo"].shape[:2]:
+        centers = palette_centers(p["albedo"], albedo_mask, cfg.palette_size, cfg.seed)
+        v, g = palette_l1(p["albedo"], albedo_mask, centers)
+        grads["albedo"] += cfg.palette_albedo * g
+        value += cfg.palette_albedo * v
     tv = tv_l1 if cfg.tv_norm == "l1" else tv_l2
     terms = [("albedo", cfg.tv_albedo, lambda x: tv(x)), ("roughness", cfg.tv_roughness, lambda x: tv(x)),
              ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)),
@@ -409,6 +452,7 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
         dr.sync_thread()
         primal = time.perf_counter() - t
     step_times = []
+    coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
     with rep.task("material", cfg.iterations) as advance, graceful_stop() as stop:
         advance(state.step)
         while state.step < min(cfg.iterations, stop_at or cfg.iterations):
@@ -419,10 +463,15 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
             rng = np.random.default_rng([cfg.seed, state.step])
             views = rng.choice(len(capture), size=min(cfg.batch_views, len(capture)), replace=False)
             value, grads = prob.loss_and_grads(state.params, views, rng)
-            value += regularize(state.params, grads, cfg)
+            warm = state.step < cfg.shared_warmup * cfg.iterations
+            tr = state.params["albedo"].shape[0]
+            if cfg.palette_albedo > 0 and tr not in coverage:
+                coverage[tr] = uv_coverage(mesh, tr)
+            palette = not warm and state.step < cfg.palette_until * cfg.iterations
+            value += regularize(state.params, grads, cfg, coverage.get(tr) if palette else None)
             for k in frozen:
                 grads.pop(k, None)
-            if state.step < cfg.shared_warmup * cfg.iterations:
+            if warm:
                 for k in ("albedo", "roughness", "metallic"):
                     if k in grads:
                         grads[k][:] = grads[k].mean((0, 1), keepdims=True)
