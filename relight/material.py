@@ -83,9 +83,10 @@ class MaterialConfig:
     last value when shorter than ``levels``). Coarse levels are cheap: images are smaller."""
     lr_albedo: float = 0.05
     lr_roughness: float = 0.05
-    lr_env: float = 0.4
+    lr_env: float = 0.2
     """Learning rate on log radiance (high: along the albedo-light valley the light's gradient is
-    weak, and with 0.05 it was still moving when the run ended — measured in results/README.md)."""
+    weak, and with 0.05 it was still moving when the run ended; 0.4 was measured to diverge in
+    a longer run — results/README.md)."""
     lr_decay: float = 0.2
     """Final learning rate as a fraction of the initial one (exponential decay)."""
     init_albedo: float = 0.5
@@ -191,7 +192,7 @@ class MaterialState:
         """Add the current parameters to the running mean (restarting on a resolution change).
 
         The envmap is averaged as radiance, not log radiance: the mean of ``log_env`` is the
-        *geometric* mean, biased dark for a jittering light (measured -12 % on spot)."""
+        *geometric* mean, biased dark for a jittering light (the asset rendered 11-19 % dark on spot)."""
         if any(self.avg.get(k, v).shape != v.shape for k, v in self.params.items()):
             self.avg, self.avg_count = {}, 0
         self.avg_count += 1
@@ -247,7 +248,7 @@ def _upsample(state: MaterialState, cfg: MaterialConfig, level: int) -> None:
         shape = (ew // 2, ew) if k == "log_env" else (tr, tr)
         if a.shape[:2] != shape:
             state.params[k] = np.ascontiguousarray(resize_area(a, *shape), dtype=np.float32)
-            state.adam.reset(k)
+            state.adam.resample(k, lambda x, shape=shape: resize_area(x, *shape))
 
 
 def _pad_index(h: int, w: int) -> np.ndarray:

@@ -38,6 +38,15 @@ class Adam:
         for d in (self.m, self.v, self.t):
             d.pop(key, None)
 
+    def resample(self, key: str, fn) -> None:
+        """Carry ``key``'s moments through a resolution change: ``fn`` maps an array to the new
+        grid (e.g. area resampling). Unlike :meth:`reset`, the first steps after a coarse-to-fine
+        switch are not full-``lr`` jumps of every element (the old second moments, larger per
+        element at the coarse level, act as a warm-up)."""
+        for d in (self.m, self.v, self.t):
+            if key in d:
+                d[key] = np.ascontiguousarray(fn(d[key]), dtype=np.float32)
+
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr_scale: float = 1.0) -> None:
         """Update ``params`` in place from ``grads`` (same keys and shapes)."""
         for k, g in grads.items():
