@@ -166,7 +166,7 @@ class MaterialConfig:
 
 
 PRESETS: dict[str, MaterialConfig] = {
-    "fast": MaterialConfig(),
+    "fast": MaterialConfig(spp_grad=4),
     "quality": MaterialConfig(iterations=3000, batch_views=4, spp=32, max_depth=5, tex_res=1024,
                               env_width=256, levels=4, level_split=[0.25, 0.25, 0.25, 0.25]),
 }
