@@ -23,8 +23,10 @@ from scipy.ndimage import binary_erosion
 
 from relight.asset import load_asset
 from relight.backend import select_backend
+from relight.evaluate import channel_scale, psnr
 from relight.io.capture_io import load_capture
 from relight.io.images import resize_area
+from relight.losses import latlong_weights
 from relight.material import fit_material, load_config
 from relight.uv import uv_coverage
 
@@ -34,7 +36,7 @@ def irradiance(env: np.ndarray, normals: np.ndarray) -> np.ndarray:
     h, w = env.shape[:2]
     theta, phi = np.meshgrid((np.arange(h) + 0.5) / h * np.pi, (np.arange(w) + 0.5) / w * 2 * np.pi, indexing="ij")
     d = np.stack([np.sin(theta) * np.sin(phi), np.cos(theta), -np.sin(theta) * np.cos(phi)], -1).reshape(-1, 3)
-    dw = (np.sin(theta) * (np.pi / h) * (2 * np.pi / w)).ravel()
+    dw = 4 * np.pi * latlong_weights(h, w).ravel()  # solid angle per texel (sr)
     return np.maximum(normals @ d.T, 0) @ (env.reshape(-1, 3) * dw[:, None])
 
 
@@ -44,7 +46,7 @@ def irradiance_error(gt_env: np.ndarray, fit_env: np.ndarray, n: int = 2000) -> 
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     eg = irradiance(resize_area(gt_env, 64, 128), normals)
     ef = irradiance(fit_env, normals)
-    s = (eg * ef).sum(0) / (ef * ef).sum(0)
+    s = channel_scale(ef, eg, np.ones(n, bool))
     return float(np.sqrt(((ef * s - eg) ** 2).mean(0)).mean() / eg.mean())
 
 
@@ -72,9 +74,8 @@ def main() -> None:
     a_gt = resize_area(gt.albedo, *b.shape[:2])
     cov = uv_coverage(gt.mesh, b.shape[0])
     white = binary_erosion((a_gt.mean(-1) > 0.7) & cov, iterations=3)
-    s = (a_gt * b)[cov].sum(0) / (b * b)[cov].sum(0)
-    psnr = -10 * np.log10(((a_gt - b * s)[cov] ** 2).mean())
-    print(f"settings {sets}: albedo PSNR (texture, used texels) {psnr:.2f} dB; "
+    albedo_psnr = psnr(b * channel_scale(b, a_gt, cov), a_gt, cov)
+    print(f"settings {sets}: albedo PSNR (texture, used texels) {albedo_psnr:.2f} dB; "
           f"white-material std {np.round(b[white].std(0), 3).tolist()}")
 
 

@@ -169,7 +169,7 @@ def palette_l1(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, eps: float 
     the shading. Args: ``x`` (H, W, C) linear albedo, ``mask`` (H, W) texels in use,
     ``centers`` (K, C) from :func:`palette_centers`. Returns value and gradient (zero off mask),
     normalized by ``x.size`` like the TV terms. (A redescending Welsch variant that spares far
-    texels was measured worse on spot: irradiance error 2.5 % vs 1.6 % at 1000 steps.)
+    texels was measured worse on spot: RMS irradiance error 3.2 % vs 2.0 % at 1000 steps.)
     """
     g = np.zeros_like(x)
     pts = x[mask]

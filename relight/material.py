@@ -138,18 +138,17 @@ class MaterialConfig:
 
     def __post_init__(self):
         checks = [("iterations", self.iterations >= 1), ("batch_views", self.batch_views >= 1),
-                  ("spp", 1 <= self.spp <= 4096),
-                  ("spp_grad", 0 <= self.spp_grad <= 4096), ("max_depth", 2 <= self.max_depth <= 32),
+                  ("spp", 1 <= self.spp <= 4096), ("spp_grad", 0 <= self.spp_grad <= 4096),
+                  ("max_depth", 2 <= self.max_depth <= 32),
                   ("tex_res", 4 <= self.tex_res <= 8192), ("env_width", 8 <= self.env_width <= 8192),
                   ("levels", 1 <= self.levels <= 6),
-                  ("palette_size", 1 <= self.palette_size <= 64), ("lr_decay", 0 < self.lr_decay <= 1),
+                  ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1),
+                  ("lr_decay", 0 < self.lr_decay <= 1),
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
                   ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),
                   ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0)]
         if self.tv_norm not in ("l1", "l2"):
             raise ValueError(f"tv_norm must be 'l1' or 'l2', got '{self.tv_norm}'")
-        if not 0 <= self.palette_until <= 1:
-            raise ValueError(f"palette_until is out of range ({self.palette_until})")
         if not 0 <= self.shared_warmup < 1:
             raise ValueError(f"shared_warmup is out of range ({self.shared_warmup})")
         if self.loss not in ("relative_l2", "log_l1"):
@@ -382,7 +381,8 @@ class RenderProblem:
         loss = 0.0
         for v in views:
             img = self.mi.render(self.scene, self.params, sensor=self.sensors[v], spp=self.cfg.spp,
-                                 spp_grad=self.cfg.spp_grad or self.cfg.spp, seed=int(rng.integers(2**31)), seed_grad=int(rng.integers(2**31)))
+                                 spp_grad=self.cfg.spp_grad or self.cfg.spp,
+                                 seed=int(rng.integers(2**31)), seed_grad=int(rng.integers(2**31)))
             loss = loss + loss_fn(img, self.targets[v], self.weights[v]) / len(views)
         dr.backward(loss)
         grads = {k: np.array(dr.grad(h)).reshape(p[k].shape) for k, h in handles.items()}
@@ -465,11 +465,11 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
             views = rng.choice(len(capture), size=min(cfg.batch_views, len(capture)), replace=False)
             value, grads = prob.loss_and_grads(state.params, views, rng)
             warm = state.step < cfg.shared_warmup * cfg.iterations
+            palette = cfg.palette_albedo > 0 and not warm and state.step < cfg.palette_until * cfg.iterations
             tr = state.params["albedo"].shape[0]
-            if cfg.palette_albedo > 0 and tr not in coverage:
+            if palette and tr not in coverage:
                 coverage[tr] = uv_coverage(mesh, tr)
-            palette = not warm and state.step < cfg.palette_until * cfg.iterations
-            value += regularize(state.params, grads, cfg, coverage.get(tr) if palette else None)
+            value += regularize(state.params, grads, cfg, coverage[tr] if palette else None)
             for k in frozen:
                 grads.pop(k, None)
             if warm:

@@ -46,6 +46,6 @@ def uv_coverage(mesh: Mesh, res: int, dilate: int = 1) -> np.ndarray:
     for r, c in zip(rows, cols, strict=True):
         rr, cc = polygon(r, c, shape=(res, res))
         cover[rr, cc] = True
-        # slivers thinner than a texel: mark the corners' texels too
-        cover[np.clip(np.rint(r).astype(int), 0, res - 1), np.clip(np.rint(c).astype(int), 0, res - 1)] = True
+    # slivers thinner than a texel cover no texel centre: mark every corner's texel too
+    cover[np.clip(np.rint(rows).astype(int), 0, res - 1), np.clip(np.rint(cols).astype(int), 0, res - 1)] = True
     return binary_dilation(cover, iterations=dilate) if dilate > 0 else cover
