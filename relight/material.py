@@ -112,7 +112,9 @@ class MaterialConfig:
     """Number of palette colours (distinct materials expected; more = weaker prior)."""
     palette_until: float = 0.7
     """Share of the iterations after which the palette prior is switched off: it steers the
-    light early; the textures then relax to the data under that light."""
+    light early; the textures then relax to the data under that light. The albedo's Adam
+    moments restart there: sized by the prior's pull, they would otherwise keep the steps of
+    weakly observed texels (spot's udder) small long after it is gone."""
     tv_env: float = 0.0
     white_balance: float = 0.0
     """Weight of the light white-balance prior (grey mean light); 0 leaves colour to the data."""
@@ -210,6 +212,11 @@ class MaterialState:
 
 def _level_of(step: int, cfg: MaterialConfig) -> int:
     return level_of(step, cfg.iterations, cfg.levels, cfg.level_split)
+
+
+def _palette_end(cfg: MaterialConfig) -> int:
+    """First step without the palette prior."""
+    return int(np.ceil(cfg.palette_until * cfg.iterations))
 
 
 def _image_factor(cfg: MaterialConfig, level: int) -> int:
@@ -465,7 +472,9 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
             views = rng.choice(len(capture), size=min(cfg.batch_views, len(capture)), replace=False)
             value, grads = prob.loss_and_grads(state.params, views, rng)
             warm = state.step < cfg.shared_warmup * cfg.iterations
-            palette = cfg.palette_albedo > 0 and not warm and state.step < cfg.palette_until * cfg.iterations
+            palette = cfg.palette_albedo > 0 and not warm and state.step < _palette_end(cfg)
+            if cfg.palette_albedo > 0 and state.step == _palette_end(cfg):
+                state.adam.reset("albedo")  # moments sized by the prior's pull would slow the data's
             tr = state.params["albedo"].shape[0]
             if palette and tr not in coverage:
                 coverage[tr] = uv_coverage(mesh, tr)

@@ -117,6 +117,22 @@ def test_resume_continues_exactly(train, gt, cpu_backend, tmp_path):
     assert resumed.losses == full.losses
 
 
+def test_albedo_moments_restart_when_the_palette_prior_ends(train, gt, cpu_backend, tmp_path):
+    # the prior's pull sizes Adam's second moments; kept, they would shrink the data's steps on
+    # weakly observed texels for hundreds of steps after the prior is gone
+    def steps_counted(palette: float) -> tuple[float, float]:
+        cfg = tiny_cfg(iterations=10, levels=1, shared_warmup=0.0, palette_albedo=palette, palette_until=0.5,
+                       threads=1, checkpoint_every=7)
+        ck = tmp_path / f"ck{palette}"
+        fit_material(train, gt.mesh, cfg, cpu_backend, checkpoint_dir=ck, stop_at=7)
+        t = load_checkpoint(ck, cfg).adam.t
+        return float(t["albedo"].max()), float(t["roughness"].max())
+
+    alb, rough = steps_counted(0.2)
+    assert alb == 2 and rough == 7  # albedo restarted at step 5 (the first without the prior)
+    assert steps_counted(0.0) == (7, 7)  # no prior, no restart
+
+
 def test_presets_and_toml_overrides(tmp_path):
     from relight.errors import RelightError
 
