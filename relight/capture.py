@@ -84,6 +84,20 @@ class Capture:
         """(height, width) of every view."""
         return int(self.images.shape[1]), int(self.images.shape[2])
 
+    def downscaled(self, factor: int) -> Capture:
+        """Images, masks and cameras at the resolution divided by ``factor`` (area average, the
+        image cropped to a multiple of ``factor``); GT and relit views are dropped."""
+        if factor == 1:
+            return replace(self, gt=None, relit={})
+        from relight.io.images import resize_area
+
+        h, w = self.resolution
+        hs, ws = max(1, h // factor), max(1, w // factor)
+        imgs = np.stack([resize_area(im[: hs * factor, : ws * factor], hs, ws) for im in self.images])
+        masks = np.stack([resize_area(m[: hs * factor, : ws * factor, None], hs, ws)[..., 0] for m in self.masks])
+        return replace(self, cameras=[c.downscaled(factor) for c in self.cameras], images=imgs, masks=masks,
+                       gt=None, relit={})
+
     def subset(self, idx) -> Capture:
         """The views at indices ``idx`` (GT and relit views follow)."""
         idx = np.asarray(idx, dtype=np.int64)

@@ -120,27 +120,42 @@ def render_views(backend: Backend, scene, cameras: Sequence[Camera], spp: int, s
     return np.stack(out)
 
 
+def _surface_at_pixel_centres(backend: Backend, scene, cam: Camera):
+    """Ray cast through each pixel centre of ``cam``: ``(si, uv (N, 2) OBJ convention, hit (N,))``."""
+    mi = backend.mitsuba()
+    origin, dirs = cam.pixel_rays()
+    d = dirs.reshape(-1, 3).astype(np.float32)
+    o = np.broadcast_to(origin.astype(np.float32), d.shape)
+    ray = mi.Ray3f(mi.Point3f(*[mi.Float(np.ascontiguousarray(o[:, k])) for k in range(3)]),
+                   mi.Vector3f(*[mi.Float(np.ascontiguousarray(d[:, k])) for k in range(3)]))
+    si = scene.ray_intersect(ray)
+    hit = np.array(si.is_valid()).astype(np.float32)
+    uv_mi = _rows(si.uv, len(d), 2)
+    uv = np.stack([uv_mi[:, 0], 1.0 - uv_mi[:, 1]], -1) * hit[:, None]
+    return si, uv.astype(np.float32), hit
+
+
+def _rows(a, n: int, c: int) -> np.ndarray:
+    a = np.array(a, dtype=np.float32)
+    return a.reshape(n, c) if a.shape == (n, c) else a.T
+
+
+def pixel_uv(backend: Backend, scene, cam: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """OBJ-convention UVs (H, W, 2) of the surface seen at each pixel centre, and ``hit`` (H, W)
+    in {0, 1} (UV 0 where nothing is hit). Ray cast, no noise."""
+    _, uv, hit = _surface_at_pixel_centres(backend, scene, cam)
+    return uv.reshape(cam.height, cam.width, 2), hit.reshape(cam.height, cam.width)
+
+
 def surface_aovs(backend: Backend, scene, asset: Asset, cam: Camera) -> dict[str, np.ndarray]:
     """Ground-truth AOVs at pixel centres by ray casting (no noise, no filtering).
 
     Returns float32 ``albedo`` (H, W, 3) linear, ``roughness`` (H, W), ``normals`` (H, W, 3)
     world-space shading normals, ``hit`` (H, W) in {0, 1}; zero where nothing is hit.
     """
-    mi = backend.mitsuba()
-    origin, dirs = cam.pixel_rays()
-    d = dirs.reshape(-1, 3).astype(np.float32)
-    n = len(d)
-    o = np.broadcast_to(origin.astype(np.float32), (n, 3))
-    ray = mi.Ray3f(mi.Point3f(*[mi.Float(np.ascontiguousarray(o[:, k])) for k in range(3)]),
-                   mi.Vector3f(*[mi.Float(np.ascontiguousarray(d[:, k])) for k in range(3)]))
-    si = scene.ray_intersect(ray)
-    hit = np.array(si.is_valid()).astype(np.float32)
-    uv_mi = np.array(si.uv, dtype=np.float32).reshape(n, 2) if np.array(si.uv).shape == (n, 2) \
-        else np.array(si.uv, dtype=np.float32).T
-    nrm = np.array(si.sh_frame.n, dtype=np.float32)
-    nrm = nrm if nrm.shape == (n, 3) else nrm.T
-    uv = np.stack([uv_mi[:, 0], 1.0 - uv_mi[:, 1]], -1)
+    si, uv, hit = _surface_at_pixel_centres(backend, scene, cam)
     h, w = cam.height, cam.width
+    nrm = _rows(si.sh_frame.n, h * w, 3)
     m = hit[:, None]
     albedo = sample_bilinear(asset.albedo, uv) * m
     rough = sample_bilinear(asset.roughness, uv)[:, 0] * hit
