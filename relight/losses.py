@@ -119,6 +119,20 @@ def white_balance(log_env: np.ndarray, weights: np.ndarray) -> tuple[float, np.n
     return val, g
 
 
+def tv_chroma(log_env: np.ndarray) -> tuple[float, np.ndarray]:
+    """Smoothness of the light's *colour*: :func:`tv_l2` (columns wrapped) of the log
+    chromaticity ``log_env - mean_c log_env`` of an (H, W, 3) lat-long log-radiance map.
+
+    Brightness stays free (a sun or a window keeps its sharp edge); only hue changes between
+    neighbouring directions cost. On spot, the part of the light seen only by a few downward-
+    facing texels (the udder) otherwise took on a colour cast that the albedo then undid.
+    Returns value and gradient with respect to ``log_env``.
+    """
+    chroma = log_env - log_env.mean(-1, keepdims=True)
+    val, g = tv_l2(chroma, wrap_x=True)
+    return val, g - g.mean(-1, keepdims=True)
+
+
 def latlong_weights(h: int, w: int) -> np.ndarray:
     """Solid-angle weights (H, W, 1) of a lat-long map's texels, summing to 1."""
     theta = (np.arange(h) + 0.5) / h * np.pi
@@ -135,9 +149,11 @@ def tv_l1(x: np.ndarray, eps: float = 1e-3, wrap_x: bool = False) -> tuple[float
     edge, while genuine piecewise-constant albedo edges stay sharp. Returns value and gradient.
     """
     dx, dy = _differences(x, wrap_x)
-    rx, ry = np.sqrt(dx ** 2 + eps ** 2), np.sqrt(dy ** 2 + eps ** 2)
-    val = float((rx - eps).sum() + (ry - eps).sum()) / x.size
-    return val, _differences_adjoint(dx / rx, dy / ry, x, wrap_x) / x.size
+    rx, ry = np.sqrt(np.square(dx) + eps ** 2), np.sqrt(np.square(dy) + eps ** 2)
+    val = float(rx.sum() + ry.sum() - eps * (rx.size + ry.size)) / x.size
+    dx /= rx * x.size  # in place: the differences become the adjoint's inputs
+    dy /= ry * x.size
+    return val, _differences_adjoint(dx, dy, x, wrap_x)
 
 
 def palette_centers(x: np.ndarray, mask: np.ndarray, k: int, seed: int = 0, max_points: int = 8192) -> np.ndarray:

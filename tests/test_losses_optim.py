@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from relight.losses import latlong_weights, palette_centers, palette_l1, tv_l2, white_balance
+from relight.losses import (
+    latlong_weights,
+    palette_centers,
+    palette_l1,
+    tv_chroma,
+    tv_l2,
+    white_balance,
+)
 from relight.material import _pad_index
 from relight.optim import Adam
 
@@ -35,6 +42,18 @@ def test_white_balance_gradient_and_minimum():
     np.testing.assert_allclose([g[i] for i in idx], fd, rtol=1e-4, atol=1e-7)
     grey = np.repeat(x[..., :1], 3, axis=-1)
     assert white_balance(grey, w)[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_tv_chroma_gradient_and_brightness_invariance():
+    x = np.random.default_rng(3).normal(size=(4, 8, 3))
+    v, g = tv_chroma(x)
+    idx, fd = finite_diff(lambda y: tv_chroma(y)[0], x)
+    np.testing.assert_allclose([g[i] for i in idx], fd, rtol=1e-4, atol=1e-7)
+    # any per-direction brightness (a sun, a horizon) is free: only hue changes cost
+    bright = x + np.random.default_rng(4).normal(size=(4, 8, 1)) * 5
+    assert tv_chroma(bright)[0] == pytest.approx(v)
+    assert tv_chroma(np.repeat(x[..., :1], 3, axis=-1))[0] == pytest.approx(0.0, abs=1e-12)
+    assert np.abs(g.sum(-1)).max() < 1e-12  # the gradient never changes brightness
 
 
 def test_palette_finds_the_materials_and_pulls_shading_out():
