@@ -14,9 +14,13 @@ envmap explains the shading before the textures can absorb it; (2) the reflectan
 ("palette") prior pulls albedo texels to the nearest of a few k-means colours until
 ``palette_until``, so one material's shading must come from the light; the textures then relax
 to the data under that light; (3) edge-preserving TV-L1 on the textures, under which
-low-frequency shading baked into albedo costs as much as a sharp edge; (4) the optional
+low-frequency shading baked into albedo costs as much as a sharp edge; (4) smoothness of the
+light's colour (``tv_env_chroma``), so a part of the light seen by few surfaces (the ground under
+spot, seen by its udder) cannot take on a cast for the albedo to undo; (5) the optional
 ``white_balance`` prior on the light's mean colour. The light learns fast (``lr_env``): along
-the ambiguity its gradient is weak. The remaining global per-channel scale is not observable
+the ambiguity its gradient is weak. At the steps ``refine_at`` (the end of the warm-up and each
+level switch) the albedo is re-solved under the current light by one multiplicative ratio pass
+(:mod:`relight.refine`), which moves dim, rarely seen texels that gradient steps leave behind. The remaining global per-channel scale is not observable
 and is removed by the evaluation protocol (:mod:`relight.evaluate`).
 """
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +48,7 @@ from relight.losses import (
     palette_l1,
     relative_l2,
     relative_weight,
+    tv_chroma,
     tv_l1,
     tv_l2,
     white_balance,
@@ -51,6 +56,7 @@ from relight.losses import (
 from relight.mesh import Mesh
 from relight.optim import Adam, level_of
 from relight.progress import Reporter
+from relight.refine import refine_albedo
 from relight.render import build_scene, sensor
 from relight.uv import uv_coverage
 
@@ -116,6 +122,10 @@ class MaterialConfig:
     moments restart there: sized by the prior's pull, they would otherwise keep the steps of
     weakly observed texels (spot's udder) small long after it is gone."""
     tv_env: float = 0.0
+    """Weight of TV-L2 on the log envmap (smooths brightness too; flattens a sun)."""
+    tv_env_chroma: float = 0.0
+    """Weight of TV-L2 on the envmap's log chromaticity (:func:`relight.losses.tv_chroma`):
+    neighbouring directions of the light should have similar colour; brightness stays free."""
     white_balance: float = 0.0
     """Weight of the light white-balance prior (grey mean light); 0 leaves colour to the data."""
     metallic: bool = False
@@ -137,6 +147,28 @@ class MaterialConfig:
     """CPU worker threads for Dr.Jit's LLVM backend (0 = all cores)."""
     checkpoint_every: int = 50
     """Write a checkpoint every N steps (0: never)."""
+    refine_at: list[float] = field(default_factory=list)
+    """Shares of the iterations at which the albedo is re-solved by one pass of the refinement
+    below under the current light, at the current level's resolution (its Adam moments restart).
+    At the end of ``shared_warmup`` this gives the palette prior data-driven colours to cluster:
+    a dim material (spot's udder) is otherwise pulled to its brighter neighbour's colour and the
+    light takes on the difference."""
+    refine_passes: int = 0
+    """Passes of multiplicative albedo refinement after the gradient steps, light and roughness
+    fixed (:mod:`relight.refine`): each renders every training view once and rescales each texel
+    by the least-squares ratio of observed to rendered radiance. It moves texels that are seen
+    dimly or rarely (whose gradient steps stall under Monte Carlo noise) to the data. 0 = off."""
+    refine_spp: int = 32
+    """Samples per pixel of each view in a refinement pass (split between two independent renders)."""
+    refine_blur: float = 1.0
+    """Gaussian sigma (texels) of the ratio's numerator and denominator: the correction, not
+    the albedo, is smoothed, so albedo edges stay sharp while per-texel noise averages out."""
+    refine_damping: float = 0.05
+    """Texels seen by few pixels stay nearer their value: the ratio's sums are both padded by
+    this fraction of the median denominator."""
+    refine_colour_sigma: float = 0.0
+    """> 0: pool the ratio's sums only over neighbours of similar albedo (joint bilateral, this
+    sigma in linear RGB), so the ``refine_blur`` neighbourhood can be wide without crossing edges."""
 
     def __post_init__(self):
         checks = [("iterations", self.iterations >= 1), ("batch_views", self.batch_views >= 1),
@@ -148,28 +180,34 @@ class MaterialConfig:
                   ("lr_decay", 0 < self.lr_decay <= 1),
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
                   ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),
-                  ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0)]
+                  ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0),
+                  ("refine_passes", 0 <= self.refine_passes <= 100), ("refine_spp", 2 <= self.refine_spp <= 4096),
+                  ("refine_blur", 0 <= self.refine_blur <= 64), ("refine_damping", self.refine_damping >= 0),
+                  ("refine_colour_sigma", self.refine_colour_sigma >= 0)]
         if self.tv_norm not in ("l1", "l2"):
             raise ValueError(f"tv_norm must be 'l1' or 'l2', got '{self.tv_norm}'")
         if not 0 <= self.shared_warmup < 1:
             raise ValueError(f"shared_warmup is out of range ({self.shared_warmup})")
         if self.loss not in ("relative_l2", "log_l1"):
             raise ValueError(f"loss must be 'relative_l2' or 'log_l1', got '{self.loss}'")
+        if any(not 0 <= x < 1 for x in self.refine_at):
+            raise ValueError("refine_at needs shares in [0, 1)")
         if not self.level_split or min(self.level_split) <= 0:
             raise ValueError("level_split needs positive shares")
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
-        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "white_balance",
-                  "palette_albedo"):
+        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_chroma",
+                  "white_balance", "palette_albedo"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")
 
 
 PRESETS: dict[str, MaterialConfig] = {
-    "fast": MaterialConfig(spp_grad=4),
+    "fast": MaterialConfig(spp_grad=4, tex_res=512, tv_env_chroma=0.1, refine_at=[0.1, 0.4, 0.7]),
     "quality": MaterialConfig(iterations=3000, batch_views=4, spp=32, max_depth=5, tex_res=1024,
-                              env_width=256, levels=4, level_split=[0.25, 0.25, 0.25, 0.25]),
+                              env_width=256, levels=4, level_split=[0.25, 0.25, 0.25, 0.25],
+                              tv_env_chroma=0.1, refine_at=[0.1, 0.25, 0.5, 0.75]),
 }
 
 
@@ -273,7 +311,11 @@ def _project(p: dict[str, np.ndarray], cfg: MaterialConfig) -> None:
 
 
 def state_to_asset(state: MaterialState, mesh: Mesh, info: dict | None = None) -> Asset:
-    p = state.output()
+    """The asset of the output parameters (the running means once averaging has started)."""
+    return params_to_asset(state.output(), mesh, info)
+
+
+def params_to_asset(p: dict[str, np.ndarray], mesh: Mesh, info: dict | None = None) -> Asset:
     return Asset(mesh, p["albedo"].copy(), p["roughness"][..., 0].copy(), np.exp(p["log_env"]).astype(np.float32),
                  p["metallic"][..., 0].copy() if "metallic" in p else None, 0.0, info or {})
 
@@ -334,15 +376,10 @@ class RenderProblem:
         """Render and compare at the capture's resolution divided by ``factor`` (area-averaged)."""
         if factor == self.factor:
             return
-        mi, cap = self.mi, self.capture
-        h, w = cap.resolution
-        hs, ws = max(1, h // factor), max(1, w // factor)
-        imgs = cap.images if factor == 1 else [resize_area(im[: hs * factor, : ws * factor], hs, ws)
-                                               for im in cap.images]
-        masks = cap.masks if factor == 1 else [resize_area(m[: hs * factor, : ws * factor, None], hs, ws)[..., 0]
-                                               for m in cap.masks]
-        self.sensors = [sensor(self.backend, c.downscaled(factor), self.cfg.spp, pixel_format="rgb")
-                        for c in cap.cameras]
+        mi = self.mi
+        self.level_capture = self.capture.downscaled(factor)
+        imgs, masks = self.level_capture.images, self.level_capture.masks
+        self.sensors = [sensor(self.backend, c, self.cfg.spp, pixel_format="rgb") for c in self.level_capture.cameras]
         self.targets = [mi.TensorXf(np.ascontiguousarray(im, dtype=np.float32)) for im in imgs]
         if self.cfg.loss == "relative_l2":
             w = [relative_weight(im, m) for im, m in zip(imgs, masks, strict=True)]
@@ -412,7 +449,7 @@ def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: Mate
         value += cfg.palette_albedo * v
     tv = tv_l1 if cfg.tv_norm == "l1" else tv_l2
     terms = [("albedo", cfg.tv_albedo, lambda x: tv(x)), ("roughness", cfg.tv_roughness, lambda x: tv(x)),
-             ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)),
+             ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)), ("log_env", cfg.tv_env_chroma, tv_chroma),
              ("log_env", cfg.white_balance, lambda x: white_balance(x, latlong_weights(*x.shape[:2])))]
     for key, w, fn in terms:
         if w > 0:
@@ -460,6 +497,7 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
         dr.sync_thread()
         primal = time.perf_counter() - t
     step_times = []
+    refine_steps = {int(round(x * cfg.iterations)) for x in cfg.refine_at}
     coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
     with rep.task("material", cfg.iterations) as advance, graceful_stop() as stop:
         advance(state.step)
@@ -468,6 +506,13 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
             level = _level_of(state.step, cfg)
             _upsample(state, cfg, level)
             prob.set_image_factor(_image_factor(cfg, level))
+            if cfg.fit_albedo and state.step in refine_steps:
+                cur = params_to_asset(state.params, mesh)
+                cur, _ = refine_albedo(prob.level_capture, cur, backend, passes=1, spp=cfg.refine_spp,
+                                       max_depth=cfg.max_depth, damping=cfg.refine_damping, blur=cfg.refine_blur,
+                                       colour_sigma=cfg.refine_colour_sigma, seed=cfg.seed + state.step)
+                state.params["albedo"] = cur.albedo
+                state.adam.reset("albedo")
             rng = np.random.default_rng([cfg.seed, state.step])
             views = rng.choice(len(capture), size=min(cfg.batch_views, len(capture)), replace=False)
             value, grads = prob.loss_and_grads(state.params, views, rng)
@@ -501,12 +546,24 @@ def _fit(capture, mesh, cfg, backend, state, checkpoint_dir, rep, stop_at) -> Ma
                 raise Interrupted("material", state.step, cfg.iterations, checkpoint_dir)
     if checkpoint_dir and cfg.checkpoint_every:
         save_checkpoint(checkpoint_dir, state, cfg)
+    asset, refine_info = state_to_asset(state, mesh), {}
+    if cfg.refine_passes and cfg.fit_albedo:  # after the last checkpoint: a resume redoes it
+        with graceful_stop() as stop:
+            def check_stop():
+                if stop.requested:
+                    raise Interrupted("material", state.step, cfg.iterations, checkpoint_dir)
+
+            asset, st = refine_albedo(capture, asset, backend, passes=cfg.refine_passes, spp=cfg.refine_spp,
+                                      max_depth=cfg.max_depth, damping=cfg.refine_damping, blur=cfg.refine_blur,
+                                      colour_sigma=cfg.refine_colour_sigma, seed=cfg.seed, reporter=rep,
+                                      check_stop=check_stop)
+        refine_info = {"refine_seconds": round(st.seconds, 2), "refine_change": [round(c, 5) for c in st.change]}
     total = time.perf_counter() - t0
     finest = [t for lv, t in step_times if lv == cfg.levels - 1]
     sps = float(np.median(finest)) if finest else 0.0  # seconds per step at full resolution
     info = {"stage": "material", "config": to_dict(cfg), "seconds": round(total, 2),
             "seconds_per_step": round(sps, 4), "primal_render_seconds": round(primal, 4),
-            "final_loss": state.losses[-1] if state.losses else None}
-    return MaterialResult(state_to_asset(state, mesh, info), state.losses, total, sps, primal)
+            "final_loss": state.losses[-1] if state.losses else None, **refine_info}
+    return MaterialResult(replace(asset, info=info), state.losses, total, sps, primal)
 
 

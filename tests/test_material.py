@@ -136,7 +136,7 @@ def test_albedo_moments_restart_when_the_palette_prior_ends(train, gt, cpu_backe
 def test_presets_and_toml_overrides(tmp_path):
     from relight.errors import RelightError
 
-    assert load_config("fast").tex_res == 256 and load_config("quality").tex_res == 1024
+    assert load_config("fast").tex_res == 512 and load_config("quality").tex_res == 1024
     p = tmp_path / "c.toml"
     p.write_text("iterations = 7\ntv_albedo = 0.5\n")
     cfg = load_config("fast", p, seed=3)
@@ -149,3 +149,18 @@ def test_presets_and_toml_overrides(tmp_path):
         load_config("fast", p)
     with pytest.raises(RelightError, match="unknown preset"):
         load_config("slow")
+
+
+def test_albedo_is_re_solved_at_refine_steps(train, gt, cpu_backend, tmp_path):
+    """``refine_at``: at that step the albedo jumps to the ratio solution (far more than one
+    Adam step of lr 0.05 can move it) and its Adam moments restart there."""
+    cfg = tiny_cfg(iterations=10, levels=1, shared_warmup=0.0, palette_albedo=0.0, threads=1,
+                   checkpoint_every=5, refine_at=[0.5], refine_spp=16, lr_albedo=0.01, init_albedo=0.1)
+    ck = tmp_path / "ck"
+    fit_material(train, gt.mesh, cfg, cpu_backend, checkpoint_dir=ck, stop_at=5)
+    before = load_checkpoint(ck, cfg).params["albedo"].copy()
+    fit_material(train, gt.mesh, cfg, cpu_backend, checkpoint_dir=ck, stop_at=6, resume=True)
+    st = load_checkpoint(ck, cfg)
+    assert st.adam.t["albedo"].max() == 1  # restarted at step 5, one step since
+    seen = st.adam.t["albedo"] > 0
+    assert np.median(np.abs(st.params["albedo"] - before)[seen]) > 0.1  # 0.1 start, far too dark

@@ -66,3 +66,20 @@ def test_refinement_moves_a_wrong_albedo_toward_gt(tiny_capture, cpu_backend):
     assert after < before / 4, (before, after)
     np.testing.assert_allclose(np.median(rel(out.albedo), 0), 1.0, atol=0.05)
     assert len(st.change) == 4 and st.change[-1] < st.change[0] / 2  # the passes settle
+
+
+def test_material_pooling_does_not_cross_albedo_edges():
+    """Two materials side by side whose data ask for different corrections (x1.5 and x0.5):
+    pooled over a wide neighbourhood by albedo similarity, each keeps its own ratio, while a
+    plain Gaussian of the same width mixes them at the edge."""
+    from relight.refine import pool_by_material
+
+    a = np.full((16, 16, 3), 0.8, np.float32)
+    a[:, 8:] = 0.1
+    den = np.random.default_rng(2).random((16, 16, 3)) + 0.5
+    num = den * np.where(np.arange(16)[None, :, None] < 8, 1.5, 0.5)
+    pn, pd = pool_by_material(a, [num, den], radius=3.0, colour_sigma=0.05)
+    np.testing.assert_allclose((pn / pd)[:, 1:7], 1.5, rtol=1e-3)  # away from the wrapped border
+    np.testing.assert_allclose((pn / pd)[:, 9:15], 0.5, rtol=1e-3)
+    plain, _ = ratio_update(a, num, den, damping=0.0, blur=3.0)
+    assert abs(plain[0, 7, 0] / a[0, 7, 0] - 1.5) > 0.1  # the Gaussian leaks across the edge
