@@ -42,6 +42,16 @@ class GeometryConfig:
 
     hull_res: int = 64
     """Voxel grid resolution of the visual hull (per axis, inside the object's bounding box)."""
+    smooth_init: int = 0
+    """Taubin smoothing iterations (trimesh, lambda/mu, little shrinkage) of the initial mesh,
+    against the voxel terraces of the marching-cubes hull, which Large Steps would otherwise keep
+    (its updates are smooth, the start is not). On spot 20 iterations did not help (normal MAE
+    4.86 -> 4.98 deg): the ripple comes from the refinement, not the hull."""
+    smooth_final: int = 0
+    """Taubin smoothing iterations of the refined mesh. It removes the ripple left in the normals
+    (spot: 5 iterations, normal MAE 4.86 -> 4.06 deg, Chamfer 0.142 -> 0.122 %) but thins ears and
+    horns at the silhouette (mask IoU 0.988 -> 0.985), which costs relighting more than the
+    normals gain (the mesh with GT textures: relight 27.4 -> 24.6 dB), so it is off by default."""
     iterations: int = 800
     """Refinement steps over all levels."""
     levels: int = 2
@@ -60,6 +70,9 @@ class GeometryConfig:
     """Large Steps smoothness: ``u = (I + lam L) x``; larger = smoother, stiffer updates."""
     lr: float = 1e-2
     """Step size on the differential coordinates (world units, roughly per step)."""
+    lr_decay: float = 1.0
+    """Final step size as a fraction of ``lr`` (exponential decay over all steps; 1 = constant).
+    A constant step leaves the last iterate jittering around the fit, which shows as normal error."""
     lr_color: float = 2e-2
     w_mask: float = 1.0
     """Weight of the silhouette loss (mean squared coverage error)."""
@@ -70,9 +83,10 @@ class GeometryConfig:
 
     def __post_init__(self):
         checks = [("hull_res", 16 <= self.hull_res <= 512), ("iterations", self.iterations >= 0),
+                  ("smooth_init", 0 <= self.smooth_init <= 1000), ("smooth_final", 0 <= self.smooth_final <= 1000),
                   ("levels", 1 <= self.levels <= 5), ("batch_views", self.batch_views >= 1),
                   ("image_res", 16 <= self.image_res <= 4096), ("max_faces", self.max_faces >= 100),
-                  ("lam", self.lam >= 0), ("lr", self.lr > 0), ("lr_color", self.lr_color >= 0),
+                  ("lam", self.lam >= 0), ("lr", self.lr > 0), ("lr_decay", 0 < self.lr_decay <= 1), ("lr_color", self.lr_color >= 0),
                   ("w_mask", self.w_mask >= 0), ("w_rgb", self.w_rgb >= 0)]
         for name, ok in checks:
             if not ok:
@@ -148,6 +162,17 @@ def _level_data(capture: Capture, cfg: GeometryConfig, level: int, device) -> _L
     t = dict(device=device, dtype=torch.float32)
     return _Level(torch.tensor(linear_to_srgb(np.clip(imgs, 0, 1)), **t), torch.tensor(masks, **t),
                   torch.tensor(mvps, **t), (hs, ws))
+
+
+def taubin(verts: np.ndarray, faces: np.ndarray, iterations: int) -> np.ndarray:
+    """Vertices after ``iterations`` of Taubin smoothing (lambda 0.5, mu -0.53: no shrinkage)."""
+    if iterations <= 0:
+        return verts
+    import trimesh
+
+    t = trimesh.Trimesh(verts, faces, process=False)
+    trimesh.smoothing.filter_taubin(t, lamb=0.5, nu=-0.53, iterations=iterations)
+    return np.asarray(t.vertices, dtype=np.float32)
 
 
 def subdivide(mesh_v: np.ndarray, faces: np.ndarray, colors: np.ndarray):
@@ -254,7 +279,7 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
         hull_faces = -1
     else:
         mesh = init if init is not None else visual_hull(capture, cfg.hull_res)
-        verts, faces = mesh.vertices, mesh.faces
+        verts, faces = taubin(mesh.vertices, mesh.faces, cfg.smooth_init), mesh.faces
         colors = np.full((len(verts), 3), 0.5, np.float32)
         step, level, losses = 0, 0, []
         hull_faces = len(faces)
@@ -285,6 +310,7 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
             st.opt_u.zero_grad()
             st.opt_c.zero_grad()
             loss.backward()
+            st.opt_u.param_groups[0]["lr"] = cfg.lr * cfg.lr_decay ** (step / max(cfg.iterations - 1, 1))
             st.opt_u.step()
             st.opt_c.step()
             step += 1
@@ -299,6 +325,7 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
     if checkpoint_dir and cfg.checkpoint_every:
         save_checkpoint(checkpoint_dir, step, level, losses, st, cfg)
     v, f, c = st.numpy()
+    v = taubin(v, f, cfg.smooth_final)
     finest = [t for lv, t in times if lv == cfg.levels - 1]
     return GeometryResult(Mesh(v, f).with_normals(), c, losses, time.perf_counter() - t0,
                           float(np.median(finest)) if finest else 0.0, hull_faces)

@@ -132,3 +132,25 @@ def test_metrics_on_known_cases():
     g = np.array([[0, 0, 1.0], [0, 0, 1.0]])
     assert normal_mae(n, g, np.array([True, True])) == pytest.approx(45.0)
     assert mask_iou(np.array([1, 1, 0, 0.0]), np.array([1, 0, 0, 0.0])) == 0.5
+
+
+def test_taubin_removes_ripple_without_shrinking():
+    """A sphere with a small radial ripple: 5 Taubin iterations cut the normal error vs the true
+    sphere >= 2x and keep the volume within 3 %; 0 iterations return the input unchanged."""
+    from relight.geometry import taubin
+    from relight.mesh import smooth_normals
+
+    s = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
+    v = np.asarray(s.vertices, np.float32)
+    f = np.asarray(s.faces, np.int32)
+    bumpy = v * (1 + 0.01 * np.sin(25 * v[:, 1:2]) * np.cos(25 * v[:, :1]))
+
+    def normal_err(x):
+        n = smooth_normals(x, f)
+        return float(np.degrees(np.arccos(np.clip((n * v).sum(-1), -1, 1))).mean())
+
+    out = taubin(bumpy, f, 5)
+    assert normal_err(out) < normal_err(bumpy) / 2, (normal_err(bumpy), normal_err(out))
+    vol = trimesh.Trimesh(out, f).volume / trimesh.Trimesh(bumpy, f).volume
+    assert abs(vol - 1) < 0.03  # measured -2.2 % (a 0.7 % radius change)
+    np.testing.assert_array_equal(taubin(bumpy, f, 0), bumpy)
