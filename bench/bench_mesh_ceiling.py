@@ -1,14 +1,14 @@
 """Diagnostic: the relighting ceiling of a reconstructed mesh.
 
 Usage: .venv/bin/python bench/bench_mesh_ceiling.py ASSET|gt [--capture out/bench/spot_256_64]
-       [--tex-res 512] [--spp 128] [--smooth K]
+       [--tex-res 512] [--spp 128]
 
 Gives the asset's mesh (with its UVs) *perfect* materials and light: every texel's surface point
 is moved to the nearest point of the GT mesh (1.5 M samples of its surface, k-d tree) and takes the
 GT albedo and roughness there; the envmap is the GT one. The relight PSNR of that asset is what any
 material stage could reach on this geometry, so ``fit`` figures below it are the material stage's
-share and the rest is the geometry's. ``--smooth K`` first applies K Taubin iterations to the mesh
-(``GeometryConfig.smooth_final``), re-unwrapping it. ``gt`` instead of an asset evaluates the GT
+share and the rest is the geometry's. To judge a geometry setting, run ``relight fit`` with it
+(e.g. ``smooth_final`` in a geometry TOML) and pass the result here. ``gt`` instead of an asset evaluates the GT
 asset with its albedo area-downsampled to ``--tex-res``: the ceiling of a texture of that size on
 the GT mesh and UVs. Prints one JSON line.
 """
@@ -54,18 +54,14 @@ def main() -> None:
     from relight.asset import load_asset
     from relight.backend import select_backend
     from relight.evaluate import evaluate
-    from relight.geometry import taubin
     from relight.io.capture_io import load_capture
-    from relight.mesh import Mesh
     from relight.textures import sample_bilinear
-    from relight.uv import unwrap
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("asset")
     ap.add_argument("--capture", default="out/bench/spot_256_64")
     ap.add_argument("--tex-res", type=int, default=512)
     ap.add_argument("--spp", type=int, default=128)
-    ap.add_argument("--smooth", type=int, default=0)
     a = ap.parse_args()
     backend = select_backend("auto")
     gt = load_asset(Path(a.capture) / "gt")
@@ -78,8 +74,6 @@ def main() -> None:
         return
     fit = load_asset(a.asset)
     mesh = fit.mesh
-    if a.smooth:
-        mesh = unwrap(Mesh(taubin(mesh.vertices, mesh.faces, a.smooth), mesh.faces), a.tex_res).with_normals()
     n = a.tex_res
     pts, hit = texel_points(mesh, n)
     gm = trimesh.Trimesh(gt.mesh.vertices, gt.mesh.faces, process=False)
@@ -93,7 +87,7 @@ def main() -> None:
     oracle = replace(fit, mesh=mesh, albedo=albedo[iy, ix], roughness=rough[iy, ix], envmap=gt.envmap,
                      envmap_rotation_deg=gt.envmap_rotation_deg)
     ev = evaluate(oracle, test, backend, spp=a.spp)
-    print(json.dumps({"asset": a.asset, "smooth": a.smooth, "tex_res": n, "median_texel_to_gt": float(np.median(dist)),
+    print(json.dumps({"asset": a.asset, "tex_res": n, "median_texel_to_gt": float(np.median(dist)),
                       "albedo_psnr": ev.albedo_psnr, "relight_psnr_mean": ev.relight_psnr_mean,
                       "relight_psnr": ev.relight_psnr, "novel_view_psnr": ev.novel_view_psnr, "mask_iou": ev.mask_iou}))
 

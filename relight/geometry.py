@@ -72,7 +72,8 @@ class GeometryConfig:
     """Step size on the differential coordinates (world units, roughly per step)."""
     lr_decay: float = 1.0
     """Final step size as a fraction of ``lr`` (exponential decay over all steps; 1 = constant).
-    A constant step leaves the last iterate jittering around the fit, which shows as normal error."""
+    On spot 0.1 was worse (normal MAE 4.86 -> 5.08 deg): the stage is still converging at the end
+    (1600 steps: 4.65 deg), so decay costs more progress than it removes jitter."""
     lr_color: float = 2e-2
     w_mask: float = 1.0
     """Weight of the silhouette loss (mean squared coverage error)."""

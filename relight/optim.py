@@ -46,6 +46,8 @@ class Adam:
         for d in (self.m, self.v, self.t):
             if key in d:
                 d[key] = np.ascontiguousarray(fn(d[key]), dtype=np.float32)
+        if key in self.t:  # a step count: keep it whole after area resampling
+            np.rint(self.t[key], out=self.t[key])
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr_scale: float = 1.0) -> None:
         """Update ``params`` in place from ``grads`` (same keys and shapes)."""
