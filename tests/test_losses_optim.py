@@ -138,3 +138,13 @@ def test_adam_moments_survive_a_resolution_change():
     opt_fresh.step(fresh, {"t": g["t"].copy()})
     assert np.abs(carried["t"] - before).max() < 0.05  # moderated by the carried second moment
     assert np.abs(fresh["t"] - before).max() == pytest.approx(0.1, rel=1e-3)  # reset: full-lr jump
+
+
+@pytest.mark.parametrize("beta", [0.9, 0.99, 0.999])
+def test_adam_bias_correction_is_exact_without_subnormal_powers(beta):
+    from relight.optim import bias_correction
+
+    t = np.arange(0, 20000, dtype=np.float32)
+    np.testing.assert_array_equal(bias_correction(beta, t), 1 - np.float32(beta) ** t)
+    cap = np.log(1e-12) / np.log(beta)
+    assert np.float32(beta) ** np.float32(cap) > np.finfo(np.float32).tiny  # never subnormal
