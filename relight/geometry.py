@@ -166,7 +166,8 @@ def _level_data(capture: Capture, cfg: GeometryConfig, level: int, device) -> _L
 
 
 def taubin(verts: np.ndarray, faces: np.ndarray, iterations: int) -> np.ndarray:
-    """Vertices after ``iterations`` of Taubin smoothing (lambda 0.5, mu -0.53: no shrinkage)."""
+    """Vertices after ``iterations`` of Taubin smoothing (lambda 0.5, mu -0.53: little shrinkage,
+    ~2 % of a sphere's volume after 5 iterations)."""
     if iterations <= 0:
         return verts
     import trimesh

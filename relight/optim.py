@@ -76,7 +76,7 @@ class Adam:
                 v += (1 - self.beta2) * np.square(g)
                 x -= lr / bias_correction(self.beta1, t) * m / (np.sqrt(v / bias_correction(self.beta2, t)) + self.eps)
                 continue
-            # whole-array form of the masked update (fancy indexing was ~5x slower at 512²)
+            # whole-array form of the masked update (fancy indexing was ~2x slower at 512²)
             upd = g != 0
             t += upd
             np.copyto(m, self.beta1 * m + (1 - self.beta1) * g, where=upd)
