@@ -57,10 +57,8 @@ from relight.mesh import Mesh
 from relight.optim import Adam, level_of
 from relight.progress import Reporter
 from relight.refine import refine_albedo
-from relight.render import build_scene, sensor
+from relight.render import KA, KE, KM, KR, build_scene, sensor
 from relight.uv import uv_coverage
-
-KA, KR, KM, KE = "object.bsdf.base_color.data", "object.bsdf.roughness.data", "object.bsdf.metallic.data", "light.data"
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,8 @@ from relight.backend import Backend
 from relight.capture import Capture
 from relight.losses import relative_weight
 from relight.progress import Reporter
-from relight.render import build_scene, pixel_uv, sensor
-
-KA = "object.bsdf.base_color.data"
+from relight.render import KA, build_scene, pixel_uv, sensor
+from relight.textures import bilinear_taps
 
 
 @dataclass(frozen=True)
@@ -49,20 +48,12 @@ class RefineStats:
 def splat_bilinear(uv: np.ndarray, values: np.ndarray, h: int, w: int) -> np.ndarray:
     """Adjoint of :func:`relight.textures.sample_bilinear`: scatter ``values`` (N, C) at OBJ-convention
     ``uv`` (N, 2) into an (h, w, C) texture with the same weights and repeat wrapping."""
-    x = uv[:, 0] * w - 0.5
-    y = (1.0 - uv[:, 1]) * h - 0.5
-    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    x1, y1 = (x0 + 1) % w, (y0 + 1) % h
-    x0, y0 = x0 % w, y0 % h
-    c = values.shape[1]
-    out = np.zeros((h * w, c), np.float64)
-    for yy, xx, k in ((y0, x0, (1 - fx) * (1 - fy)), (y0, x1, fx * (1 - fy)),
-                      (y1, x0, (1 - fx) * fy), (y1, x1, fx * fy)):
-        idx = yy * w + xx
-        for ch in range(c):
+    out = np.zeros((h * w, values.shape[1]), np.float64)
+    for (rows, cols), k in bilinear_taps(uv, h, w):
+        idx = rows * w + cols
+        for ch in range(values.shape[1]):
             out[:, ch] += np.bincount(idx, weights=values[:, ch] * k[:, 0], minlength=h * w)
-    return out.reshape(h, w, c)
+    return out.reshape(h, w, values.shape[1])
 
 
 def pool_by_material(albedo: np.ndarray, sums: list[np.ndarray], radius: float, colour_sigma: float) -> list[np.ndarray]:
@@ -144,7 +135,7 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
     h, w = asset.albedo.shape[:2]
     half = max(1, spp // 2)
     sensors = [sensor(backend, c, half, pixel_format="rgb") for c in capture.cameras]
-    obs = []  # per view: (uv of the inside pixels, their indices, weights * observed radiance, weights)
+    obs = []  # per view: (uv of the inside pixels, their flat indices, their relative weights)
     for i, cam in enumerate(capture.cameras):
         uv, hit = pixel_uv(backend, scene, cam)
         inside = (hit > 0) & (capture.masks[i] >= 0.999)
@@ -164,8 +155,9 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
                 r2 = np.array(mi.render(scene, params, sensor=sensors[i], spp=half, seed=s + 1), np.float32)
                 r1, r2 = r1.reshape(-1, 3)[idx], r2.reshape(-1, 3)[idx]
                 target = capture.images[i].reshape(-1, 3)[idx]
-                num += splat_bilinear(uv, wgt[:, None] * target * 0.5 * (r1 + r2), h, w)
-                den += splat_bilinear(uv, wgt[:, None] * r1 * r2, h, w)
+                both = splat_bilinear(uv, wgt[:, None] * np.concatenate([target * 0.5 * (r1 + r2), r1 * r2], 1), h, w)
+                num += both[..., :3]
+                den += both[..., 3:]
                 advance(1)
                 if check_stop is not None:
                     check_stop()

@@ -18,6 +18,9 @@ from relight.camera import Camera
 from relight.mesh import Mesh
 from relight.textures import sample_bilinear
 
+# Keys of the differentiable parameters in ``mi.traverse`` of a :func:`build_scene` scene.
+KA, KR, KM, KE = "object.bsdf.base_color.data", "object.bsdf.roughness.data", "object.bsdf.metallic.data", "light.data"
+
 
 def mitsuba_mesh(mi, mesh: Mesh, bsdf=None, name: str = "object"):
     """An in-memory ``mi.Mesh`` (positions, faces, normals, UVs flipped to Mitsuba's v-down)."""

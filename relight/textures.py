@@ -118,6 +118,20 @@ def make_texture(spec: TextureSpec, channels: int, base: Path | None = None) -> 
     return (a * (1 - t[..., None]) + b * t[..., None]).astype(np.float32)
 
 
+def bilinear_taps(uv: np.ndarray, h: int, w: int):
+    """The four texels and weights of a bilinear lookup with repeat wrapping, as Mitsuba's
+    ``bitmap`` texture does it: ``[((row, col), weight (..., 1)), ...]`` for OBJ-convention ``uv``
+    (..., 2) in an (h, w) texture (row 0 = top)."""
+    x = uv[..., 0] * w - 0.5
+    y = (1.0 - uv[..., 1]) * h - 0.5
+    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    x1, y1 = (x0 + 1) % w, (y0 + 1) % h
+    x0, y0 = x0 % w, y0 % h
+    return [((y0, x0), (1 - fx) * (1 - fy)), ((y0, x1), fx * (1 - fy)),
+            ((y1, x0), (1 - fx) * fy), ((y1, x1), fx * fy)]
+
+
 def sample_bilinear(tex: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Bilinear lookup with repeat wrapping, matching Mitsuba's ``bitmap`` texture.
 
@@ -128,13 +142,4 @@ def sample_bilinear(tex: np.ndarray, uv: np.ndarray) -> np.ndarray:
         (..., C) float32.
     """
     tex = tex if tex.ndim == 3 else tex[..., None]
-    h, w = tex.shape[:2]
-    x = uv[..., 0] * w - 0.5
-    y = (1.0 - uv[..., 1]) * h - 0.5
-    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
-    x1, y1 = (x0 + 1) % w, (y0 + 1) % h
-    x0, y0 = x0 % w, y0 % h
-    top = tex[y0, x0] * (1 - fx) + tex[y0, x1] * fx
-    bot = tex[y1, x0] * (1 - fx) + tex[y1, x1] * fx
-    return (top * (1 - fy) + bot * fy).astype(np.float32)
+    return sum(tex[rc] * k for rc, k in bilinear_taps(uv, *tex.shape[:2])).astype(np.float32)
