@@ -12,7 +12,9 @@
   segment between the two pixel centres leaves it through a *silhouette* edge (a boundary edge,
   or one whose two faces face opposite ways in this view), the crossing point ``t`` in [0, 1]
   blends the colours: the pixel whose half contains the edge takes ``|t - 1/2|`` of the other's
-  colour. ``t`` is a differentiable function of the vertex positions.
+  colour. ``t`` is a differentiable function of the vertex positions. As in nvdiffrast, an edge
+  is handled by horizontal pairs when it runs more vertically than horizontally and by vertical
+  pairs otherwise (never both: a slanted edge would be blended, and its gradient counted, twice).
 
 Triangles with a vertex behind the camera (``w <= 0``) are dropped rather than clipped; relight's
 cameras always see the whole object in front of the near plane.
@@ -218,7 +220,11 @@ def _blend_pairs(tid, depth, scr, orient, edge_of, sil, col, axis, w) -> torch.T
                      torch.full_like(fo, float("inf")))
     k = tk.detach().argmin(1)
     t = tk.gather(1, k[:, None]).squeeze(1)
-    ok = crossing.any(1) & sil[edge_of[t_o, k]] & (t.detach() >= 0) & (t.detach() <= 1)
+    # as nvdiffrast: horizontal pairs blend only edges that run more vertically than
+    # horizontally, vertical pairs the others, so no slanted edge is counted twice
+    dk = d.detach().gather(1, k[:, None, None].expand(-1, 1, 2)).squeeze(1)
+    steep = dk[:, 1].abs() >= dk[:, 0].abs() if axis == 0 else dk[:, 0].abs() >= dk[:, 1].abs()
+    ok = crossing.any(1) & sil[edge_of[t_o, k]] & (t.detach() >= 0) & (t.detach() <= 1) & steep
     t, po, pn = t[ok], po[ok], pn[ok]
     c_o, c_n = col[po], col[pn]
     far = t >= 0.5  # the edge lies in the half of the pixel pair nearer to pn
