@@ -46,16 +46,35 @@ def texel_points(mesh, n: int) -> tuple[np.ndarray, np.ndarray]:
     return pts, hit
 
 
-def main() -> None:
+def oracle_asset(fit, gt, n: int):
+    """``fit`` (an Asset whose mesh has UVs) with GT materials at the nearest GT surface point of
+    every texel and the GT light; also the (texels,) texel-to-GT distances."""
     import trimesh
     from scipy.ndimage import distance_transform_edt
     from scipy.spatial import cKDTree
 
+    from relight.textures import sample_bilinear
+
+    mesh = fit.mesh
+    pts, hit = texel_points(mesh, n)
+    gm = trimesh.Trimesh(gt.mesh.vertices, gt.mesh.faces, process=False)
+    samples, face = trimesh.sample.sample_surface(gm, 1_500_000, seed=0)
+    bary = trimesh.triangles.points_to_barycentric(gm.triangles[face], samples)
+    suv = (bary[:, :, None] * gt.mesh.uvs[gt.mesh.faces[face]]).sum(1)
+    dist, j = cKDTree(samples).query(pts[hit], workers=-1)
+    albedo, rough = np.zeros((n, n, 3), np.float32), np.zeros((n, n), np.float32)
+    albedo[hit], rough[hit] = sample_bilinear(gt.albedo, suv[j]), sample_bilinear(gt.roughness, suv[j])[:, 0]
+    iy, ix = distance_transform_edt(~hit, return_distances=False, return_indices=True)  # fill gutters
+    oracle = replace(fit, mesh=mesh, albedo=albedo[iy, ix], roughness=rough[iy, ix], envmap=gt.envmap,
+                     envmap_rotation_deg=gt.envmap_rotation_deg)
+    return oracle, dist
+
+
+def main() -> None:
     from relight.asset import load_asset
     from relight.backend import select_backend
     from relight.evaluate import evaluate
     from relight.io.capture_io import load_capture
-    from relight.textures import sample_bilinear
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("asset")
@@ -73,21 +92,9 @@ def main() -> None:
         print(json.dumps({"asset": "gt", "tex_res": a.tex_res, "albedo_psnr": ev.albedo_psnr}))
         return
     fit = load_asset(a.asset)
-    mesh = fit.mesh
-    n = a.tex_res
-    pts, hit = texel_points(mesh, n)
-    gm = trimesh.Trimesh(gt.mesh.vertices, gt.mesh.faces, process=False)
-    samples, face = trimesh.sample.sample_surface(gm, 1_500_000, seed=0)
-    bary = trimesh.triangles.points_to_barycentric(gm.triangles[face], samples)
-    suv = (bary[:, :, None] * gt.mesh.uvs[gt.mesh.faces[face]]).sum(1)
-    dist, j = cKDTree(samples).query(pts[hit])
-    albedo, rough = np.zeros((n, n, 3), np.float32), np.zeros((n, n), np.float32)
-    albedo[hit], rough[hit] = sample_bilinear(gt.albedo, suv[j]), sample_bilinear(gt.roughness, suv[j])[:, 0]
-    iy, ix = distance_transform_edt(~hit, return_distances=False, return_indices=True)  # fill gutters
-    oracle = replace(fit, mesh=mesh, albedo=albedo[iy, ix], roughness=rough[iy, ix], envmap=gt.envmap,
-                     envmap_rotation_deg=gt.envmap_rotation_deg)
+    oracle, dist = oracle_asset(fit, gt, a.tex_res)
     ev = evaluate(oracle, test, backend, spp=a.spp)
-    print(json.dumps({"asset": a.asset, "tex_res": n, "median_texel_to_gt": float(np.median(dist)),
+    print(json.dumps({"asset": a.asset, "tex_res": a.tex_res, "median_texel_to_gt": float(np.median(dist)),
                       "albedo_psnr": ev.albedo_psnr, "relight_psnr_mean": ev.relight_psnr_mean,
                       "relight_psnr": ev.relight_psnr, "novel_view_psnr": ev.novel_view_psnr, "mask_iou": ev.mask_iou}))
 

@@ -7,10 +7,12 @@
    (anti-aliased coverage vs. mask, squared error) and photometric (view-independent per-vertex
    colour vs. the sRGB-encoded image, L1) — multi-view photo-consistency pulls in concavities
    that silhouettes cannot see.
-3. **Remeshing** — coarse to fine: each level doubles the image resolution and subdivides the
-   mesh (midpoint, watertight-preserving) while it stays under ``max_faces``.
+3. **Remeshing** — coarse to fine: each level doubles the image resolution, and the mesh is
+   rebuilt isotropically (:mod:`relight.remesh`) with a target edge length of ``remesh_edge_px``
+   pixels of that level (under ``max_faces``), so its resolution follows the images'; with
+   ``remesh_edge_px = 0`` it is midpoint-subdivided instead.
 
-Topology never changes after marching cubes, so the output stays closed and manifold.
+Remeshing and subdivision keep a closed manifold closed (checked), so the output stays watertight.
 """
 
 from __future__ import annotations
@@ -65,7 +67,11 @@ class GeometryConfig:
     """Longest image side at the finest level (the capture is area-downscaled to it, never
     upscaled)."""
     max_faces: int = 60000
-    """Subdivide between levels only while the mesh would stay under this many faces."""
+    """Upper bound of the mesh's faces: remeshing lengthens its target edge to stay under it,
+    midpoint subdivision is skipped when it would exceed it."""
+    remesh_edge_px: float = 0.0
+    """Target edge length of the isotropic remesh at the start of each level, in pixels of that
+    level's images (0 = no remeshing: midpoint subdivision between levels)."""
     lam: float = 20.0
     """Large Steps smoothness: ``u = (I + lam L) x``; larger = smoother, stiffer updates."""
     lr: float = 1e-2
@@ -79,6 +85,9 @@ class GeometryConfig:
     """Weight of the silhouette loss (mean squared coverage error)."""
     w_rgb: float = 0.5
     """Weight of the photometric loss (mean L1 on sRGB-encoded colour)."""
+    supersample: int = 1
+    """Rasterize at this many times the level's resolution and box-average (see
+    :func:`render_views`): sub-pixel silhouettes matched as area coverage."""
     seed: int = 0
     checkpoint_every: int = 50
 
@@ -87,8 +96,10 @@ class GeometryConfig:
                   ("smooth_init", 0 <= self.smooth_init <= 1000), ("smooth_final", 0 <= self.smooth_final <= 1000),
                   ("levels", 1 <= self.levels <= 5), ("batch_views", self.batch_views >= 1),
                   ("image_res", 16 <= self.image_res <= 4096), ("max_faces", self.max_faces >= 100),
+                  ("remesh_edge_px", 0 <= self.remesh_edge_px <= 100),
                   ("lam", self.lam >= 0), ("lr", self.lr > 0), ("lr_decay", 0 < self.lr_decay <= 1), ("lr_color", self.lr_color >= 0),
-                  ("w_mask", self.w_mask >= 0), ("w_rgb", self.w_rgb >= 0)]
+                  ("w_mask", self.w_mask >= 0), ("w_rgb", self.w_rgb >= 0),
+                  ("supersample", 1 <= self.supersample <= 8)]
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
@@ -97,9 +108,13 @@ class GeometryConfig:
 
 
 PRESETS: dict[str, GeometryConfig] = {
-    "fast": GeometryConfig(),
+    # spot, 64 views at 256² (bench/bench_geometry_ceiling.py, results/geometry_ceiling.md): the
+    # remesh (2 px edges) and 2x supersampled coverage took the mesh's relight ceiling from
+    # 29.74 to 30.67 dB (normal MAE 4.02 -> 2.97 deg) for 2-3x the time (59 -> 177 s)
+    "fast": GeometryConfig(remesh_edge_px=2.0, supersample=2),
     "quality": GeometryConfig(hull_res=128, iterations=2000, levels=3, level_split=[0.3, 0.3, 0.4],
-                              batch_views=8, image_res=512, max_faces=200000),
+                              batch_views=8, image_res=512, max_faces=200000, remesh_edge_px=2.0,
+                              supersample=2),
 }
 
 
@@ -131,17 +146,23 @@ def photometric_loss(rgb: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def render_views(raster, verts: torch.Tensor, faces: torch.Tensor, colors: torch.Tensor,
-                 mvps: torch.Tensor, res: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+                 mvps: torch.Tensor, res: tuple[int, int], supersample: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Anti-aliased (B, H, W, 3) colour and (B, H, W) coverage, image layout (row 0 = top).
 
-    ``verts`` (V, 3) world, ``colors`` (V, 3), ``mvps`` (B, 4, 4) world -> clip (OpenGL).
+    ``verts`` (V, 3) world, ``colors`` (V, 3), ``mvps`` (B, 4, 4) world -> clip (OpenGL; clip
+    space does not depend on the resolution). ``supersample`` k > 1 rasterizes at (kH, kW) and
+    box-averages k x k blocks: the pixel's area coverage, as a box-filtered photo's alpha is,
+    which the analytic antialiasing alone only approximates.
     """
     hom = torch.cat([verts, torch.ones_like(verts[:, :1])], 1)
     pos = torch.einsum("vk,bjk->bvj", hom, mvps).contiguous()
-    rast, _ = raster.rasterize(pos, faces, res)
+    k = int(supersample)
+    rast, _ = raster.rasterize(pos, faces, (res[0] * k, res[1] * k))
     col, _ = raster.interpolate(colors, rast, faces)
     cov = (rast[..., 3:4] > 0).to(col.dtype)
     out = flip_y(raster.antialias(torch.cat([col, cov], -1), rast, pos, faces))
+    if k > 1:
+        out = torch.nn.functional.avg_pool2d(out.permute(0, 3, 1, 2), k).permute(0, 2, 3, 1)
     return out[..., :3], out[..., 3]
 
 
@@ -151,6 +172,7 @@ class _Level:
     masks: torch.Tensor  # (N, H, W)
     mvps: torch.Tensor  # (N, 4, 4)
     res: tuple[int, int]
+    cameras: list  # the capture's cameras at this level's resolution
 
 
 def _level_data(capture: Capture, cfg: GeometryConfig, level: int, device) -> _Level:
@@ -159,10 +181,11 @@ def _level_data(capture: Capture, cfg: GeometryConfig, level: int, device) -> _L
     hs, ws = max(8, round(h * scale)), max(8, round(w * scale))
     imgs = np.stack([resize_area(im, hs, ws) for im in capture.images])
     masks = np.stack([resize_area(m[..., None], hs, ws)[..., 0] for m in capture.masks])
-    mvps = np.stack([c.scaled(ws, hs).mvp() for c in capture.cameras])
+    cams = [c.scaled(ws, hs) for c in capture.cameras]
+    mvps = np.stack([c.mvp() for c in cams])
     t = dict(device=device, dtype=torch.float32)
     return _Level(torch.tensor(linear_to_srgb(np.clip(imgs, 0, 1)), **t), torch.tensor(masks, **t),
-                  torch.tensor(mvps, **t), (hs, ws))
+                  torch.tensor(mvps, **t), (hs, ws), cams)
 
 
 def taubin(verts: np.ndarray, faces: np.ndarray, iterations: int) -> np.ndarray:
@@ -183,6 +206,21 @@ def subdivide(mesh_v: np.ndarray, faces: np.ndarray, colors: np.ndarray):
 
     v, f, attr = trimesh.remesh.subdivide(mesh_v, faces, vertex_attributes={"c": colors})
     return v.astype(np.float32), f.astype(np.int32), attr["c"].astype(np.float32)
+
+
+def _resample(v: np.ndarray, f: np.ndarray, c: np.ndarray, cfg: GeometryConfig, data: _Level):
+    """The mesh for a new level: isotropic remesh to ``remesh_edge_px``
+    pixels of ``data``'s images, kept under ``max_faces``; or midpoint subdivision when
+    remeshing is off."""
+    if cfg.remesh_edge_px <= 0:
+        return subdivide(v, f, c) if len(f) * 4 <= cfg.max_faces else (v, f, c)
+    from relight.remesh import pixel_size, remesh
+
+    a, b, cc = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    area = 0.5 * np.linalg.norm(np.cross(b - a, cc - a), axis=1).sum()
+    h_min = np.sqrt(4 * area / (np.sqrt(3) * cfg.max_faces))  # equilateral faces of side h: A / (sqrt(3)/4 h^2)
+    edge = max(cfg.remesh_edge_px * pixel_size(data.cameras, v.mean(0)), h_min)
+    return remesh(v, f, c, edge)
 
 
 class _State:
@@ -285,11 +323,14 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
         colors = np.full((len(verts), 3), 0.5, np.float32)
         step, level, losses = 0, 0, []
         hull_faces = len(faces)
+    data = _level_data(capture, cfg, level, device)
+    if ck is None:
+        if cfg.remesh_edge_px > 0:
+            verts, faces, colors = _resample(verts, faces, colors, cfg, data)
         rep.log(f"initial mesh: {len(verts)} vertices, {len(faces)} faces")
     st = _State(verts, faces, colors, cfg, device)
     if ck is not None:
         _restore(st, ck)
-    data = _level_data(capture, cfg, level, device)
     rng = np.random.default_rng(cfg.seed)
     times = []
     with rep.task("geometry", cfg.iterations) as advance, graceful_stop() as stop:
@@ -298,15 +339,12 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
             ts = time.perf_counter()
             new_level = _level_of(step, cfg)
             if new_level != level:
-                v, f, c = st.numpy()
-                if len(f) * 4 <= cfg.max_faces:
-                    v, f, c = subdivide(v, f, c)
-                st, level = _State(v, f, c, cfg, device), new_level
-                data = _level_data(capture, cfg, level, device)
+                level, data = new_level, _level_data(capture, cfg, new_level, device)
+                st = _State(*_resample(*st.numpy(), cfg, data), cfg, device)
             rng = np.random.default_rng([cfg.seed, step])
             views = torch.tensor(rng.choice(len(capture), min(cfg.batch_views, len(capture)), replace=False))
             x = st.verts()
-            rgb, cov = render_views(raster, x, st.faces, st.c, data.mvps[views], data.res)
+            rgb, cov = render_views(raster, x, st.faces, st.c, data.mvps[views], data.res, cfg.supersample)
             loss = cfg.w_mask * silhouette_loss(cov, data.masks[views]) \
                 + cfg.w_rgb * photometric_loss(rgb, data.images[views])
             st.opt_u.zero_grad()

@@ -149,7 +149,8 @@ def estimate_fit(capture: Path, device: str, gcfg=None, mcfg=None, *, downscale:
     work = {}
     if gcfg is not None:
         s = min(1.0, gcfg.image_res / max(h, w))
-        work["geometry"] = geometry_work_bytes(round(h * s), round(w * s), gcfg.batch_views, gcfg.max_faces)
+        k = gcfg.supersample  # rasterized at k x the level's resolution
+        work["geometry"] = geometry_work_bytes(round(h * s) * k, round(w * s) * k, gcfg.batch_views, gcfg.max_faces)
     if mcfg is not None:
         work["material"] = material_work_bytes(h, w, mcfg.spp, mcfg.batch_views, mcfg.tex_res, mcfg.env_width,
                                                device)
