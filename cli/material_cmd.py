@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cli.options import device_option, max_memory_option
+from relight.evaluate import EVAL_SPP
 
 
 @click.command()
@@ -54,7 +55,7 @@ def material(capture, mesh_path, out, preset, config_toml, iterations, seed, res
 @click.argument("capture", type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Write OUT.json and OUT.md (default: print the table only).")
-@click.option("--spp", type=click.IntRange(1, 65536), default=256, show_default=True, help="Samples per pixel of evaluation renders.")
+@click.option("--spp", type=click.IntRange(1, 65536), default=EVAL_SPP, show_default=True, help="Samples per pixel of evaluation renders.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
 def evaluate_cmd(asset, capture, out, spp, quiet, device):

@@ -14,7 +14,10 @@ Protocol (TensoIR / NeRFactor style, on the capture's **test** views, inside the
   (:mod:`relight.geometry_metrics`).
 
 PSNR uses the mean squared error over mask pixels (coverage > 0.5), peak 1. SSIM is
-scikit-image's on the full image with the background zeroed in both.
+scikit-image's on the full image with the background zeroed in both. Renders use
+:data:`EVAL_SPP` samples per pixel wherever the metrics are computed (``relight eval``, and the
+evaluation at the end of ``relight material`` and ``relight fit``), as many as ``relight synth``
+gives the references, so that Monte Carlo noise is not mistaken for asset error.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from relight.errors import RelightError
 from relight.io.images import linear_to_srgb
 from relight.progress import Reporter
 from relight.render import build_scene, render_views, surface_aovs
+
+EVAL_SPP = 256
+"""Samples per pixel of evaluation renders (synth's ``test_spp`` default: the references')."""
 
 
 def psnr(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
@@ -101,7 +107,7 @@ class EvalResult:
         return "\n".join(["| metric | value |", "|---|---|", *[f"| {a} | {b} |" for a, b in rows]]) + "\n"
 
 
-def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = 64, max_depth: int = 6,
+def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_SPP, max_depth: int = 6,
              reporter: Reporter | None = None, gt_mesh=None) -> EvalResult:
     """Evaluate ``asset`` on a capture's test split (see the module docstring)."""
     from relight.geometry_metrics import chamfer, normal_mae

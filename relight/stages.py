@@ -11,7 +11,7 @@ import numpy as np
 from relight.asset import load_asset, save_asset
 from relight.backend import Backend
 from relight.errors import RelightError
-from relight.evaluate import EvalResult, evaluate
+from relight.evaluate import EVAL_SPP, EvalResult, evaluate
 from relight.io.capture_io import load_capture
 from relight.io.paths import atomic_dir, check_output_dir, write_text_atomic
 from relight.material import MaterialConfig, MaterialResult, fit_material
@@ -51,6 +51,7 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
 
 def run_material(capture: Path, mesh_path: Path, out: Path, cfg: MaterialConfig, backend: Backend, *,
                  resume: bool = False, overwrite: bool = False, evaluate_after: bool = True, downscale: int = 1,
+                 eval_spp: int = EVAL_SPP,
                  max_memory: str | int | None = None,
                  reporter: Reporter | None = None) -> tuple[MaterialResult, EvalResult | None]:
     """``relight material``: fit textures + envmap on a fixed mesh and write the asset folder."""
@@ -78,7 +79,7 @@ def run_material(capture: Path, mesh_path: Path, out: Path, cfg: MaterialConfig,
         except RelightError:
             test = None
         if test is not None:
-            metrics = evaluate(result.asset, test, backend, reporter=rep)
+            metrics = evaluate(result.asset, test, backend, spp=eval_spp, reporter=rep)
     with atomic_dir(out, overwrite) as tmp:
         extra = {"capture": str(capture), "mesh": str(mesh_path)}
         if metrics is not None:
@@ -99,7 +100,7 @@ def gt_mesh_of(capture: Path):
     return load_mesh(p) if p.is_file() else None
 
 
-def run_eval(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | None = None, spp: int = 256,
+def run_eval(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | None = None, spp: int = EVAL_SPP,
              reporter: Reporter | None = None) -> EvalResult:
     """``relight eval``: metrics of an asset against a capture's test split (JSON + Markdown)."""
     asset = load_asset(asset_dir)
