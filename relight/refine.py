@@ -98,7 +98,8 @@ def ratio_update(albedo: np.ndarray, num: np.ndarray, den: np.ndarray, damping: 
     if not seen.any():
         return albedo.copy(), 0.0
     d = damping * float(np.median(den[seen]))
-    ratio = np.where(seen, (np.maximum(num, 0.0) + d) / (den + d), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # unseen texels (0/0) are masked out
+        ratio = np.where(seen, (np.maximum(num, 0.0) + d) / (den + d), 1.0)
     ratio = np.clip(ratio, 1.0 / max_ratio, max_ratio)
     out = np.clip(albedo * ratio, 0.0, 1.0).astype(np.float32)
     return out, float(np.median(np.abs(ratio[seen] - 1.0)))
