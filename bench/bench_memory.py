@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 GRID = [("material", 64, 4, 1), ("material", 128, 8, 1), ("material", 128, 32, 1), ("material", 256, 8, 1),
         ("material", 256, 16, 2), ("material", 256, 32, 1), ("render", 128, 16, 1), ("render", 256, 16, 1),
         ("render", 256, 64, 1), ("render", 512, 16, 1), ("geometry", 128, 0, 1), ("geometry", 256, 0, 4),
-        ("geometry", 512, 0, 4)]
+        ("geometry", 512, 0, 4), ("geometry", 256, 2, 4), ("geometry", 512, 2, 4)]
+# geometry rows: the third field is the coverage supersampling factor (0 = none), not spp
 VIEWS = 8
 
 
@@ -66,7 +67,7 @@ def child(kind: str, res: int, spp: int, batch: int) -> dict:
         from relight.raster import make_raster
 
         cfg = GeometryConfig(iterations=2, levels=1, level_split=[1.0], image_res=res, batch_views=batch,
-                             checkpoint_every=0)
+                             checkpoint_every=0, supersample=max(spp, 1))
         fit_geometry(cap, cfg, make_raster("cpu"), init=asset.mesh)
     return {"kind": kind, "res": res, "spp": spp, "batch": batch, "base_MB": round(base),
             "delta_MB": round(peak_mb() - base), "faces": len(asset.mesh.faces),
@@ -100,7 +101,8 @@ def main() -> None:
         elif kind == "render":
             est = rs.render_work_bytes(res, res, spp)
         else:
-            est = rs.geometry_work_bytes(res, res, batch, row["faces"])
+            k = max(spp, 1)  # supersampling: rasterized at k x the resolution
+            est = rs.geometry_work_bytes(res * k, res * k, batch, row["faces"])
         row["estimate_MB"] = round(est / 2**20)
         rows.append(row)
         print(row, flush=True)
@@ -112,6 +114,7 @@ def main() -> None:
              "`relight.resources` (what `--max-memory` is checked against); it must not be below the "
              f"measurement. The base itself is estimated as {rs.BASE // 2**20} MB (measured: the base column).", "",
              "Reproduce: `.venv/bin/python bench/bench_memory.py`", "",
+             "Geometry rows: the spp column holds the coverage supersampling factor (`supersample`).", "",
              "| work | res | spp | batch | base MB | measured MB | estimate MB | estimate / measured |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
