@@ -25,17 +25,16 @@ import numpy as np
 import torch
 
 from relight.capture import Capture
-from relight.config import load_preset, to_dict
-from relight.errors import RelightError
+from relight.config import load_preset
+from relight.geometry_state import GeometryState, load_checkpoint, restore_state, save_checkpoint
 from relight.hull import visual_hull
 from relight.interrupt import Interrupted, graceful_stop
 from relight.io.images import linear_to_srgb, resize_area
-from relight.io.paths import read_checkpoint, write_checkpoint
-from relight.largesteps import LaplacianSolver, UniformAdam
 from relight.mesh import Mesh
 from relight.optim import level_of
 from relight.progress import Reporter
 from relight.raster import flip_y
+from relight.remesh import pixel_size, remesh, subdivide, taubin
 
 
 @dataclass(frozen=True)
@@ -188,34 +187,12 @@ def _level_data(capture: Capture, cfg: GeometryConfig, level: int, device) -> _L
                   torch.tensor(mvps, **t), (hs, ws), cams)
 
 
-def taubin(verts: np.ndarray, faces: np.ndarray, iterations: int) -> np.ndarray:
-    """Vertices after ``iterations`` of Taubin smoothing (lambda 0.5, mu -0.53: little shrinkage,
-    ~2 % of a sphere's volume after 5 iterations)."""
-    if iterations <= 0:
-        return verts
-    import trimesh
-
-    t = trimesh.Trimesh(verts, faces, process=False)
-    trimesh.smoothing.filter_taubin(t, lamb=0.5, nu=-0.53, iterations=iterations)
-    return np.asarray(t.vertices, dtype=np.float32)
-
-
-def subdivide(mesh_v: np.ndarray, faces: np.ndarray, colors: np.ndarray):
-    """Midpoint subdivision (each face into 4), colours averaged at new vertices."""
-    import trimesh
-
-    v, f, attr = trimesh.remesh.subdivide(mesh_v, faces, vertex_attributes={"c": colors})
-    return v.astype(np.float32), f.astype(np.int32), attr["c"].astype(np.float32)
-
-
 def _resample(v: np.ndarray, f: np.ndarray, c: np.ndarray, cfg: GeometryConfig, data: _Level):
     """The mesh for a new level: isotropic remesh to ``remesh_edge_px``
     pixels of ``data``'s images, kept under ``max_faces``; or midpoint subdivision when
     remeshing is off."""
     if cfg.remesh_edge_px <= 0:
         return subdivide(v, f, c) if len(f) * 4 <= cfg.max_faces else (v, f, c)
-    from relight.remesh import pixel_size, remesh
-
     a, b, cc = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
     area = 0.5 * np.linalg.norm(np.cross(b - a, cc - a), axis=1).sum()
     h_min = np.sqrt(4 * area / (np.sqrt(3) * cfg.max_faces))  # equilateral faces of side h: A / (sqrt(3)/4 h^2)
@@ -223,83 +200,8 @@ def _resample(v: np.ndarray, f: np.ndarray, c: np.ndarray, cfg: GeometryConfig, 
     return remesh(v, f, c, edge)
 
 
-class _State:
-    """Optimization state of one level: solver, differential coordinates, colours, optimizers."""
-
-    def __init__(self, verts: np.ndarray, faces: np.ndarray, colors: np.ndarray, cfg: GeometryConfig, device):
-        self.faces_np = faces
-        self.faces = torch.tensor(faces, dtype=torch.int32, device=device)
-        self.solver = LaplacianSolver(faces, len(verts), cfg.lam, str(device))
-        x = torch.tensor(verts, dtype=torch.float32, device=device)
-        self.u = self.solver.to_differential(x).requires_grad_(True)
-        self.c = torch.tensor(colors, dtype=torch.float32, device=device).requires_grad_(True)
-        self.opt_u = UniformAdam([self.u], lr=cfg.lr)
-        self.opt_c = torch.optim.Adam([self.c], lr=cfg.lr_color)
-
-    def verts(self) -> torch.Tensor:
-        return self.solver.from_differential(self.u)
-
-    def numpy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        with torch.no_grad():
-            return (self.verts().cpu().numpy(), self.faces_np, self.c.detach().clamp(0, 1).cpu().numpy())
-
-
 def _level_of(step: int, cfg: GeometryConfig) -> int:
     return level_of(step, cfg.iterations, cfg.levels, cfg.level_split)
-
-
-def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: _State, cfg: GeometryConfig) -> None:
-    """Atomic ``geom.npz``: mesh, colours and the full optimizer state (differential coordinates,
-    both Adam states), so that a resumed run continues exactly where it stopped. No pickle."""
-    v, f, c = st.numpy()
-    arrays = {"verts": v, "faces": f, "colors": c, "u": st.u.detach().cpu().numpy(),
-              "c_raw": st.c.detach().cpu().numpy()}
-    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
-        for k, val in opt.state.get(param, {}).items():
-            arrays[f"{name}/{k}"] = val.detach().cpu().numpy() if torch.is_tensor(val) else np.asarray(val)
-    write_checkpoint(path, "geom", arrays, {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)})
-
-
-@dataclass
-class GeometryCheckpoint:
-    verts: np.ndarray
-    faces: np.ndarray
-    colors: np.ndarray
-    step: int
-    level: int
-    losses: list[float]
-    arrays: dict
-
-
-def load_checkpoint(path: Path, cfg: GeometryConfig) -> GeometryCheckpoint:
-    z, meta = read_checkpoint(path, "geom")
-    if meta.get("config") != to_dict(cfg):
-        raise RelightError("checkpoint was written with another configuration", path=path / "geom.npz",
-                           fix="resume with the same options, or start afresh without --resume")
-    return GeometryCheckpoint(z["verts"], z["faces"], z["colors"], int(meta["step"]), int(meta["level"]),
-                              list(meta["losses"]), z)
-
-
-def _restore(st: _State, ck: GeometryCheckpoint) -> None:
-    """Put the saved differential coordinates, colours and Adam moments back into ``st``."""
-    z = ck.arrays
-    if "u" not in z:
-        return
-    with torch.no_grad():
-        st.u.copy_(torch.from_numpy(z["u"]))
-        st.c.copy_(torch.from_numpy(z["c_raw"]))
-    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
-        state = {}
-        for key in [k.split("/", 1)[1] for k in z if k.startswith(name + "/")]:
-            a = z[f"{name}/{key}"]
-            if key == "t":
-                state[key] = int(a)
-            elif key == "step":  # torch.optim.Adam keeps its step as a float tensor
-                state[key] = torch.tensor(float(a))
-            else:
-                state[key] = torch.from_numpy(a).to(param.device)
-        if state:
-            opt.state[param] = state
 
 
 def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_dir: Path | None = None,
@@ -328,9 +230,9 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
         if cfg.remesh_edge_px > 0:
             verts, faces, colors = _resample(verts, faces, colors, cfg, data)
         rep.log(f"initial mesh: {len(verts)} vertices, {len(faces)} faces")
-    st = _State(verts, faces, colors, cfg, device)
+    st = GeometryState(verts, faces, colors, cfg, device)
     if ck is not None:
-        _restore(st, ck)
+        restore_state(st, ck)
     rng = np.random.default_rng(cfg.seed)
     times = []
     with rep.task("geometry", cfg.iterations) as advance, graceful_stop() as stop:
@@ -340,7 +242,7 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster, *, checkpoint_di
             new_level = _level_of(step, cfg)
             if new_level != level:
                 level, data = new_level, _level_data(capture, cfg, new_level, device)
-                st = _State(*_resample(*st.numpy(), cfg, data), cfg, device)
+                st = GeometryState(*_resample(*st.numpy(), cfg, data), cfg, device)
             rng = np.random.default_rng([cfg.seed, step])
             views = torch.tensor(rng.choice(len(capture), min(cfg.batch_views, len(capture)), replace=False))
             x = st.verts()

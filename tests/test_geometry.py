@@ -158,8 +158,8 @@ def test_metrics_on_known_cases():
 def test_taubin_removes_ripple_without_shrinking():
     """A sphere with a small radial ripple: 5 Taubin iterations cut the normal error vs the true
     sphere >= 2x and keep the volume within 3 %; 0 iterations return the input unchanged."""
-    from relight.geometry import taubin
     from relight.mesh import smooth_normals
+    from relight.remesh import taubin
 
     s = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
     v = np.asarray(s.vertices, np.float32)
