@@ -56,8 +56,8 @@ class GeometryConfig:
     iterations: int = 800
     """Refinement steps over all levels."""
     levels: int = 2
-    """Coarse-to-fine levels: each halves the image resolution of the next and the mesh is
-    subdivided between levels (while under ``max_faces``)."""
+    """Coarse-to-fine levels: each halves the image resolution of the next; the mesh is
+    remeshed at each level start (``remesh_edge_px``) or subdivided between levels."""
     level_split: list[float] = field(default_factory=lambda: [0.5, 0.5])
     """Share of the iterations per level, coarse first (normalised)."""
     batch_views: int = 4
