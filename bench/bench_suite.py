@@ -172,11 +172,13 @@ def markdown(r: dict) -> str:
     L += ["", "## Where we fall short, and why", "",
           "* **Albedo / relight PSNR (all objects)**: the material stage leaves low-frequency shading "
           "baked into albedo (for mostly diffuse surfaces albedo × irradiance separates only through "
-          "priors, shadows and weak specular) plus Monte Carlo speckle at 8 spp; even on the GT mesh "
-          "spot reaches 21.0 / 27.9 dB (`results/material.md`). On reconstructed meshes, silhouette "
-          "pixels (mask IoU ≈ 0.99) cost another ~2–3 dB of relight PSNR, and xatlas atlases of "
-          "marching-cubes meshes spend the 256² texture on many small charts.",
-          "* **Normal MAE (spot 4.6°, knot 7.3°)**: the 64³ visual hull carves concavities only where "
+          "priors, shadows and weak specular) plus Monte Carlo speckle at 8 spp. On the GT mesh spot "
+          "reaches 30.9 / 31.4 dB (`results/material.md`); on the reconstructed mesh 26.0 / 29.5 dB, "
+          "whose ceiling with perfect materials and light is 30.7 dB (`results/geometry_ceiling.md`): "
+          "the texture fit through an xatlas atlas of the fitted mesh loses most of the albedo PSNR. "
+          "Relight PSNR is computed at 256 spp against 256-spp references, so noise alone caps it "
+          "near 32.7 dB (the GT mesh with GT materials scores that).",
+          "* **Normal MAE (knot 4.1°)**: the 64³ visual hull carves concavities only where "
           "silhouettes reveal them; the knot's inner crossings stay too thick and the refinement's "
           "photometric term (view-independent colour) pulls them in only partly.",
           "* **Time**: all objects ≤ 15 min on 2 CPU cores; the published methods ran on GPUs.",
