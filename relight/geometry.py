@@ -30,7 +30,7 @@ from relight.geometry_state import GeometryState, load_checkpoint, restore_state
 from relight.hull import visual_hull
 from relight.interrupt import Interrupted, graceful_stop
 from relight.io.images import linear_to_srgb, resize_area
-from relight.mesh import Mesh
+from relight.mesh import Mesh, face_areas
 from relight.optim import level_of
 from relight.progress import Reporter
 from relight.raster import flip_y
@@ -193,8 +193,7 @@ def _resample(v: np.ndarray, f: np.ndarray, c: np.ndarray, cfg: GeometryConfig, 
     remeshing is off."""
     if cfg.remesh_edge_px <= 0:
         return subdivide(v, f, c) if len(f) * 4 <= cfg.max_faces else (v, f, c)
-    a, b, cc = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    area = 0.5 * np.linalg.norm(np.cross(b - a, cc - a), axis=1).sum()
+    area = face_areas(v, f).sum()
     h_min = np.sqrt(4 * area / (np.sqrt(3) * cfg.max_faces))  # equilateral faces of side h: A / (sqrt(3)/4 h^2)
     edge = max(cfg.remesh_edge_px * pixel_size(data.cameras, v.mean(0)), h_min)
     return remesh(v, f, c, edge)

@@ -15,14 +15,14 @@ import numpy as np
 import torch
 
 from relight.camera import Camera
-from relight.mesh import Mesh
+from relight.mesh import Mesh, face_areas
 
 
 def sample_surface(mesh: Mesh, n: int, seed: int = 0, return_faces: bool = False):
     """(n, 3) points uniformly distributed over the surface area (and their face indices)."""
     v, f = mesh.vertices.astype(np.float64), mesh.faces
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    area = face_areas(v, f)
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(f), n, p=area / area.sum())
     r1, r2 = rng.random((2, n, 1))

@@ -65,6 +65,13 @@ class Mesh:
         return Mesh(self.vertices @ R.T, self.faces, self.uvs, n)
 
 
+def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,) triangle areas, in float64."""
+    v = np.asarray(vertices, dtype=np.float64)
+    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+
+
 def smooth_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted vertex normals, shared across UV seams (vertices at equal positions)."""
     v = np.asarray(vertices, dtype=np.float64)
