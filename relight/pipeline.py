@@ -19,7 +19,7 @@ from relight.backend import Backend
 from relight.capture import Capture
 from relight.config import to_dict
 from relight.errors import RelightError
-from relight.evaluate import EVAL_SPP, EvalResult, evaluate
+from relight.evaluate import EvalResult, evaluate
 from relight.geometry import GeometryConfig, GeometryResult, fit_geometry
 from relight.geometry_metrics import evaluate_geometry
 from relight.io.capture_io import load_capture
@@ -111,7 +111,6 @@ class FitResult:
 
 def run_fit(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, backend: Backend, *,
             resume: bool = False, overwrite: bool = False, evaluate_after: bool = True, downscale: int = 1,
-            eval_spp: int = EVAL_SPP,
             max_memory: str | int | None = None, reporter: Reporter | None = None) -> FitResult:
     """``relight fit``: geometry -> xatlas UVs -> material stage -> asset folder ``out``.
 
@@ -149,8 +148,7 @@ def run_fit(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig
                         resume=resume and (mdir / "ckpt.npz").is_file(), reporter=rep)
     metrics = None
     if evaluate_after and splits.test is not None:
-        metrics = evaluate(mres.asset, splits.test, backend, spp=eval_spp, reporter=rep,
-                           gt_mesh=gt_mesh_of(capture))
+        metrics = evaluate(mres.asset, splits.test, backend, reporter=rep, gt_mesh=gt_mesh_of(capture))
     with atomic_dir(out, overwrite) as tmp:
         extra = {"capture": str(capture), "geometry": {"seconds": round(geo.seconds, 2), "metrics": gmetrics,
                                                         "faces": len(geo.mesh.faces)},

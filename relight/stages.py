@@ -51,7 +51,6 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
 
 def run_material(capture: Path, mesh_path: Path, out: Path, cfg: MaterialConfig, backend: Backend, *,
                  resume: bool = False, overwrite: bool = False, evaluate_after: bool = True, downscale: int = 1,
-                 eval_spp: int = EVAL_SPP,
                  max_memory: str | int | None = None,
                  reporter: Reporter | None = None) -> tuple[MaterialResult, EvalResult | None]:
     """``relight material``: fit textures + envmap on a fixed mesh and write the asset folder."""
@@ -79,7 +78,7 @@ def run_material(capture: Path, mesh_path: Path, out: Path, cfg: MaterialConfig,
         except RelightError:
             test = None
         if test is not None:
-            metrics = evaluate(result.asset, test, backend, spp=eval_spp, reporter=rep)
+            metrics = evaluate(result.asset, test, backend, reporter=rep)
     with atomic_dir(out, overwrite) as tmp:
         extra = {"capture": str(capture), "mesh": str(mesh_path)}
         if metrics is not None:
