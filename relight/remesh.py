@@ -25,12 +25,6 @@ def pixel_size(cameras: list[Camera], center: np.ndarray) -> float:
     return float(np.median(d))
 
 
-def edge_lengths(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(3F,) lengths of every face's three edges (interior edges appear twice)."""
-    v = verts[faces]
-    return np.linalg.norm(v[:, [1, 2, 0]] - v, axis=-1).reshape(-1)
-
-
 def remesh(verts: np.ndarray, faces: np.ndarray, colors: np.ndarray, edge: float,
            iterations: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Isotropic remesh to target edge length ``edge`` (world units); per-vertex ``colors``
