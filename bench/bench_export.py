@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from relight.asset import load_asset
-from relight.backend import select_backend
-from relight.export import export_asset
-from relight.relighting import ring_cameras
-from relight.render import build_scene, render_views
+from relight.data.asset import load_asset
+from relight.data.camera import ring_cameras
+from relight.export.formats import export_asset
+from relight.render.mitsuba import build_scene, render_views
+from relight.runtime.backend import select_backend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_synth import cpu_name  # noqa: E402
@@ -51,7 +51,7 @@ def main() -> None:
 
     backend = select_backend(a.device)
     asset = load_asset(a.asset)
-    cams = ring_cameras(asset, a.frames + 1, a.res)
+    cams = ring_cameras(asset.mesh, a.frames + 1, a.res)
     scene = build_scene(backend, asset, 8)
     times = []
     for i, cam in enumerate(cams):  # the first frame compiles the kernels: excluded

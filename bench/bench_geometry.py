@@ -26,12 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from relight.backend import select_backend
-from relight.geometry import fit_geometry, load_config
-from relight.geometry_metrics import evaluate_geometry
-from relight.io.capture_io import load_capture
-from relight.mesh import load_mesh
-from relight.raster import make_raster, nvdiffrast_available
+from relight.commands.common import preset_for
+from relight.data.capture_io import load_capture
+from relight.data.mesh import load_mesh
+from relight.evaluation.geometry import evaluate_geometry
+from relight.geometry.config import load_config
+from relight.geometry.fit import fit_geometry
+from relight.geometry.raster import make_raster, nvdiffrast_available
+from relight.runtime.backend import select_backend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_synth import cpu_name  # noqa: E402
@@ -43,7 +45,7 @@ LEGO = ROOT.parent / "shared" / "data" / "datasets" / "nerf_synthetic_lego"
 def raster_speed(device: str, res: int, repeats: int = 10) -> dict:
     import trimesh
 
-    from relight.camera import orbit_cameras
+    from relight.data.camera import orbit_cameras
 
     ras = make_raster(device)
     m = trimesh.creation.icosphere(subdivisions=5, radius=0.8)
@@ -67,8 +69,8 @@ def raster_speed(device: str, res: int, repeats: int = 10) -> dict:
 
 
 def spot_capture(backend) -> Path:
-    from relight.scene import load_scene
-    from relight.synth import synthesize
+    from relight.render.scene import load_scene
+    from relight.render.synth import synthesize
 
     cap = ROOT / "out/bench/spot_256_64"
     if not (cap / "transforms_test.json").is_file():
@@ -86,7 +88,7 @@ def main() -> None:
     parts = set(a.parts.split(","))
     backend = select_backend(a.device)
     dev = "cuda" if backend.device == "cuda" else "cpu"
-    preset = "quality" if dev == "cuda" else "fast"
+    preset = preset_for(backend)
     out = Path(a.out)
     row = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").is_file() else {}
     row.update({"device": backend.describe(), "cpu": cpu_name(), "date": time.strftime("%Y-%m-%d"),
@@ -109,8 +111,8 @@ def main() -> None:
                        "hull_faces": res.hull_faces, "faces": len(res.mesh.faces), "metrics": m}
         print(row["spot"])
     if "fit" in parts:
-        from relight.material import load_config as mload
-        from relight.pipeline import run_fit
+        from relight.commands.fit import run as run_fit
+        from relight.material.config import load_config as mload
 
         cap = spot_capture(backend)
         dst = ROOT / "out/bench/spot_fit"

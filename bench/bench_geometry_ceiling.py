@@ -72,17 +72,19 @@ def main() -> None:
         Path("results/geometry_ceiling.md").write_text(HEADER + table(src))
         print(Path("results/geometry_ceiling.md").read_text())
         return
-    from relight.asset import Asset, load_asset
-    from relight.backend import select_backend
-    from relight.evaluate import psnr
-    from relight.geometry import fit_geometry, load_config
-    from relight.geometry_metrics import evaluate_geometry
-    from relight.io.capture_io import load_capture
-    from relight.io.images import linear_to_srgb, read_envmap, write_png
-    from relight.mesh import load_mesh, write_obj
-    from relight.raster import make_raster
-    from relight.render import build_scene, render_views
-    from relight.uv import unwrap
+    from relight.commands.common import preset_for
+    from relight.data.asset import Asset, load_asset
+    from relight.data.capture_io import load_capture
+    from relight.data.images import linear_to_srgb, read_envmap, write_png
+    from relight.data.mesh import load_mesh, write_obj
+    from relight.evaluation.geometry import evaluate_geometry
+    from relight.evaluation.metrics import psnr
+    from relight.geometry.config import load_config
+    from relight.geometry.fit import fit_geometry
+    from relight.geometry.raster import make_raster
+    from relight.material.uv import unwrap
+    from relight.render.mitsuba import build_scene, render_views
+    from relight.runtime.backend import select_backend
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("tag")
@@ -105,7 +107,7 @@ def main() -> None:
         mesh, colors = load_mesh(a.mesh).with_normals(), None
         row["mesh"] = a.mesh
     else:
-        cfg = load_config("quality" if dev == "cuda" else "fast", **sets)
+        cfg = load_config(preset_for(backend), **sets)
         t = time.perf_counter()
         res = fit_geometry(train, cfg, make_raster(dev))
         row["seconds"] = round(time.perf_counter() - t, 1)

@@ -21,14 +21,15 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import binary_erosion
 
-from relight.asset import load_asset
-from relight.backend import select_backend
-from relight.evaluate import channel_scale, psnr
-from relight.io.capture_io import load_capture
-from relight.io.images import resize_area
-from relight.losses import latlong_weights
-from relight.material import fit_material, load_config
-from relight.uv import uv_coverage
+from relight.data.asset import load_asset
+from relight.data.capture_io import load_capture
+from relight.data.images import resize_area
+from relight.evaluation.metrics import channel_scale, psnr
+from relight.material.config import load_config
+from relight.material.fit import fit_material
+from relight.material.losses import latlong_weights
+from relight.material.uv import uv_coverage
+from relight.runtime.backend import select_backend
 
 
 def irradiance(env: np.ndarray, normals: np.ndarray) -> np.ndarray:

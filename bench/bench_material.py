@@ -19,15 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from relight.asset import save_asset
-from relight.backend import select_backend
-from relight.evaluate import evaluate
-from relight.io.capture_io import load_capture
-from relight.material import fit_material, load_config
-from relight.render import build_scene, render_views
-from relight.scene import load_scene
-from relight.stages import plot_losses
-from relight.synth import synthesize
+from relight.commands.common import preset_for
+from relight.commands.output import plot_losses
+from relight.data.asset import save_asset
+from relight.data.capture_io import load_capture
+from relight.evaluation.evaluate import evaluate
+from relight.material.config import load_config
+from relight.material.fit import fit_material
+from relight.render.mitsuba import build_scene, render_views
+from relight.render.scene import load_scene
+from relight.render.synth import synthesize
+from relight.runtime.backend import select_backend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_synth import cpu_name  # noqa: E402  (same folder)
@@ -64,13 +66,13 @@ def main() -> None:
                     help="override a MaterialConfig field, e.g. --set tv_albedo=0.5 (repeatable)")
     a = ap.parse_args()
     backend = select_backend(a.device)
-    preset = a.preset or ("quality" if backend.device == "cuda" else "fast")
+    preset = preset_for(backend, a.preset)
     cap_dir = Path("out/bench") / f"{a.scene}_{a.res}_{a.views}"
     if not (cap_dir / "transforms_test.json").is_file():
         shutil.rmtree(cap_dir, ignore_errors=True)
         synthesize(load_scene(a.scene).with_overrides(res=a.res, views=a.views), cap_dir, backend)
     train, test = load_capture(cap_dir, "train"), load_capture(cap_dir, "test")
-    from relight.asset import load_asset
+    from relight.data.asset import load_asset
 
     gt = load_asset(cap_dir / "gt")
     sets = {k: json.loads(v) for k, v in (x.split("=", 1) for x in a.set)}

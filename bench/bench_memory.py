@@ -3,7 +3,7 @@
 Each configuration runs in a fresh process: import + variant set, note the peak RSS, then run
 two steps of the material stage (Mitsuba prb, one view batch), one primal render, or two steps
 of the geometry stage (CPU rasterizer), and report the growth of the peak RSS. The table
-compares it with ``relight.resources``' estimate for the same settings.
+compares it with ``relight.runtime.resources``' estimate for the same settings.
 
 Usage: .venv/bin/python bench/bench_memory.py [--out results/memory]
 """
@@ -36,9 +36,9 @@ def peak_mb() -> float:
 def child(kind: str, res: int, spp: int, batch: int) -> dict:
     import numpy as np
 
-    from relight.backend import select_backend
-    from relight.capture import Capture
-    from relight.scene import load_scene
+    from relight.data.capture import Capture
+    from relight.render.scene import load_scene
+    from relight.runtime.backend import select_backend
 
     backend = select_backend("cpu")
     backend.mitsuba()
@@ -53,18 +53,20 @@ def child(kind: str, res: int, spp: int, batch: int) -> dict:
     base = peak_mb()
     t = time.perf_counter()
     if kind == "material":
-        from relight.material import MaterialConfig, fit_material
+        from relight.material.config import MaterialConfig
+        from relight.material.fit import fit_material
 
         cfg = MaterialConfig(iterations=2, levels=1, level_split=[1.0], spp=spp, batch_views=batch,
                              checkpoint_every=0)
         fit_material(cap, asset.mesh, cfg, backend)
     elif kind == "render":
-        from relight.render import build_scene, render_views
+        from relight.render.mitsuba import build_scene, render_views
 
         render_views(backend, build_scene(backend, asset), cams[:1], spp)
     else:
-        from relight.geometry import GeometryConfig, fit_geometry
-        from relight.raster import make_raster
+        from relight.geometry.config import GeometryConfig
+        from relight.geometry.fit import fit_geometry
+        from relight.geometry.raster import make_raster
 
         cfg = GeometryConfig(iterations=2, levels=1, level_split=[1.0], image_res=res, batch_views=batch,
                              checkpoint_every=0, supersample=max(spp, 1))
@@ -85,7 +87,7 @@ def main() -> None:
         k, r, s, b = a.child
         print(json.dumps(child(k, int(r), int(s), int(b))))
         return
-    from relight import resources as rs
+    from relight.runtime import resources as rs
 
     measured = json.loads(Path(a.out).with_suffix(".json").read_text()) if a.table_only else None
     rows = []
@@ -111,7 +113,7 @@ def main() -> None:
     lines = [f"# Memory: estimate vs. measured peak ({time.strftime('%Y-%m-%d')})", "",
              "Growth of the peak RSS of one process over its state after imports (base), CPU "
              f"(llvm_ad_rgb, torch cpu), spot mesh, {VIEWS} views in memory. The estimate is "
-             "`relight.resources` (what `--max-memory` is checked against); it must not be below the "
+             "`relight.runtime.resources` (what `--max-memory` is checked against); it must not be below the "
              f"measurement. The base itself is estimated as {rs.BASE // 2**20} MB (measured: the base column).", "",
              "Reproduce: `.venv/bin/python bench/bench_memory.py`", "",
              "Geometry rows: the spp column holds the coverage supersampling factor (`supersample`).", "",

@@ -53,7 +53,7 @@ def oracle_asset(fit, gt, n: int):
     from scipy.ndimage import distance_transform_edt
     from scipy.spatial import cKDTree
 
-    from relight.textures import sample_bilinear
+    from relight.render.textures import sample_bilinear
 
     mesh = fit.mesh
     pts, hit = texel_points(mesh, n)
@@ -71,10 +71,10 @@ def oracle_asset(fit, gt, n: int):
 
 
 def main() -> None:
-    from relight.asset import load_asset
-    from relight.backend import select_backend
-    from relight.evaluate import evaluate
-    from relight.io.capture_io import load_capture
+    from relight.data.asset import load_asset
+    from relight.data.capture_io import load_capture
+    from relight.evaluation.evaluate import evaluate
+    from relight.runtime.backend import select_backend
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("asset")
@@ -86,7 +86,7 @@ def main() -> None:
     gt = load_asset(Path(a.capture) / "gt")
     test = load_capture(a.capture, "test")
     if a.asset == "gt":
-        from relight.io.images import resize_area
+        from relight.data.images import resize_area
 
         ev = evaluate(replace(gt, albedo=resize_area(gt.albedo, a.tex_res, a.tex_res)), test, backend, spp=a.spp)
         print(json.dumps({"asset": "gt", "tex_res": a.tex_res, "albedo_psnr": ev.albedo_psnr}))

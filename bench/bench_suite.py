@@ -31,19 +31,20 @@ PUBLISHED = [  # TensoIR-synthetic averages as published (GPU); different scenes
 
 
 def one(name: str, device: str) -> dict:
-    from relight.backend import select_backend
-    from relight.geometry import load_config as gload
-    from relight.material import load_config as mload
-    from relight.pipeline import run_fit
-    from relight.scene import load_scene
-    from relight.synth import synthesize
+    from relight.commands import synth
+    from relight.commands.common import preset_for
+    from relight.commands.fit import run as run_fit
+    from relight.geometry.config import load_config as gload
+    from relight.material.config import load_config as mload
+    from relight.render.scene import load_scene
+    from relight.runtime.backend import select_backend
 
     backend = select_backend(device)
-    preset = "quality" if backend.device == "cuda" else "fast"
+    preset = preset_for(backend)
     cap = SUITE / name
     t = time.perf_counter()
     if not (cap / "transforms_test.json").is_file():
-        synthesize(load_scene(name).with_overrides(res=256, views=64), cap, backend, overwrite=True)
+        synth.run(load_scene(name), cap, backend, overwrite=True, res=256, views=64)
     synth_s = time.perf_counter() - t
     t = time.perf_counter()
     fr = run_fit(cap, SUITE / f"{name}_fit", gload(preset), mload(preset), backend, overwrite=True)
@@ -66,12 +67,14 @@ def speed(device: str) -> dict:
     import torch
     import trimesh
 
-    from relight.asset import load_asset
-    from relight.backend import select_backend
-    from relight.camera import orbit_cameras
-    from relight.capture import Capture
-    from relight.material import RenderProblem, init_state, load_config
-    from relight.raster import make_raster
+    from relight.data.asset import load_asset
+    from relight.data.camera import orbit_cameras
+    from relight.data.capture import Capture
+    from relight.geometry.raster import make_raster
+    from relight.material.config import load_config
+    from relight.material.problem import RenderProblem
+    from relight.material.state import init_state
+    from relight.runtime.backend import select_backend
 
     backend = select_backend(device)
     gt = load_asset(SUITE / "spot/gt")
@@ -208,7 +211,7 @@ def main() -> None:
     if a.speed_only:
         (SUITE / "speed.json").write_text(json.dumps(speed(a.device), indent=2))
         return
-    from relight.backend import select_backend
+    from relight.runtime.backend import select_backend
 
     row = {"device": select_backend(a.device).describe(), "date": time.strftime("%Y-%m-%d"), "objects": []}
     for name in a.objects.split(","):

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from relight.backend import select_backend
-from relight.scene import load_scene
-from relight.synth import synthesize
+from relight.render.scene import load_scene
+from relight.render.synth import synthesize
+from relight.runtime.backend import select_backend
 
 
 def cpu_name() -> str:

@@ -1,6 +1,6 @@
 """The ``relight`` command: a Click group whose commands each call one library function.
 
-Errors from bad input (:class:`relight.errors.RelightError`) print one line and exit 2.
+Errors from bad input (:class:`relight.runtime.errors.RelightError`) print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import sys
 
 import click
 
-from cli import demo_cmd, export_cmd, geometry_cmd, inspect_cmd, material_cmd, synth_cmd
+from cli import demo, export, fit, geometry, inspect, material, render, report, scenes, synth
+from cli import eval as eval_
 from relight import __version__
-from relight.errors import EXIT_USAGE, RelightError
-from relight.interrupt import Interrupted
+from relight.runtime.errors import EXIT_USAGE, RelightError
+from relight.runtime.interrupt import Interrupted
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -38,9 +39,8 @@ def cli():
     """
 
 
-for _cmd in (synth_cmd.synth, synth_cmd.scenes, inspect_cmd.inspect_capture, material_cmd.material,
-             material_cmd.evaluate_cmd, geometry_cmd.geometry, geometry_cmd.fit, export_cmd.render,
-             export_cmd.export, demo_cmd.report, demo_cmd.demo):
+for _cmd in (synth.synth, scenes.scenes, inspect.inspect_capture, material.material, eval_.evaluate_cmd,
+             geometry.geometry, fit.fit, render.render, export.export, report.report, demo.demo):
     cli.add_command(_cmd)
 
 

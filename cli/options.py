@@ -10,8 +10,8 @@ device_option = click.option(
 def _size(ctx, param, value):
     if value is None or value == "auto":
         return None
-    from relight.errors import RelightError
-    from relight.resources import parse_size
+    from relight.runtime.errors import RelightError
+    from relight.runtime.resources import parse_size
 
     try:
         return parse_size(value)
@@ -23,3 +23,28 @@ max_memory_option = click.option(
     "--max-memory", metavar="SIZE", default=None, callback=_size,
     help="Refuse to start when the estimated peak memory exceeds SIZE (e.g. 8G, 512M; default: the "
          "available RAM). Renders on CUDA are split into sample passes to fit.")
+
+
+def reporter(quiet: bool):
+    """The progress reporter of a command: rich progress bars, or nothing with ``--quiet``."""
+    from relight.runtime.progress import Reporter, RichReporter
+
+    return Reporter() if quiet else RichReporter()
+
+
+_stage = [
+    click.option("--preset", type=click.Choice(["fast", "quality"]), default=None,
+                 help="Settings preset (default: fast on CPU, quality on CUDA)."),
+    click.option("--resume", is_flag=True, help="Continue from the last checkpoint of this output."),
+    click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists."),
+    click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+    device_option,
+    max_memory_option,
+]
+
+
+def stage_options(f):
+    """The options ``relight geometry`` and ``relight fit`` share."""
+    for opt in reversed(_stage):
+        f = opt(f)
+    return f

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from relight.io.images import read_envmap, resize_area, write_exr
+from relight.data.images import read_envmap, resize_area, write_exr
 
 HERE = Path(__file__).parent
 ENVMAPS = ["courtyard.exr", "forest.exr", "studio.exr", "interior.exr", "city.exr",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from relight.backend import cuda_available, select_backend
+from relight.runtime.backend import cuda_available, select_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("RELIGHT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -41,7 +41,7 @@ def tiny_spec(name: str = "spot", **over):
     """A built-in scene shrunk for tests: 32x32, few views, low spp, two relit envmaps."""
     from dataclasses import replace
 
-    from relight.scene import load_scene
+    from relight.render.scene import load_scene
 
     spec = load_scene(name)
     spec = replace(spec, light=replace(spec.light, relight=spec.light.relight[:2]))
@@ -53,7 +53,7 @@ def tiny_spec(name: str = "spot", **over):
 @pytest.fixture(scope="session")
 def tiny_capture(tmp_path_factory, cpu_backend) -> Path:
     """A spot capture rendered once per session (32x32, 6 train / 3 test views, 2 relit sets)."""
-    from relight.synth import synthesize
+    from relight.render.synth import synthesize
 
     out = tmp_path_factory.mktemp("cap") / "spot"
     synthesize(tiny_spec(), out, cpu_backend)

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from relight import backend as bk
-from relight.errors import BackendError
+from relight.runtime import backend as bk
+from relight.runtime.errors import BackendError
 
 
 @pytest.mark.parametrize("name,ver", [("libLLVM-15.so.1", 15), ("libLLVM.so.19.1", 19),

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from cli.main import main
-from relight.asset import Asset, save_asset
-from relight.camera import look_at
-from relight.io.images import write_exr, write_png
-from relight.mesh import Mesh, write_obj
+from relight.data.asset import Asset, save_asset
+from relight.data.camera import look_at
+from relight.data.images import write_exr, write_png
+from relight.data.mesh import Mesh, write_obj
 
 
 def _cube() -> Mesh:
@@ -154,9 +154,9 @@ def _nan_vertex(w: World):
 
 
 def _huge_mesh(w: World, monkeypatch):
-    import relight.mesh
+    import relight.data.mesh
 
-    monkeypatch.setattr(relight.mesh, "MAX_FACES", 10)  # the guard, without writing 5 M faces
+    monkeypatch.setattr(relight.data.mesh, "MAX_FACES", 10)  # the guard, without writing 5 M faces
 
 
 def _existing_out(w: World):
@@ -167,18 +167,18 @@ def _existing_out(w: World):
 def _disk_full(w: World, monkeypatch):
     import errno
 
-    import relight.relighting
+    import relight.commands.render
 
     def full(path, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(relight.relighting, "write_exr", full)  # fails while the output is written
+    monkeypatch.setattr(relight.commands.render, "write_exr", full)  # fails while the output is written
 
 
 def _no_cuda(w: World, monkeypatch):
-    import relight.backend
+    import relight.runtime.backend
 
-    monkeypatch.setattr(relight.backend, "cuda_available", lambda: False)
+    monkeypatch.setattr(relight.runtime.backend, "cuda_available", lambda: False)
 
 
 # (id, break the world, argv, words the message must contain, the file it must name or None)
@@ -271,11 +271,11 @@ def world(tmp_path):
 
 def test_the_world_is_valid(world, capsys):
     """The unbroken inputs load: every case below fails only because of what it breaks."""
-    from relight.asset import load_asset
-    from relight.io.capture_io import load_capture
-    from relight.io.images import read_envmap
-    from relight.material import load_config
-    from relight.mesh import load_mesh
+    from relight.data.asset import load_asset
+    from relight.data.capture_io import load_capture
+    from relight.data.images import read_envmap
+    from relight.data.mesh import load_mesh
+    from relight.material.config import load_config
 
     assert len(load_capture(world.cap)) == 3 and load_capture(world.cap).has_masks
     assert len(load_mesh(world.mesh).faces) == 12

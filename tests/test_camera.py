@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from relight.camera import Camera, look_at, orbit_cameras, sphere_directions
-from relight.errors import RelightError
+from relight.data.camera import Camera, look_at, orbit_cameras, sphere_directions
+from relight.runtime.errors import RelightError
 
 
 def random_camera(rng, w=64, h=48, square=True) -> Camera:
@@ -35,7 +35,7 @@ def test_clip_space_matches_pinhole_projection():
 
 def test_point_projects_to_same_pixel_in_mitsuba_and_clip_space(cpu_backend):
     """The ray Mitsuba's sensor shoots through the clip-space pixel of P passes through P."""
-    from relight.render import sensor
+    from relight.render.mitsuba import sensor
 
     mi = cpu_backend.mitsuba()
     rng = np.random.default_rng(1)
@@ -54,7 +54,7 @@ def test_point_projects_to_same_pixel_in_mitsuba_and_clip_space(cpu_backend):
 
 
 def test_mitsuba_refuses_non_square_pixels(cpu_backend):
-    from relight.render import sensor
+    from relight.render.mitsuba import sensor
 
     cam = random_camera(np.random.default_rng(2), square=False)
     with pytest.raises(RelightError, match="non-square"):

@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from relight.camera import Camera, look_at
-from relight.errors import RelightError
-from relight.io.capture_io import load_capture
-from relight.io.images import srgb_to_linear, write_png
+from relight.data.camera import Camera, look_at
+from relight.data.capture_io import load_capture
+from relight.data.images import srgb_to_linear, write_png
+from relight.runtime.errors import RelightError
 
 
 def make_nerfstudio(root, n=3, w=20, h=16, masks=True, **top_extra):

@@ -12,9 +12,9 @@ import pytest
 import trimesh
 from PIL import Image
 
-from relight.asset import load_asset
-from relight.export import export_asset, metallic_roughness_image
-from relight.io.images import linear_to_srgb, read_envmap
+from relight.data.asset import load_asset
+from relight.data.images import linear_to_srgb, read_envmap
+from relight.export.formats import export_asset, metallic_roughness_image
 
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATOR = ROOT / "tools/gltf/validate.js"
@@ -63,7 +63,7 @@ def test_obj_export_writes_mtl_with_pbr_maps(gt_asset, tmp_path):
 
 
 def test_export_refuses_to_overwrite_and_bad_formats(gt_asset, tmp_path):
-    from relight.errors import RelightError
+    from relight.runtime.errors import RelightError
 
     export_asset(gt_asset, tmp_path / "a.glb")
     before = (tmp_path / "a.glb").stat().st_mtime_ns
@@ -90,10 +90,10 @@ def test_render_under_the_capture_light_matches_the_capture(tmp_path, cpu_backen
     path depth — the asset folder loses nothing that rendering needs."""
     from conftest import tiny_spec
 
-    from relight.evaluate import psnr
-    from relight.io.capture_io import load_capture
-    from relight.relighting import run_render
-    from relight.synth import synthesize
+    from relight.commands.render import run as run_render
+    from relight.data.capture_io import load_capture
+    from relight.evaluation.metrics import psnr
+    from relight.render.synth import synthesize
 
     cap = tmp_path / "cap"
     synthesize(tiny_spec(views=2, test_views=2, test_spp=1024), cap, cpu_backend)
@@ -109,8 +109,8 @@ def test_render_under_the_capture_light_matches_the_capture(tmp_path, cpu_backen
 def test_render_relights_and_writes_a_turntable(tiny_capture, tmp_path, cpu_backend):
     """Another envmap changes the picture; a brighter copy of it scales the render (linearity);
     the turntable GIF has one frame per light rotation step."""
-    from relight.io.images import write_exr
-    from relight.relighting import run_render
+    from relight.commands.render import run as run_render
+    from relight.data.images import write_exr
 
     env = read_envmap(tiny_capture / "gt/envmaps/forest.exr")
     write_exr(tmp_path / "bright.exr", 2 * env)

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relight.asset import Asset, load_asset, save_asset
-from relight.errors import RelightError
-from relight.io.capture_io import load_capture
-from relight.io.images import read_envmap, read_linear, write_exr, write_png
-from relight.mesh import Mesh, load_mesh
+from relight.data.asset import Asset, load_asset, save_asset
+from relight.data.capture_io import load_capture
+from relight.data.images import read_envmap, read_linear, write_exr, write_png
+from relight.data.mesh import Mesh, load_mesh
+from relight.runtime.errors import RelightError
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

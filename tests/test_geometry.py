@@ -7,14 +7,17 @@ import pytest
 import torch
 import trimesh
 
-from relight.camera import orbit_cameras
-from relight.capture import Capture
-from relight.geometry import GeometryConfig, fit_geometry, render_views
-from relight.geometry_metrics import chamfer, mask_iou, normal_mae, raster_normals
-from relight.hull import visual_hull
-from relight.largesteps import LaplacianSolver, UniformAdam, laplacian_coo
-from relight.mesh import Mesh
-from relight.raster import CpuRaster
+from relight.data.camera import orbit_cameras
+from relight.data.capture import Capture
+from relight.data.mesh import Mesh
+from relight.evaluation.geometry import raster_normals
+from relight.evaluation.metrics import chamfer, mask_iou, normal_mae
+from relight.geometry.config import GeometryConfig
+from relight.geometry.draw import render_views
+from relight.geometry.fit import fit_geometry
+from relight.geometry.hull import visual_hull
+from relight.geometry.largesteps import LaplacianSolver, UniformAdam, laplacian_coo
+from relight.geometry.raster import CpuRaster
 
 
 def edge_lengths(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -133,7 +136,7 @@ def test_remeshing_levels_resume_exactly(ellipsoid_capture, tmp_path):
     """With remeshing and supersampling, a run stopped in the first level and resumed after the
     level switch (remesh) follows the uninterrupted trajectory; the output stays watertight and
     its edges follow the finer level's pixels."""
-    from relight.remesh import pixel_size
+    from relight.geometry.remesh import pixel_size
 
     _, cap = ellipsoid_capture
     cfg = GeometryConfig(iterations=6, levels=2, level_split=[0.5, 0.5], image_res=48, batch_views=2,
@@ -164,8 +167,8 @@ def test_metrics_on_known_cases():
 def test_taubin_removes_ripple_without_shrinking():
     """A sphere with a small radial ripple: 5 Taubin iterations cut the normal error vs the true
     sphere >= 2x and keep the volume within 3 %; 0 iterations return the input unchanged."""
-    from relight.mesh import smooth_normals
-    from relight.remesh import taubin
+    from relight.data.mesh import smooth_normals
+    from relight.geometry.remesh import taubin
 
     s = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
     v = np.asarray(s.vertices, np.float32)
@@ -189,7 +192,7 @@ def test_remesh_makes_even_edges_and_keeps_the_shape():
     over from the nearest vertex."""
     from skimage.measure import marching_cubes
 
-    from relight.remesh import remesh
+    from relight.geometry.remesh import remesh
 
     g = np.linspace(-1.2, 1.2, 40)
     sdf = np.linalg.norm(np.stack(np.meshgrid(g, g, g, indexing="ij")), axis=0) - 1.0
@@ -210,7 +213,7 @@ def test_remesh_makes_even_edges_and_keeps_the_shape():
 
 
 def test_pixel_size_is_distance_over_focal():
-    from relight.remesh import pixel_size
+    from relight.geometry.remesh import pixel_size
 
     cams = orbit_cameras(6, 3.0, 30.0, 64, 64)
     assert pixel_size(cams, np.zeros(3)) == pytest.approx(3.0 / cams[0].fx, rel=1e-6)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from relight.errors import RelightError
-from relight.io import images as im
+from relight.data import images as im
+from relight.runtime.errors import RelightError
 
 
 def test_srgb_curve_known_values_and_round_trip():

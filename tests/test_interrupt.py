@@ -99,7 +99,7 @@ def test_sigkill_in_material_resumes_from_last_checkpoint(runs, tiny_capture):
     p.communicate(timeout=60)
     assert p.returncode == -signal.SIGKILL
     assert not out.exists() and not list(d.glob(".sigkill.tmp-*"))
-    from relight.io.paths import read_checkpoint
+    from relight.runtime.paths import read_checkpoint
 
     _, meta = read_checkpoint(ck.parent, "ckpt")  # a kill never leaves a torn checkpoint
     assert 0 < meta["step"] < 60
@@ -112,6 +112,6 @@ def test_sigkill_in_material_resumes_from_last_checkpoint(runs, tiny_capture):
     ra = json.loads((ref / "asset.json").read_text())["info"]["geometry"]["faces"]
     rb = json.loads((out / "asset.json").read_text())["info"]["geometry"]["faces"]
     assert ra == rb
-    from relight.io.images import read_exr
+    from relight.data.images import read_exr
 
     np.testing.assert_allclose(read_exr(out / "albedo.exr"), read_exr(ref / "albedo.exr"), atol=2e-3)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from relight.losses import (
+from relight.material.losses import (
     latlong_weights,
     palette_centers,
     palette_l1,
@@ -9,8 +9,8 @@ from relight.losses import (
     tv_l2,
     white_balance,
 )
-from relight.material import _pad_index
-from relight.optim import Adam
+from relight.material.optim import Adam
+from relight.material.problem import _pad_index
 
 
 def finite_diff(f, x, eps=1e-3, n=12, seed=0):
@@ -81,8 +81,8 @@ def test_palette_finds_the_materials_and_pulls_shading_out():
 
 
 def test_uv_coverage_matches_triangle_area():
-    from relight.mesh import Mesh
-    from relight.uv import uv_coverage
+    from relight.data.mesh import Mesh
+    from relight.material.uv import uv_coverage
 
     uv = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
     m = Mesh(np.eye(4, 3, dtype=np.float32), np.array([[0, 1, 2]], np.int32), uv * 0.5 + 0.25)
@@ -120,7 +120,7 @@ def test_envmap_padding_matches_mitsuba_layout(cpu_backend):
 
 def test_adam_moments_survive_a_resolution_change():
     """Coarse-to-fine: resampled moments keep the step small; a reset would jump by the full lr."""
-    from relight.io.images import resize_area
+    from relight.data.images import resize_area
 
     rng = np.random.default_rng(4)
     p = {"t": np.zeros((4, 4, 1), np.float32)}
@@ -142,7 +142,7 @@ def test_adam_moments_survive_a_resolution_change():
 
 @pytest.mark.parametrize("beta", [0.9, 0.99, 0.999])
 def test_adam_bias_correction_is_exact_without_subnormal_powers(beta):
-    from relight.optim import bias_correction
+    from relight.material.optim import bias_correction
 
     t = np.arange(0, 20000, dtype=np.float32)
     np.testing.assert_array_equal(bias_correction(beta, t), 1 - np.float32(beta) ** t)

@@ -3,16 +3,12 @@
 import numpy as np
 import pytest
 
-from relight.asset import load_asset
-from relight.io.capture_io import load_capture
-from relight.material import (
-    MaterialConfig,
-    RenderProblem,
-    fit_material,
-    init_state,
-    load_checkpoint,
-    load_config,
-)
+from relight.data.asset import load_asset
+from relight.data.capture_io import load_capture
+from relight.material.config import MaterialConfig, load_config
+from relight.material.fit import fit_material
+from relight.material.problem import RenderProblem
+from relight.material.state import init_state, load_checkpoint
 
 
 def tiny_cfg(**kw) -> MaterialConfig:
@@ -76,8 +72,8 @@ def test_optimization_moves_albedo_and_light_toward_gt(train, gt, tiny_capture, 
     """
     from dataclasses import replace
 
-    from relight.evaluate import evaluate
-    from relight.material import state_to_asset
+    from relight.evaluation.evaluate import evaluate
+    from relight.material.state import state_to_asset
 
     test = load_capture(tiny_capture, "test")
     cfg = tiny_cfg(iterations=150, batch_views=2, levels=1, level_split=[1.0], lr_decay=0.05)
@@ -134,7 +130,7 @@ def test_albedo_moments_restart_when_the_palette_prior_ends(train, gt, cpu_backe
 
 
 def test_presets_and_toml_overrides(tmp_path):
-    from relight.errors import RelightError
+    from relight.runtime.errors import RelightError
 
     assert load_config("fast").tex_res == 512 and load_config("quality").tex_res == 1024
     p = tmp_path / "c.toml"

@@ -8,8 +8,14 @@ import pytest
 import torch
 import trimesh
 
-from relight.camera import orbit_cameras
-from relight.raster import CpuRaster, NvdiffrastRaster, flip_y, make_raster, nvdiffrast_available
+from relight.data.camera import orbit_cameras
+from relight.geometry.raster import (
+    CpuRaster,
+    NvdiffrastRaster,
+    flip_y,
+    make_raster,
+    nvdiffrast_available,
+)
 
 TRI = torch.tensor([[0, 1, 2]], dtype=torch.int32)
 # a perspective-distorted triangle (different w per vertex), no pixel centre on an edge

@@ -1,15 +1,15 @@
-"""Albedo refinement (relight.refine): the splat is the adjoint of the lookup, the ratio step
+"""Albedo refinement (relight.material.refine): the splat is the adjoint of the lookup, the ratio step
 keeps what it should keep, and on a tiny scene a wrong albedo moves to the data under the GT light."""
 
 from dataclasses import replace
 
 import numpy as np
 
-from relight.asset import load_asset
-from relight.io.capture_io import load_capture
-from relight.io.images import resize_area
-from relight.refine import ratio_update, refine_albedo, splat_bilinear
-from relight.textures import sample_bilinear
+from relight.data.asset import load_asset
+from relight.data.capture_io import load_capture
+from relight.data.images import resize_area
+from relight.material.refine import ratio_update, refine_albedo, splat_bilinear
+from relight.render.textures import sample_bilinear
 
 
 def test_splat_is_the_adjoint_of_bilinear_lookup():
@@ -44,7 +44,7 @@ def test_refinement_moves_a_wrong_albedo_toward_gt(tiny_capture, cpu_backend):
     top half, x0.7 green, x1.6 red clipped to 1), four passes must cut the median relative texel
     error >= 4x (measured 0.40 -> 0.098) over the texels the 6 views of 32² see (those the refinement changed) and
     leave every channel's median within 5 % of GT."""
-    from relight.render import build_scene, render_views
+    from relight.render.mitsuba import build_scene, render_views
 
     train = load_capture(tiny_capture, "train")
     gt = load_asset(tiny_capture / "gt")
@@ -72,7 +72,7 @@ def test_material_pooling_does_not_cross_albedo_edges():
     """Two materials side by side whose data ask for different corrections (x1.5 and x0.5):
     pooled over a wide neighbourhood by albedo similarity, each keeps its own ratio, while a
     plain Gaussian of the same width mixes them at the edge."""
-    from relight.refine import pool_by_material
+    from relight.material.refine import pool_by_material
 
     a = np.full((16, 16, 3), 0.8, np.float32)
     a[:, 8:] = 0.1

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relight import resources as rs
-from relight.errors import RelightError
-from relight.io.paths import read_checkpoint, write_checkpoint
+from relight.runtime import resources as rs
+from relight.runtime.errors import RelightError
+from relight.runtime.paths import read_checkpoint, write_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,12 +84,12 @@ def test_check_memory_refuses_with_parts(tmp_path):
 
 def test_render_in_sample_passes_is_unbiased(cpu_backend, tiny_capture):
     """Two sample passes average to the same image as one render (up to Monte Carlo noise)."""
-    from relight.asset import load_asset
-    from relight.relighting import ring_cameras
-    from relight.render import build_scene, render_views
+    from relight.data.asset import load_asset
+    from relight.data.camera import ring_cameras
+    from relight.render.mitsuba import build_scene, render_views
 
     asset = load_asset(tiny_capture / "gt")
-    cams = ring_cameras(asset, 1, 24)
+    cams = ring_cameras(asset.mesh, 1, 24)
     scene = build_scene(cpu_backend, asset, 3)
     one = render_views(cpu_backend, scene, cams, 256)[0]
     two = render_views(cpu_backend, scene, cams, 256, passes=2)[0]

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from relight.errors import RelightError
-from relight.mesh import Mesh, load_mesh, smooth_normals, validate_mesh, write_obj
-from relight.scene import list_scenes, load_scene
-from relight.shapes import blob, torus_knot
-from relight.textures import TextureSpec, make_texture, sample_bilinear
+from relight.data.mesh import Mesh, load_mesh, smooth_normals, validate_mesh, write_obj
+from relight.render.scene import list_scenes, load_scene
+from relight.render.shapes import blob, torus_knot
+from relight.render.textures import TextureSpec, make_texture, sample_bilinear
+from relight.runtime.errors import RelightError
 
 
 def test_builtin_scenes_load_and_build():

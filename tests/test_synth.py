@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from relight.asset import load_asset, save_asset
-from relight.io.capture_io import load_capture
-from relight.io.images import read_exr
-from relight.render import build_scene, render_views, surface_aovs
+from relight.data.asset import load_asset, save_asset
+from relight.data.capture_io import load_capture
+from relight.data.images import read_exr
+from relight.render.mitsuba import build_scene, render_views, surface_aovs
 
 
 def test_synth_layout(tiny_capture):

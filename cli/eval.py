@@ -1,0 +1,32 @@
+"""``relight eval``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.options import device_option, reporter
+from relight.evaluation import EVAL_SPP
+
+
+@click.command("eval")
+@click.argument("asset", type=click.Path(path_type=Path))
+@click.argument("capture", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
+              help="Write OUT.json and OUT.md (default: print the table only).")
+@click.option("--spp", type=click.IntRange(1, 65536), default=EVAL_SPP, show_default=True, help="Samples per pixel of evaluation renders.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@device_option
+def evaluate_cmd(asset, capture, out, spp, quiet, device):
+    """Compare ASSET with the ground truth of CAPTURE's test split.
+
+    Albedo PSNR/SSIM (per-channel scale-aligned), roughness MAE, relighting PSNR/SSIM under the
+    capture's relit envmaps, novel-view PSNR/SSIM and mask IoU (protocol: relight/evaluation/evaluate.py).
+    """
+    # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
+    from relight.commands import eval as command
+    from relight.runtime.backend import select_backend
+
+    res = command.run(asset, capture, select_backend(device), out=out, spp=spp, reporter=reporter(quiet))
+    click.echo(res.to_markdown())

@@ -1,0 +1,39 @@
+"""``relight synth``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.options import device_option, max_memory_option, reporter
+
+
+@click.command()
+@click.argument("scene")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Output capture folder (NeRF-synthetic layout).")
+@click.option("--res", type=click.IntRange(8, 16384), default=None, help="Image width = height in pixels (scene default: 256).")
+@click.option("--views", type=click.IntRange(1, 100000), default=None, help="Number of training views (default: 64).")
+@click.option("--test-views", type=click.IntRange(1, 100000), default=None, help="Number of held-out test views (default: 8).")
+@click.option("--spp", type=click.IntRange(1, 65536), default=None, help="Path-tracing samples per pixel (default: 64).")
+@click.option("--test-spp", type=click.IntRange(1, 65536), default=None,
+              help="Samples per pixel of test and relit views, the evaluation references (default: 256).")
+@click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@device_option
+@max_memory_option
+def synth(scene, out, res, views, test_views, spp, test_spp, overwrite, quiet, device, max_memory):
+    """Render a ground-truth capture of SCENE (a built-in name such as 'spot', or a .toml).
+
+    Writes train/test views as RGBA PNG (sRGB) and linear EXR, GT AOVs (albedo, roughness,
+    normals, mask) and relit renders of the test views under the scene's other envmaps, plus the
+    GT asset in OUT/gt.
+    """
+    # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
+    from relight.commands import synth as command
+    from relight.runtime.backend import select_backend
+
+    command.run(scene, out, select_backend(device), overwrite=overwrite, max_memory=max_memory, reporter=reporter(quiet),
+                res=res, views=views, test_views=test_views, spp=spp, test_spp=test_spp)
+    click.echo(str(out))

@@ -1,0 +1,52 @@
+"""Inputs shared by several commands: the preset for a device, a capture's splits, its GT mesh."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from relight.data.capture import Capture
+from relight.data.capture_io import load_capture
+from relight.data.mesh import Mesh, load_mesh
+from relight.runtime.backend import Backend
+from relight.runtime.errors import RelightError
+
+
+def preset_for(backend: Backend, preset: str | None = None) -> str:
+    """The settings preset: ``preset`` when given, else ``quality`` on CUDA and ``fast`` on CPU.
+    The one place where the device chooses the preset."""
+    return preset or ("quality" if backend.device == "cuda" else "fast")
+
+
+@dataclass(frozen=True)
+class CaptureSplits:
+    train: Capture
+    test: Capture | None
+
+
+def require_masks(capture: Capture, path: Path) -> Capture:
+    """``capture`` itself, or a one-line error when it has no object masks."""
+    if not capture.has_masks:
+        raise RelightError("capture has no masks (no alpha channel or mask_path)", path=path,
+                           fix="add RGBA images or per-frame mask_path entries")
+    return capture
+
+
+def load_test(capture: Path, downscale: int = 1, holdout_every: int = 0) -> Capture | None:
+    """The capture's test split, or None when it has none."""
+    try:
+        return load_capture(capture, "test", downscale=downscale, holdout_every=holdout_every)
+    except RelightError:
+        return None
+
+
+def load_splits(capture: Path, downscale: int = 1, holdout_every: int = 0) -> CaptureSplits:
+    """Train split (masks required) and the test split when there is one."""
+    train = load_capture(capture, "train", downscale=downscale, holdout_every=holdout_every)
+    return CaptureSplits(require_masks(train, capture), load_test(capture, downscale, holdout_every))
+
+
+def gt_mesh_of(capture: Path) -> Mesh | None:
+    """The capture's ground-truth mesh (``gt/mesh.obj`` written by ``relight synth``), or None."""
+    p = Path(capture) / "gt" / "mesh.obj"
+    return load_mesh(p) if p.is_file() else None

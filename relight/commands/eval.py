@@ -1,0 +1,29 @@
+"""``relight eval``: the metrics of an asset against a capture's test split (protocol:
+:mod:`relight.evaluation.evaluate`), printed and optionally written as JSON + Markdown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from relight.commands.common import gt_mesh_of
+from relight.data.asset import load_asset
+from relight.data.capture_io import load_capture
+from relight.evaluation.evaluate import EVAL_SPP, EvalResult, evaluate
+from relight.runtime.backend import Backend
+from relight.runtime.paths import write_text_atomic
+from relight.runtime.progress import Reporter
+
+
+def run(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | None = None, spp: int = EVAL_SPP,
+        reporter: Reporter | None = None) -> EvalResult:
+    """Evaluate the asset in ``asset_dir``; with ``out``, write ``out.json`` and ``out.md``."""
+    asset = load_asset(asset_dir)
+    test = load_capture(capture, "test")
+    res = evaluate(asset, test, backend, spp=spp, reporter=reporter, gt_mesh=gt_mesh_of(capture))
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out.with_suffix(".json"), json.dumps(res.to_json(), indent=2) + "\n")
+        write_text_atomic(out.with_suffix(".md"), res.to_markdown())
+    return res

@@ -1,0 +1,20 @@
+"""``relight export``: an asset folder to glTF 2.0 binary or OBJ + MTL (+ its envmap as EXR)
+(formats: :mod:`relight.export.formats`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from relight.commands.output import Output
+from relight.data.asset import load_asset
+from relight.export.formats import export_asset
+
+
+def run(asset_dir: Path, out: Path, fmt: str | None = None, overwrite: bool = False,
+        within: Output | None = None) -> list[Path]:
+    """Export the asset in ``asset_dir`` to the file ``out`` (format from ``fmt`` or its suffix);
+    returns the final paths of the files written."""
+    source = within.locate(asset_dir) if within is not None else asset_dir
+    target = within.locate(out) if within is not None else Path(out)
+    written = export_asset(load_asset(source), target, fmt, overwrite)
+    return [Path(out).parent / p.name for p in written]

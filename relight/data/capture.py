@@ -1,0 +1,109 @@
+"""The :class:`Capture`: posed images of one object, the input of every fitting stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from relight.data.camera import Camera
+from relight.data.images import resize_area
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Per-view ground-truth AOVs of a synthetic capture (row 0 = top, zero outside the object).
+
+    Attributes:
+        albedo: (N, H, W, 3) linear base colour, sampled at pixel centres.
+        roughness: (N, H, W) principled-BSDF roughness in [0, 1].
+        normals: (N, H, W, 3) world-space unit shading normals.
+        mask: (N, H, W) anti-aliased coverage in [0, 1].
+    """
+
+    albedo: np.ndarray | None = None
+    roughness: np.ndarray | None = None
+    normals: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class RelitViews:
+    """The capture's views re-rendered under another environment map (relighting GT).
+
+    Attributes:
+        envmap: path of the linear lat-long map used (Mitsuba/Y-up convention).
+        rotation_deg: rotation of that map about world +y, degrees.
+        images: (N, H, W, 3) linear RGB premultiplied by coverage.
+    """
+
+    envmap: Path
+    rotation_deg: float
+    images: np.ndarray
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Posed views of an object.
+
+    Attributes:
+        cameras: one :class:`~relight.data.camera.Camera` per view (OpenGL axes).
+        images: (N, H, W, 3) float32 **linear** RGB, premultiplied by the mask (object over
+            black). From 8-bit PNGs the sRGB curve has been removed.
+        masks: (N, H, W) float32 object coverage in [0, 1] (all ones if the capture has none).
+        names: a short name per view (file stem).
+        root: the folder the capture was read from (None when built in memory).
+        hdr: True when images came from linear EXR (radiance), False for 8-bit LDR.
+        has_masks: False when the source had neither alpha nor mask files.
+        gt: optional ground-truth AOVs (synthetic test splits).
+        relit: optional relighting ground truth, keyed by environment-map name.
+    """
+
+    cameras: list[Camera]
+    images: np.ndarray
+    masks: np.ndarray
+    names: list[str]
+    root: Path | None = None
+    hdr: bool = True
+    has_masks: bool = True
+    gt: GroundTruth | None = None
+    relit: dict[str, RelitViews] = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.cameras)
+        if self.images.shape[0] != n or self.masks.shape[0] != n or len(self.names) != n:
+            raise ValueError("Capture: cameras, images, masks and names must have the same length")
+        if self.images.ndim != 4 or self.images.shape[-1] != 3:
+            raise ValueError(f"Capture.images must be (N, H, W, 3), got {self.images.shape}")
+
+    def __len__(self) -> int:
+        return len(self.cameras)
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        """(height, width) of every view."""
+        return int(self.images.shape[1]), int(self.images.shape[2])
+
+    def downscaled(self, factor: int) -> Capture:
+        """Images, masks and cameras at the resolution divided by ``factor`` (area average, the
+        image cropped to a multiple of ``factor``); GT and relit views are dropped."""
+        if factor == 1:
+            return replace(self, gt=None, relit={})
+
+        h, w = self.resolution
+        hs, ws = max(1, h // factor), max(1, w // factor)
+        imgs = np.stack([resize_area(im[: hs * factor, : ws * factor], hs, ws) for im in self.images])
+        masks = np.stack([resize_area(m[: hs * factor, : ws * factor, None], hs, ws)[..., 0] for m in self.masks])
+        return replace(self, cameras=[c.downscaled(factor) for c in self.cameras], images=imgs, masks=masks,
+                       gt=None, relit={})
+
+    def subset(self, idx) -> Capture:
+        """The views at indices ``idx`` (GT and relit views follow)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        gt = None
+        if self.gt is not None:
+            gt = GroundTruth(**{k: (None if v is None else v[idx]) for k, v in vars(self.gt).items()})
+        relit = {k: replace(r, images=r.images[idx]) for k, r in self.relit.items()}
+        return replace(self, cameras=[self.cameras[i] for i in idx], images=self.images[idx],
+                       masks=self.masks[idx], names=[self.names[i] for i in idx], gt=gt, relit=relit)

@@ -1,0 +1,109 @@
+"""``relight export``: an asset as glTF 2.0 binary (GLB) or OBJ + MTL, with the envmap beside it.
+
+glTF PBR metallic-roughness mapping (glTF 2.0 spec, section 3.9):
+
+* ``baseColorTexture`` — the albedo, **sRGB-encoded** 8-bit PNG (glTF requires sRGB here).
+* ``metallicRoughnessTexture`` — linear 8-bit PNG, **G = roughness, B = metallic** (R unused,
+  written as 255). glTF's roughness is the *perceptual* roughness with GGX ``alpha = r^2``,
+  exactly Mitsuba's principled-BSDF ``roughness`` that relight optimizes, so values are copied
+  as they are. ``metallicFactor = roughnessFactor = 1`` (the textures carry the values).
+* UVs: relight stores OBJ-convention UVs (v up); glTF's v points down — trimesh flips on
+  export and import, so a GLB reloaded through trimesh gives back relight's UVs.
+* Units: scene units as metres (glTF's unit); +y up in both.
+
+OBJ: ``map_Kd`` (sRGB albedo PNG) plus the PBR extension ``map_Pr`` / ``map_Pm`` (roughness /
+metallic, linear PNG) that Blender's importer reads. The envmap is written as linear EXR
+``<name>_envmap.exr`` next to the model in both cases.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import trimesh
+from PIL import Image
+
+from relight.data.asset import Asset
+from relight.data.images import linear_to_srgb, resize_area, write_exr, write_png
+from relight.data.mesh import write_obj
+from relight.runtime.errors import RelightError
+
+FORMATS = ("glb", "obj")
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def metallic_roughness_image(asset: Asset) -> np.ndarray:
+    """(H, W, 3) uint8 glTF metallicRoughness texture: R = 255, G = roughness, B = metallic."""
+    r = asset.roughness
+    m = asset.metallic if asset.metallic is not None else np.zeros_like(r)
+    if m.shape != r.shape:
+
+        m = resize_area(m[..., None], *r.shape)[..., 0]
+    return np.stack([np.full(r.shape, 255, np.uint8), _u8(r), _u8(m)], -1)
+
+
+def to_trimesh(asset: Asset):
+    """A textured ``trimesh.Trimesh`` with a glTF PBR material."""
+
+    mat = trimesh.visual.material.PBRMaterial(
+        name="relight", baseColorTexture=Image.fromarray(_u8(linear_to_srgb(asset.albedo))),
+        metallicRoughnessTexture=Image.fromarray(metallic_roughness_image(asset)),
+        metallicFactor=1.0, roughnessFactor=1.0, doubleSided=False)
+    mesh = asset.mesh.with_normals()
+    vis = trimesh.visual.TextureVisuals(uv=mesh.uvs, material=mat)
+    return trimesh.Trimesh(mesh.vertices, mesh.faces, vertex_normals=mesh.normals, visual=vis, process=False)
+
+
+def export_asset(asset: Asset, out: Path, fmt: str | None = None, overwrite: bool = False) -> list[Path]:
+    """Write ``asset`` as ``out`` (``.glb`` or ``.obj``) plus its envmap; returns the files written.
+
+    Files are written into a temporary folder beside ``out`` and moved into place at the end, so
+    a failure leaves nothing half-written.
+    """
+    out = Path(out)
+    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise RelightError(f"unknown export format '{fmt}'", path=out, fix="use --format glb or obj (or a .glb/.obj name)")
+    if out.suffix.lower() != f".{fmt}":
+        out = out.with_name(out.name + f".{fmt}")
+    stem = out.stem
+    names = [out.name, f"{stem}_envmap.exr"]
+    if fmt == "obj":
+        names += [f"{stem}.mtl", f"{stem}_albedo.png", f"{stem}_roughness.png"]
+        if asset.metallic is not None:
+            names.append(f"{stem}_metallic.png")
+    clash = [n for n in names if (out.parent / n).exists()]
+    if clash and not overwrite:
+        raise RelightError(f"output exists: {clash[0]}", path=out.parent / clash[0], fix="pass --overwrite or another -o")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{stem}.tmp") as tmp_s:
+        tmp = Path(tmp_s)
+        write_exr(tmp / f"{stem}_envmap.exr", asset.envmap)
+        if fmt == "glb":
+            to_trimesh(asset).export(tmp / out.name, file_type="glb")
+        else:
+            _write_obj(asset, tmp, stem)
+        written = []
+        for n in names:
+            shutil.move(str(tmp / n), out.parent / n)
+            written.append(out.parent / n)
+    return written
+
+
+def _write_obj(asset: Asset, folder: Path, stem: str) -> None:
+    write_png(folder / f"{stem}_albedo.png", linear_to_srgb(asset.albedo))
+    write_png(folder / f"{stem}_roughness.png", asset.roughness)
+    lines = ["# written by relight: PBR extension (Pr/Pm) as read by Blender", "newmtl relight",
+             "Kd 1 1 1", "Ks 0 0 0", "Pr 1", "Pm 0" if asset.metallic is None else "Pm 1",
+             f"map_Kd {stem}_albedo.png", f"map_Pr {stem}_roughness.png"]
+    if asset.metallic is not None:
+        write_png(folder / f"{stem}_metallic.png", asset.metallic)
+        lines.append(f"map_Pm {stem}_metallic.png")
+    (folder / f"{stem}.mtl").write_text("\n".join(lines) + "\n")
+    write_obj(folder / f"{stem}.obj", asset.mesh.with_normals(), mtl=f"{stem}.mtl", material="relight")

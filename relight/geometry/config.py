@@ -1,0 +1,93 @@
+"""Settings of the geometry stage: :class:`GeometryConfig` and its :data:`PRESETS`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relight.runtime.config import load_preset
+
+
+@dataclass(frozen=True)
+class GeometryConfig:
+    """Settings of :func:`fit_geometry` (TOML-loadable; presets in :data:`PRESETS`)."""
+
+    hull_res: int = 64
+    """Voxel grid resolution of the visual hull (per axis, inside the object's bounding box)."""
+    smooth_init: int = 0
+    """Taubin smoothing iterations (trimesh, lambda/mu, little shrinkage) of the initial mesh,
+    against the voxel terraces of the marching-cubes hull, which Large Steps would otherwise keep
+    (its updates are smooth, the start is not). On spot 20 iterations did not help (normal MAE
+    4.86 -> 4.98 deg): the ripple comes from the refinement, not the hull."""
+    smooth_final: int = 0
+    """Taubin smoothing iterations of the refined mesh. It removes the ripple left in the normals
+    (spot: 5 iterations, normal MAE 4.86 -> 4.06 deg, Chamfer 0.142 -> 0.122 %) but thins ears and
+    horns at the silhouette (mask IoU 0.988 -> 0.985), which costs relighting more than the
+    normals gain (the mesh with GT textures: relight 27.4 -> 24.6 dB), so it is off by default."""
+    iterations: int = 800
+    """Refinement steps over all levels."""
+    levels: int = 2
+    """Coarse-to-fine levels: each halves the image resolution of the next; the mesh is
+    remeshed at each level start (``remesh_edge_px``) or subdivided between levels."""
+    level_split: list[float] = field(default_factory=lambda: [0.5, 0.5])
+    """Share of the iterations per level, coarse first (normalised)."""
+    batch_views: int = 4
+    """Views rasterized per step."""
+    image_res: int = 256
+    """Longest image side at the finest level (the capture is area-downscaled to it, never
+    upscaled)."""
+    max_faces: int = 60000
+    """Upper bound of the mesh's faces: remeshing lengthens its target edge to stay under it,
+    midpoint subdivision is skipped when it would exceed it."""
+    remesh_edge_px: float = 0.0
+    """Target edge length of the isotropic remesh at the start of each level, in pixels of that
+    level's images (0 = no remeshing: midpoint subdivision between levels)."""
+    lam: float = 20.0
+    """Large Steps smoothness: ``u = (I + lam L) x``; larger = smoother, stiffer updates."""
+    lr: float = 1e-2
+    """Step size on the differential coordinates (world units, roughly per step)."""
+    lr_decay: float = 1.0
+    """Final step size as a fraction of ``lr`` (exponential decay over all steps; 1 = constant).
+    On spot 0.1 was worse (normal MAE 4.86 -> 5.08 deg): the stage is still converging at the end
+    (1600 steps: 4.65 deg), so decay costs more progress than it removes jitter."""
+    lr_color: float = 2e-2
+    w_mask: float = 1.0
+    """Weight of the silhouette loss (mean squared coverage error)."""
+    w_rgb: float = 0.5
+    """Weight of the photometric loss (mean L1 on sRGB-encoded colour)."""
+    supersample: int = 1
+    """Rasterize at this many times the level's resolution and box-average (see
+    :func:`render_views`): sub-pixel silhouettes matched as area coverage."""
+    seed: int = 0
+    checkpoint_every: int = 50
+
+    def __post_init__(self):
+        checks = [("hull_res", 16 <= self.hull_res <= 512), ("iterations", self.iterations >= 0),
+                  ("smooth_init", 0 <= self.smooth_init <= 1000), ("smooth_final", 0 <= self.smooth_final <= 1000),
+                  ("levels", 1 <= self.levels <= 5), ("batch_views", self.batch_views >= 1),
+                  ("image_res", 16 <= self.image_res <= 4096), ("max_faces", self.max_faces >= 100),
+                  ("remesh_edge_px", 0 <= self.remesh_edge_px <= 100),
+                  ("lam", self.lam >= 0), ("lr", self.lr > 0), ("lr_decay", 0 < self.lr_decay <= 1), ("lr_color", self.lr_color >= 0),
+                  ("w_mask", self.w_mask >= 0), ("w_rgb", self.w_rgb >= 0),
+                  ("supersample", 1 <= self.supersample <= 8)]
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"{name} is out of range ({getattr(self, name)})")
+        if not self.level_split or min(self.level_split) <= 0:
+            raise ValueError("level_split needs positive shares")
+
+
+PRESETS: dict[str, GeometryConfig] = {
+    # spot, 64 views at 256² (bench/bench_geometry_ceiling.py, results/geometry_ceiling.md): the
+    # remesh (2 px edges) and 2x supersampled coverage took the mesh's relight ceiling from
+    # 29.74 to 30.67 dB (normal MAE 4.02 -> 2.97 deg) for 2-3x the time (59 -> 177 s)
+    "fast": GeometryConfig(remesh_edge_px=2.0, supersample=2),
+    "quality": GeometryConfig(hull_res=128, iterations=2000, levels=3, level_split=[0.3, 0.3, 0.4],
+                              batch_views=8, image_res=512, max_faces=200000, remesh_edge_px=2.0,
+                              supersample=2),
+}
+
+
+def load_config(preset: str = "fast", toml: str | Path | None = None, **over) -> GeometryConfig:
+    """A preset, updated by a TOML file's keys and then by keyword overrides (None ignored)."""
+    return load_preset(GeometryConfig, PRESETS, preset, toml, **over)

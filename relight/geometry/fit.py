@@ -1,0 +1,158 @@
+"""Geometry stage: a watertight triangle mesh from a capture's masks and images.
+
+1. **Initialization** — the masks' visual hull (:mod:`relight.geometry.hull`), marching cubes.
+2. **Refinement** — vertex positions, reparameterized with Large Steps (:mod:`relight.geometry.largesteps`),
+   and per-vertex colours are fitted to random view batches through differentiable rasterization
+   (:mod:`relight.geometry.raster`: nvdiffrast on CUDA, the CPU backend otherwise). Losses: silhouette
+   (anti-aliased coverage vs. mask, squared error) and photometric (view-independent per-vertex
+   colour vs. the sRGB-encoded image, L1) — multi-view photo-consistency pulls in concavities
+   that silhouettes cannot see.
+3. **Remeshing** — coarse to fine: each level doubles the image resolution, and the mesh is
+   rebuilt isotropically (:mod:`relight.geometry.remesh`) with a target edge length of ``remesh_edge_px``
+   pixels of that level (under ``max_faces``), so its resolution follows the images'; with
+   ``remesh_edge_px = 0`` it is midpoint-subdivided instead.
+
+Remeshing and subdivision keep a closed manifold closed (checked), so the output stays watertight.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from relight.data.capture import Capture
+from relight.data.images import linear_to_srgb, resize_area
+from relight.data.mesh import Mesh, face_areas
+from relight.geometry.config import GeometryConfig
+from relight.geometry.draw import render_views
+from relight.geometry.hull import visual_hull
+from relight.geometry.losses import photometric_loss, silhouette_loss
+from relight.geometry.raster import Raster
+from relight.geometry.remesh import pixel_size, remesh, subdivide, taubin
+from relight.geometry.state import GeometryState, load_checkpoint, restore_state, save_checkpoint
+from relight.runtime.loop import Schedule, run_loop
+from relight.runtime.progress import Reporter
+
+
+@dataclass(frozen=True)
+class GeometryResult:
+    mesh: Mesh
+    """The refined mesh, with smooth vertex normals, no UVs."""
+    colors: np.ndarray
+    """(V, 3) per-vertex sRGB colour fitted with the shape (a view-independent appearance)."""
+    losses: list[float]
+    seconds: float
+    seconds_per_step: float
+    hull_faces: int
+
+
+@dataclass
+class _Level:
+    images: torch.Tensor  # (N, H, W, 3) sRGB
+    masks: torch.Tensor  # (N, H, W)
+    mvps: torch.Tensor  # (N, 4, 4)
+    res: tuple[int, int]
+    cameras: list  # the capture's cameras at this level's resolution
+
+
+def _level_data(capture: Capture, cfg: GeometryConfig, level: int, device) -> _Level:
+    h, w = capture.resolution
+    scale = min(1.0, cfg.image_res / max(h, w)) / 2 ** (cfg.levels - 1 - level)
+    hs, ws = max(8, round(h * scale)), max(8, round(w * scale))
+    imgs = np.stack([resize_area(im, hs, ws) for im in capture.images])
+    masks = np.stack([resize_area(m[..., None], hs, ws)[..., 0] for m in capture.masks])
+    cams = [c.scaled(ws, hs) for c in capture.cameras]
+    mvps = np.stack([c.mvp() for c in cams])
+    t = dict(device=device, dtype=torch.float32)
+    return _Level(torch.tensor(linear_to_srgb(np.clip(imgs, 0, 1)), **t), torch.tensor(masks, **t),
+                  torch.tensor(mvps, **t), (hs, ws), cams)
+
+
+def _resample(v: np.ndarray, f: np.ndarray, c: np.ndarray, cfg: GeometryConfig, data: _Level):
+    """The mesh for a new level: isotropic remesh to ``remesh_edge_px``
+    pixels of ``data``'s images, kept under ``max_faces``; or midpoint subdivision when
+    remeshing is off."""
+    if cfg.remesh_edge_px <= 0:
+        return subdivide(v, f, c) if len(f) * 4 <= cfg.max_faces else (v, f, c)
+    area = face_areas(v, f).sum()
+    h_min = np.sqrt(4 * area / (np.sqrt(3) * cfg.max_faces))  # equilateral faces of side h: A / (sqrt(3)/4 h^2)
+    edge = max(cfg.remesh_edge_px * pixel_size(data.cameras, v.mean(0)), h_min)
+    return remesh(v, f, c, edge)
+
+
+class _GeometryFit:
+    """The geometry stage's side of :func:`relight.runtime.loop.run_loop`: its step and state."""
+
+    name = "geometry"
+
+    def __init__(self, capture: Capture, cfg: GeometryConfig, raster: Raster, st: GeometryState, level: int,
+                 data: _Level):
+        self.capture, self.cfg, self.raster = capture, cfg, raster
+        self.st, self.level, self.data = st, level, data
+
+    def enter_level(self, level: int) -> None:
+        if level != self.level:  # next level: its images, and the mesh remeshed to its pixels
+            self.level, self.data = level, _level_data(self.capture, self.cfg, level, self.raster.device)
+            self.st = GeometryState(*_resample(*self.st.numpy(), self.cfg, self.data), self.cfg, self.raster)
+
+    def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
+        cfg, st, data = self.cfg, self.st, self.data
+        views = torch.tensor(rng.choice(len(self.capture), min(cfg.batch_views, len(self.capture)), replace=False))
+        rgb, cov = render_views(self.raster, st.verts(), st.faces, st.c, data.mvps[views], data.res,
+                                cfg.supersample, st.topology)
+        loss = cfg.w_mask * silhouette_loss(cov, data.masks[views]) \
+            + cfg.w_rgb * photometric_loss(rgb, data.images[views])
+        st.opt_u.zero_grad()
+        st.opt_c.zero_grad()
+        loss.backward()
+        st.opt_u.param_groups[0]["lr"] = cfg.lr * lr_scale
+        st.opt_u.step()
+        st.opt_c.step()
+        return float(loss.detach())
+
+    def progress(self) -> dict:
+        return {"faces": len(self.st.faces_np)}
+
+    def save_checkpoint(self, path: Path, step: int, level: int, losses: list[float]) -> None:
+        save_checkpoint(path, step, level, losses, self.st, self.cfg)
+
+
+def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, checkpoint_dir: Path | None = None,
+                 resume: bool = False, reporter: Reporter | None = None, stop_at: int | None = None,
+                 init: Mesh | None = None) -> GeometryResult:
+    """Fit a mesh to ``capture`` (masks required) with the raster context ``raster``.
+
+    ``init`` replaces the visual hull as the starting mesh. ``stop_at`` ends after that many
+    steps as an interruption would (checkpoint written), for ``resume=True`` to continue.
+    """
+    rep = reporter or Reporter()
+    t0 = time.perf_counter()
+    ck = load_checkpoint(checkpoint_dir, cfg) if resume and checkpoint_dir is not None else None
+    if ck is not None:
+        verts, faces, colors, step, level, losses = ck.verts, ck.faces, ck.colors, ck.step, ck.level, ck.losses
+        hull_faces = -1
+    else:
+        mesh = init if init is not None else visual_hull(capture, cfg.hull_res)
+        verts, faces = taubin(mesh.vertices, mesh.faces, cfg.smooth_init), mesh.faces
+        colors = np.full((len(verts), 3), 0.5, np.float32)
+        step, level, losses = 0, 0, []
+        hull_faces = len(faces)
+    data = _level_data(capture, cfg, level, raster.device)
+    if ck is None:
+        if cfg.remesh_edge_px > 0:  # the hull is remeshed, never subdivided
+            verts, faces, colors = _resample(verts, faces, colors, cfg, data)
+        rep.log(f"initial mesh: {len(verts)} vertices, {len(faces)} faces")
+    st = GeometryState(verts, faces, colors, cfg, raster)
+    if ck is not None:
+        restore_state(st, ck)
+    stage = _GeometryFit(capture, cfg, raster, st, level, data)
+    loop = run_loop(stage, Schedule.of(cfg), step=step, level=level, losses=losses, checkpoint_dir=checkpoint_dir,
+                    stop_at=stop_at, reporter=rep)
+    v, f, c = stage.st.numpy()
+    v = taubin(v, f, cfg.smooth_final)
+    return GeometryResult(Mesh(v, f).with_normals(), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
+                          hull_faces)

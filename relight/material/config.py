@@ -1,0 +1,166 @@
+"""Settings of the material stage: :class:`MaterialConfig` and its :data:`PRESETS`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relight.runtime.config import load_preset
+
+
+@dataclass(frozen=True)
+class MaterialConfig:
+    """Settings of :func:`fit_material` (TOML-loadable; presets in :data:`PRESETS`)."""
+
+    iterations: int = 2000
+    """Optimization steps (all levels together)."""
+    batch_views: int = 1
+    """Training views rendered per step."""
+    spp: int = 8
+    """Samples per pixel of the primal render of each step."""
+    spp_grad: int = 0
+    """Samples per pixel of the adjoint (gradient) pass; 0 = ``spp``. Fewer makes a step cheaper
+    (the adjoint pass re-traces every path) at the price of noisier gradients."""
+    max_depth: int = 3
+    """Path length limit; 3 = direct light + one indirect bounce."""
+    tex_res: int = 256
+    """Final albedo/roughness texture resolution (square)."""
+    env_width: int = 64
+    """Final envmap width (height = width / 2)."""
+    levels: int = 3
+    """Coarse-to-fine levels; each halves the image, texture and envmap resolution of the next."""
+    level_split: list[float] = field(default_factory=lambda: [0.4, 0.3, 0.3])
+    """Share of the iterations spent at each level, coarse first (normalised; padded with its
+    last value when shorter than ``levels``). Coarse levels are cheap: images are smaller."""
+    lr_albedo: float = 0.05
+    lr_roughness: float = 0.05
+    lr_env: float = 0.2
+    """Learning rate on log radiance (high: along the albedo-light valley the light's gradient is
+    weak, and with 0.05 it was still moving when the run ended; 0.4 was measured to diverge in
+    a longer run — results/README.md)."""
+    lr_decay: float = 0.2
+    """Final learning rate as a fraction of the initial one (exponential decay)."""
+    init_albedo: float = 0.5
+    init_roughness: float = 0.5
+    init_env: float = 0.5
+    """Initial uniform envmap radiance."""
+    tv_albedo: float = 0.02
+    """Weight of the albedo smoothness regularizer (suppresses Monte Carlo speckle and shading
+    baked into albedo). Scale: TV-L1 weights ~50x smaller than TV-L2 ones act alike on 1/255 steps.
+    ``fast`` uses 0.05: its 512² texels are each seen by ~1/4 pixel of a 256² view, and 0.02 left
+    them speckled (spot: albedo 29.9 -> 30.7 dB)."""
+    tv_roughness: float = 0.02
+    tv_norm: str = "l1"
+    """Smoothness penalty of albedo/roughness: ``l2`` (TV-L2, smooth) or ``l1`` (Charbonnier
+    TV-L1, edge-preserving; penalizes low-frequency shading baked into albedo)."""
+    shared_warmup: float = 0.1
+    """Share of the iterations during which albedo and roughness are held spatially constant
+    (their gradients averaged over texels), so that the envmap explains the shading first."""
+    palette_albedo: float = 0.2
+    """Weight of the reflectance-sparsity prior: albedo texels pulled (TV-L1-like constant force)
+    to the nearest of ``palette_size`` k-means colours of the albedo in use, so that shading is
+    explained by the light rather than baked into a spread of albedo values. Off before the end
+    of ``shared_warmup``."""
+    palette_size: int = 6
+    """Number of palette colours (distinct materials expected; more = weaker prior)."""
+    palette_until: float = 0.7
+    """Share of the iterations after which the palette prior is switched off: it steers the
+    light early; the textures then relax to the data under that light. The albedo's Adam
+    moments restart there: sized by the prior's pull, they would otherwise keep the steps of
+    weakly observed texels (spot's udder) small long after it is gone."""
+    tv_env: float = 0.0
+    """Weight of TV-L2 on the log envmap (smooths brightness too; flattens a sun)."""
+    tv_env_chroma: float = 0.0
+    """Weight of TV-L2 on the envmap's log chromaticity (:func:`relight.material.losses.tv_chroma`):
+    neighbouring directions of the light should have similar colour; brightness stays free."""
+    white_balance: float = 0.0
+    """Weight of the light white-balance prior (grey mean light); 0 leaves colour to the data."""
+    metallic: bool = False
+    """Also fit a metallic texture (off: dielectric). It has no learning rate or switch of its own:
+    it follows ``lr_roughness`` and ``fit_roughness``, since both are parameters of the specular
+    lobe in [0, 1], fitted from the same highlights at the same texel scale; separate settings were
+    never measured to help, and two more knobs would only add ways to unbalance them."""
+    fit_albedo: bool = True
+    fit_roughness: bool = True
+    fit_envmap: bool = True
+    """Optimize the envmap (false: keep the initial one, e.g. a measured light probe)."""
+    loss: str = "relative_l2"
+    """Image loss: ``relative_l2`` (unbiased under MC noise) or ``log_l1`` (robust, biased)."""
+    min_roughness: float = 0.05
+    average_last: float = 0.3
+    """Output the running mean of the parameters over this final share of the iterations
+    (Polyak averaging: it removes most of the Monte Carlo gradient noise left in the textures)."""
+    seed: int = 0
+    """Seed of view batches and path samples. CPU runs with ``threads = 1`` are bitwise
+    reproducible; with more threads, gradient accumulation order varies (differences ~1e-7)."""
+    threads: int = 0
+    """CPU worker threads for Dr.Jit's LLVM backend (0 = all cores)."""
+    checkpoint_every: int = 50
+    """Write a checkpoint every N steps (0: never)."""
+    refine_at: list[float] = field(default_factory=list)
+    """Shares of the iterations at which the albedo is re-solved by one pass of the refinement
+    below under the current light, at the current level's resolution (its Adam moments restart).
+    Measured on spot with ``tv_env_chroma``: re-solves at the end of the warm-up and at both level
+    switches cut the white material's RMS error 0.029 -> 0.023 (results/README.md); without the
+    light prior they do not help, since under a biased light the data-driven colour is biased."""
+    refine_passes: int = 0
+    """Passes of multiplicative albedo refinement after the gradient steps, light and roughness
+    fixed (:mod:`relight.material.refine`): each renders every training view once and rescales each texel
+    by the least-squares ratio of observed to rendered radiance. It moves texels that are seen
+    dimly or rarely (whose gradient steps stall under Monte Carlo noise) to the data. 0 = off."""
+    refine_spp: int = 32
+    """Samples per pixel of each view in a refinement pass (split between two independent renders)."""
+    refine_blur: float = 1.0
+    """Gaussian sigma (texels) of the ratio's numerator and denominator: the correction, not
+    the albedo, is smoothed, so albedo edges stay sharp while per-texel noise averages out."""
+    refine_damping: float = 0.05
+    """Texels seen by few pixels stay nearer their value: the ratio's sums are both padded by
+    this fraction of the median denominator."""
+    refine_colour_sigma: float = 0.0
+    """> 0: pool the ratio's sums only over neighbours of similar albedo (joint bilateral, this
+    sigma in linear RGB), so the ``refine_blur`` neighbourhood can be wide without crossing edges."""
+
+    def __post_init__(self):
+        checks = [("iterations", self.iterations >= 1), ("batch_views", self.batch_views >= 1),
+                  ("spp", 1 <= self.spp <= 4096), ("spp_grad", 0 <= self.spp_grad <= 4096),
+                  ("max_depth", 2 <= self.max_depth <= 32),
+                  ("tex_res", 4 <= self.tex_res <= 8192), ("env_width", 8 <= self.env_width <= 8192),
+                  ("levels", 1 <= self.levels <= 6),
+                  ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1),
+                  ("lr_decay", 0 < self.lr_decay <= 1),
+                  ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
+                  ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),
+                  ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0),
+                  ("refine_passes", 0 <= self.refine_passes <= 100), ("refine_spp", 2 <= self.refine_spp <= 4096),
+                  ("refine_blur", 0 <= self.refine_blur <= 64), ("refine_damping", self.refine_damping >= 0),
+                  ("refine_colour_sigma", self.refine_colour_sigma >= 0)]
+        if self.tv_norm not in ("l1", "l2"):
+            raise ValueError(f"tv_norm must be 'l1' or 'l2', got '{self.tv_norm}'")
+        if not 0 <= self.shared_warmup < 1:
+            raise ValueError(f"shared_warmup is out of range ({self.shared_warmup})")
+        if self.loss not in ("relative_l2", "log_l1"):
+            raise ValueError(f"loss must be 'relative_l2' or 'log_l1', got '{self.loss}'")
+        if any(not 0 <= x < 1 for x in self.refine_at):
+            raise ValueError("refine_at needs shares in [0, 1)")
+        if not self.level_split or min(self.level_split) <= 0:
+            raise ValueError("level_split needs positive shares")
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"{name} is out of range ({getattr(self, name)})")
+        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_chroma",
+                  "white_balance", "palette_albedo"):
+            if getattr(self, k) < 0:
+                raise ValueError(f"{k} must be >= 0")
+
+
+PRESETS: dict[str, MaterialConfig] = {
+    "fast": MaterialConfig(spp_grad=4, tex_res=512, tv_albedo=0.05, tv_env_chroma=0.1, refine_at=[0.1, 0.4, 0.7]),
+    "quality": MaterialConfig(iterations=3000, batch_views=4, spp=32, max_depth=5, tex_res=1024,
+                              env_width=256, levels=4, level_split=[0.25, 0.25, 0.25, 0.25],
+                              tv_env_chroma=0.1, refine_at=[0.1, 0.25, 0.5, 0.75]),
+}
+
+
+def load_config(preset: str = "fast", toml: str | Path | None = None, **over) -> MaterialConfig:
+    """A preset, updated by a TOML file's keys and then by keyword overrides (None ignored)."""
+    return load_preset(MaterialConfig, PRESETS, preset, toml, **over)

@@ -1,0 +1,233 @@
+"""Material and lighting stage: albedo, roughness (and optional metallic) textures and an HDR
+environment map, fitted to a capture by differentiable path tracing (Mitsuba 3 ``prb``).
+
+The mesh is fixed. Each iteration renders a random batch of training views with the current
+parameters, compares them to the captured linear HDR images inside the mask (``relative_l2``), back-
+propagates through the path tracer (multi-bounce, so shadows and inter-reflections are explained
+by light and geometry, not baked into albedo), adds regularizer gradients and takes an Adam step.
+Textures and the envmap go coarse-to-fine: each level doubles their resolution.
+
+The albedo-light ambiguity (any light error can be absorbed by shading baked into albedo, and
+the images hardly tell the two apart under Monte Carlo noise) is handled by documented priors:
+(1) ``shared_warmup`` holds albedo and roughness spatially constant for the first steps, so the
+envmap explains the shading before the textures can absorb it; (2) the reflectance-sparsity
+("palette") prior pulls albedo texels to the nearest of a few k-means colours until
+``palette_until``, so one material's shading must come from the light; the textures then relax
+to the data under that light; (3) edge-preserving TV-L1 on the textures, under which
+low-frequency shading baked into albedo costs as much as a sharp edge; (4) smoothness of the
+light's colour (``tv_env_chroma``), so a part of the light seen by few surfaces (the ground under
+spot, seen by its udder) cannot take on a cast for the albedo to undo; (5) the optional
+``white_balance`` prior on the light's mean colour. The light learns fast (``lr_env``): along
+the ambiguity its gradient is weak. At the steps ``refine_at`` (the end of the warm-up and each
+level switch) the albedo is re-solved under the current light by one multiplicative ratio pass
+(:mod:`relight.material.refine`), which moves dim, rarely seen texels that gradient steps leave behind. The remaining global per-channel scale is not observable
+and is removed by the evaluation protocol (:mod:`relight.evaluation.evaluate`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from relight.data.asset import Asset
+from relight.data.capture import Capture
+from relight.data.mesh import Mesh
+from relight.material.config import MaterialConfig
+from relight.material.losses import (
+    latlong_weights,
+    palette_centers,
+    palette_l1,
+    tv_chroma,
+    tv_l1,
+    tv_l2,
+    white_balance,
+)
+from relight.material.problem import RenderProblem
+from relight.material.refine import refine_albedo
+from relight.material.state import (
+    MaterialState,
+    image_factor,
+    init_state,
+    load_checkpoint,
+    params_to_asset,
+    resample_to_level,
+    save_checkpoint,
+    state_to_asset,
+)
+from relight.material.uv import uv_coverage
+from relight.runtime.backend import Backend
+from relight.runtime.config import to_dict
+from relight.runtime.errors import RelightError
+from relight.runtime.interrupt import Interrupted, graceful_stop
+from relight.runtime.loop import Schedule, run_loop
+from relight.runtime.progress import Reporter
+
+
+@dataclass(frozen=True)
+class MaterialResult:
+    asset: Asset
+    losses: list[float]
+    seconds: float
+    seconds_per_step: float
+    primal_seconds: float
+    """Wall time of one plain render of one training view at the same spp (no gradients)."""
+
+
+def _refine_settings(cfg: MaterialConfig) -> dict:
+    """The keyword arguments of :func:`relight.material.refine.refine_albedo` that the config sets."""
+    return {"spp": cfg.refine_spp, "max_depth": cfg.max_depth, "damping": cfg.refine_damping,
+            "blur": cfg.refine_blur, "colour_sigma": cfg.refine_colour_sigma}
+
+
+def _palette_end(cfg: MaterialConfig) -> int:
+    """First step without the palette prior."""
+    return int(np.ceil(cfg.palette_until * cfg.iterations))
+
+
+def _project(p: dict[str, np.ndarray], cfg: MaterialConfig) -> None:
+    np.clip(p["albedo"], 0.0, 1.0, out=p["albedo"])
+    np.clip(p["roughness"], cfg.min_roughness, 1.0, out=p["roughness"])
+    if "metallic" in p:
+        np.clip(p["metallic"], 0.0, 1.0, out=p["metallic"])
+    np.clip(p["log_env"], -12.0, 12.0, out=p["log_env"])
+
+
+def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: MaterialConfig,
+               albedo_mask: np.ndarray | None = None) -> float:
+    """Add the weighted regularizer gradients to ``grads`` in place; return their total value.
+
+    ``albedo_mask`` (H, W) bool: texels in use (:func:`relight.material.uv.uv_coverage`); the palette
+    prior acts only when it is given."""
+    value = 0.0
+    if cfg.palette_albedo > 0 and albedo_mask is not None and albedo_mask.shape == p["albedo"].shape[:2]:
+        centers = palette_centers(p["albedo"], albedo_mask, cfg.palette_size, cfg.seed)
+        v, g = palette_l1(p["albedo"], albedo_mask, centers)
+        grads["albedo"] += cfg.palette_albedo * g
+        value += cfg.palette_albedo * v
+    tv = tv_l1 if cfg.tv_norm == "l1" else tv_l2
+    terms = [("albedo", cfg.tv_albedo, lambda x: tv(x)), ("roughness", cfg.tv_roughness, lambda x: tv(x)),
+             ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)), ("log_env", cfg.tv_env_chroma, tv_chroma),
+             ("log_env", cfg.white_balance, lambda x: white_balance(x, latlong_weights(*x.shape[:2])))]
+    for key, w, fn in terms:
+        if w > 0:
+            v, g = fn(p[key])
+            grads[key] += w * g
+            value += w * v
+    return value
+
+
+class _MaterialFit:
+    """The material stage's side of :func:`relight.runtime.loop.run_loop`: its step and state."""
+
+    name = "material"
+
+    def __init__(self, capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, state: MaterialState,
+                 prob: RenderProblem):
+        self.capture, self.mesh, self.cfg, self.backend = capture, mesh, cfg, backend
+        self.state, self.prob = state, prob
+        self.frozen = {k for k, on in (("albedo", cfg.fit_albedo), ("roughness", cfg.fit_roughness),
+                                       ("metallic", cfg.fit_roughness), ("log_env", cfg.fit_envmap)) if not on}
+        self.refine_steps = {int(round(x * cfg.iterations)) for x in cfg.refine_at}
+        self.coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
+
+    def enter_level(self, level: int) -> None:
+        resample_to_level(self.state, self.cfg, level)
+        self.prob.set_image_factor(image_factor(self.cfg, level))
+
+    def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
+        cfg, state, mesh = self.cfg, self.state, self.mesh
+        if cfg.fit_albedo and step in self.refine_steps:
+            cur, _ = refine_albedo(self.prob.level_capture, params_to_asset(state.params, mesh), self.backend,
+                                   passes=1, seed=cfg.seed + step, **_refine_settings(cfg))
+            state.params["albedo"] = cur.albedo
+            state.adam.reset("albedo")
+        views = rng.choice(len(self.capture), size=min(cfg.batch_views, len(self.capture)), replace=False)
+        value, grads = self.prob.loss_and_grads(state.params, views, rng)
+        warm = step < cfg.shared_warmup * cfg.iterations
+        palette = cfg.palette_albedo > 0 and not warm and step < _palette_end(cfg)
+        if cfg.palette_albedo > 0 and step == _palette_end(cfg):
+            state.adam.reset("albedo")  # moments sized by the prior's pull would slow the data's
+        tr = state.params["albedo"].shape[0]
+        if palette and tr not in self.coverage:
+            self.coverage[tr] = uv_coverage(mesh, tr)
+        value += regularize(state.params, grads, cfg, self.coverage[tr] if palette else None)
+        for k in self.frozen:
+            grads.pop(k, None)
+        if warm:
+            for k in ("albedo", "roughness", "metallic"):
+                if k in grads:
+                    grads[k][:] = grads[k].mean((0, 1), keepdims=True)
+        state.adam.step(state.params, grads, lr_scale)
+        _project(state.params, cfg)
+        state.step = step + 1
+        if state.step > (1 - cfg.average_last) * cfg.iterations:
+            state.accumulate()
+        return value
+
+    def progress(self) -> dict:
+        return {}
+
+    def save_checkpoint(self, path: Path, step: int, level: int, losses: list[float]) -> None:
+        save_checkpoint(path, self.state, self.cfg)
+
+
+def fit_material(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, *,
+                 checkpoint_dir: Path | None = None, resume: bool = False,
+                 reporter: Reporter | None = None, stop_at: int | None = None,
+                 init: Asset | None = None) -> MaterialResult:
+    """Fit textures and envmap of ``mesh`` (with UVs) to ``capture``; returns the asset.
+
+    ``stop_at`` ends the run after that many steps as an interruption would (checkpoint written),
+    so that a later call with ``resume=True`` continues it.
+    """
+    import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
+
+    rep = reporter or Reporter()
+    if mesh.uvs is None:
+        raise RelightError("mesh has no UVs", fix="unwrap it first (relight.material.uv.unwrap)")
+    state = load_checkpoint(checkpoint_dir, cfg) if resume and checkpoint_dir else init_state(cfg, init)
+    schedule = Schedule.of(cfg)
+    resample_to_level(state, cfg, schedule.level(state.step))
+    threads_before = dr.thread_count()
+    if backend.device == "cpu":
+        dr.set_thread_count(cfg.threads or (os.cpu_count() or 1))
+    try:
+        return _fit(capture, mesh, cfg, backend, state, schedule, checkpoint_dir, rep, stop_at)
+    finally:
+        dr.set_thread_count(threads_before)
+
+
+def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, state: MaterialState,
+         schedule: Schedule, checkpoint_dir: Path | None, rep: Reporter, stop_at: int | None) -> MaterialResult:
+    import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
+
+    prob = RenderProblem(capture, mesh, cfg, backend, state.params)
+    t0 = time.perf_counter()  # primal timing below is at full resolution
+    for seed in (0, 1):  # the second call is compiled already: its time is the primal cost
+        t = time.perf_counter()
+        prob.render(state.params, 0, seed)
+        dr.sync_thread()
+        primal = time.perf_counter() - t
+    stage = _MaterialFit(capture, mesh, cfg, backend, state, prob)
+    loop = run_loop(stage, schedule, step=state.step, level=schedule.level(state.step), losses=state.losses,
+                    checkpoint_dir=checkpoint_dir, stop_at=stop_at, reporter=rep)
+    asset, refine_info = state_to_asset(state, mesh), {}
+    if cfg.refine_passes and cfg.fit_albedo:  # after the last checkpoint: a resume redoes it
+        with graceful_stop() as stop:
+            def check_stop():
+                if stop.requested:
+                    raise Interrupted("material", state.step, cfg.iterations, checkpoint_dir)
+
+            asset, st = refine_albedo(capture, asset, backend, passes=cfg.refine_passes, seed=cfg.seed, reporter=rep,
+                                      check_stop=check_stop, **_refine_settings(cfg))
+        refine_info = {"refine_seconds": round(st.seconds, 2), "refine_change": [round(c, 5) for c in st.change]}
+    total = time.perf_counter() - t0
+    sps = loop.seconds_per_step  # at full resolution
+    info = {"stage": "material", "config": to_dict(cfg), "seconds": round(total, 2),
+            "seconds_per_step": round(sps, 4), "primal_render_seconds": round(primal, 4),
+            "final_loss": state.losses[-1] if state.losses else None, **refine_info}
+    return MaterialResult(replace(asset, info=info), state.losses, total, sps, primal)

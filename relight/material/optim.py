@@ -1,0 +1,92 @@
+"""A small Adam optimizer over named numpy arrays (checkpointable without pickle).
+
+Gradients come from Dr.Jit (path-traced) and numpy (regularizers); keeping the optimizer state
+in numpy makes checkpoints plain ``.npz`` files and resolution changes (coarse-to-fine) explicit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def bias_correction(beta: float, t: np.ndarray) -> np.ndarray:
+    """``1 - beta ** t`` without ever computing a subnormal power: past ``t`` where ``beta ** t``
+    < 1e-12 the result is 1 in float32 anyway, and powers that underflow through the subnormal
+    range took x86 slow paths (the Adam update went from 9 to 46 ms per step on 512² textures
+    once step counts passed ~830 with beta = 0.9)."""
+    cap = np.float32(np.log(1e-12) / np.log(beta))
+    return 1 - beta ** np.minimum(t, cap)
+
+
+class Adam:
+    """Adam [Kingma & Ba 2015] with per-parameter learning rates and masked (sparse) updates.
+
+    ``masked`` parameters only update (and advance their moments) where the gradient is
+    non-zero, so texels that no pixel saw in this batch keep their state (like Mitsuba's
+    ``mask_updates``).
+    """
+
+    def __init__(self, lrs: dict[str, float], beta1: float = 0.9, beta2: float = 0.99,
+                 eps: float = 1e-8, masked: tuple[str, ...] = ()):
+        self.lrs = dict(lrs)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.masked = set(masked)
+        self.m: dict[str, np.ndarray] = {}
+        self.v: dict[str, np.ndarray] = {}
+        self.t: dict[str, np.ndarray] = {}
+
+    def reset(self, key: str) -> None:
+        for d in (self.m, self.v, self.t):
+            d.pop(key, None)
+
+    def resample(self, key: str, fn) -> None:
+        """Carry ``key``'s moments through a resolution change: ``fn`` maps an array to the new
+        grid (e.g. area resampling). Unlike :meth:`reset`, the first steps after a coarse-to-fine
+        switch are not full-``lr`` jumps of every element (the old second moments, larger per
+        element at the coarse level, act as a warm-up)."""
+        for d in (self.m, self.v, self.t):
+            if key in d:
+                d[key] = np.ascontiguousarray(fn(d[key]), dtype=np.float32)
+        if key in self.t:  # a step count: keep it whole after area resampling
+            np.rint(self.t[key], out=self.t[key])
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr_scale: float = 1.0) -> None:
+        """Update ``params`` in place from ``grads`` (same keys and shapes)."""
+        for k, g in grads.items():
+            x = params[k]
+            if k not in self.m or self.m[k].shape != x.shape:
+                self.m[k] = np.zeros_like(x)
+                self.v[k] = np.zeros_like(x)
+                self.t[k] = np.zeros_like(x)
+            m, v, t = self.m[k], self.v[k], self.t[k]
+            lr = self.lrs[k] * lr_scale
+            if k not in self.masked:
+                t += 1
+                m *= self.beta1
+                m += (1 - self.beta1) * g
+                v *= self.beta2
+                v += (1 - self.beta2) * np.square(g)
+                x -= self._step(m, v, t, lr)
+                continue
+            # whole-array form of the masked update (fancy indexing was ~2x slower at 512²)
+            upd = g != 0
+            t += upd
+            np.copyto(m, self.beta1 * m + (1 - self.beta1) * g, where=upd)
+            np.copyto(v, self.beta2 * v + (1 - self.beta2) * np.square(g), where=upd)
+            np.subtract(x, self._step(m, v, np.maximum(t, 1), lr), out=x, where=upd)
+
+    def _step(self, m: np.ndarray, v: np.ndarray, t: np.ndarray, lr: float) -> np.ndarray:
+        """The bias-corrected Adam step ``lr * m_hat / (sqrt(v_hat) + eps)``."""
+        return lr / bias_correction(self.beta1, t) * m / (np.sqrt(v / bias_correction(self.beta2, t)) + self.eps)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Flat dict of arrays for ``np.savez`` (keys ``m/<name>``, ``v/<name>``, ``t/<name>``)."""
+        out = {}
+        for name, d in (("m", self.m), ("v", self.v), ("t", self.t)):
+            out.update({f"{name}/{k}": a for k, a in d.items()})
+        return out
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        for key, a in state.items():
+            name, k = key.split("/", 1)
+            getattr(self, name)[k] = np.array(a)

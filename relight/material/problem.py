@@ -1,0 +1,104 @@
+"""The differentiable rendering side of the material stage: Mitsuba scene, sensors, targets,
+and the image loss with its gradients w.r.t. every parameter array (``prb``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from relight.data.asset import Asset
+from relight.data.capture import Capture
+from relight.data.mesh import Mesh
+from relight.material.config import MaterialConfig
+from relight.material.losses import log_l1, relative_l2, relative_weight
+from relight.render.mitsuba import KA, KE, KM, KR, build_scene, sensor
+from relight.runtime.backend import Backend
+
+
+def _pad_index(h: int, w: int) -> np.ndarray:
+    """Gather indices building Mitsuba's envmap layout (H, W + 2, 3): wrap columns at both ends."""
+    cols = (np.arange(w + 2) - 1) % w
+    idx = (np.arange(h)[:, None, None] * w + cols[None, :, None]) * 3 + np.arange(3)[None, None, :]
+    return idx.ravel().astype(np.uint32)
+
+
+class RenderProblem:
+    """The differentiable rendering side of the stage: scene, sensors and targets.
+
+    ``loss_and_grads`` renders views with given parameters and returns the image loss and its
+    gradients with respect to each parameter array (same shapes), via Mitsuba's ``prb``.
+    """
+
+    def __init__(self, capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend,
+                 init: dict[str, np.ndarray]):
+        mi = backend.mitsuba()
+        self.mi, self.cfg = mi, cfg
+        asset = Asset(mesh, init["albedo"], init["roughness"][..., 0], np.exp(init["log_env"]),
+                      init["metallic"][..., 0] if "metallic" in init else None)
+        self.scene = build_scene(backend, asset, cfg.max_depth, integrator="prb")
+        self.params = mi.traverse(self.scene)
+        self.capture, self.backend = capture, backend
+        self.factor = 0
+        self.set_image_factor(1)
+        self._pad: dict[tuple[int, int], object] = {}
+
+    def set_image_factor(self, factor: int) -> None:
+        """Render and compare at the capture's resolution divided by ``factor`` (area-averaged)."""
+        if factor == self.factor:
+            return
+        mi = self.mi
+        self.level_capture = self.capture.downscaled(factor)
+        imgs, masks = self.level_capture.images, self.level_capture.masks
+        self.sensors = [sensor(self.backend, c, self.cfg.spp, pixel_format="rgb") for c in self.level_capture.cameras]
+        self.targets = [mi.TensorXf(np.ascontiguousarray(im, dtype=np.float32)) for im in imgs]
+        if self.cfg.loss == "relative_l2":
+            w = [relative_weight(im, m) for im, m in zip(imgs, masks, strict=True)]
+        else:
+            w = [(m > 0).astype(np.float32)[..., None] for m in masks]
+        self.weights = [mi.TensorXf(np.ascontiguousarray(x)) for x in w]
+        self.factor = factor
+
+    def _assign(self, p: dict[str, np.ndarray]) -> dict:
+        import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
+
+        mi, handles = self.mi, {}
+        for k, v in p.items():
+            t = mi.TensorXf(np.ascontiguousarray(v))
+            dr.enable_grad(t)
+            handles[k] = t
+            if k == "log_env":
+                h, w = v.shape[:2]
+                if (h, w) not in self._pad:
+                    self._pad[(h, w)] = mi.UInt32(_pad_index(h, w))
+                flat = dr.gather(mi.Float, dr.exp(t).array, self._pad[(h, w)])
+                self.params[KE] = mi.TensorXf(flat, shape=(h, w + 2, 3))
+            else:
+                self.params[{"albedo": KA, "roughness": KR, "metallic": KM}[k]] = t
+        self.params.update()
+        return handles
+
+    def render(self, p: dict[str, np.ndarray], view: int, seed: int):
+        """Primal render (H, W, 3) of one training view with parameters ``p`` (no gradients)."""
+        import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
+
+        self._assign(p)
+        with dr.suspend_grad():
+            img = self.mi.render(self.scene, self.params, sensor=self.sensors[view], spp=self.cfg.spp, seed=seed)
+            dr.eval(img)
+        return img
+
+    def loss_and_grads(self, p: dict[str, np.ndarray], views, rng: np.random.Generator):
+        import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
+
+        handles = self._assign(p)
+        loss_fn = relative_l2 if self.cfg.loss == "relative_l2" else log_l1
+        loss = 0.0
+        for v in views:
+            img = self.mi.render(self.scene, self.params, sensor=self.sensors[v], spp=self.cfg.spp,
+                                 spp_grad=self.cfg.spp_grad or self.cfg.spp,
+                                 seed=int(rng.integers(2**31)), seed_grad=int(rng.integers(2**31)))
+            loss = loss + loss_fn(img, self.targets[v], self.weights[v]) / len(views)
+        dr.backward(loss)
+        grads = {k: np.array(dr.grad(h)).reshape(p[k].shape) for k, h in handles.items()}
+        for g in grads.values():
+            np.nan_to_num(g, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        return float(np.asarray(loss).ravel()[0]), grads

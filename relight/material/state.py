@@ -1,0 +1,128 @@
+"""Optimization state of the material stage and its checkpoints.
+
+:class:`MaterialState` holds the parameters (albedo, roughness, optional metallic textures and the
+log envmap), the Adam moments, the step count, the loss history and the running (Polyak) means;
+:func:`save_checkpoint` / :func:`load_checkpoint` write and read it as one atomic ``ckpt.npz``
+(arrays + JSON metadata, no pickle), so a resumed run continues the same trajectory. Resolutions
+follow the coarse-to-fine level (:func:`texture_res`, :func:`resample_to_level`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from relight.data.asset import Asset
+from relight.data.images import resize_area
+from relight.data.mesh import Mesh
+from relight.material.config import MaterialConfig
+from relight.material.optim import Adam
+from relight.runtime.config import to_dict
+from relight.runtime.errors import RelightError
+from relight.runtime.paths import read_checkpoint, write_checkpoint
+
+
+@dataclass
+class MaterialState:
+    """Everything needed to resume: parameters, optimizer moments, step, loss history."""
+
+    params: dict[str, np.ndarray]
+    adam: Adam
+    step: int = 0
+    losses: list[float] = field(default_factory=list)
+    avg: dict[str, np.ndarray] = field(default_factory=dict)
+    avg_count: int = 0
+
+    def accumulate(self) -> None:
+        """Add the current parameters to the running mean (restarting on a resolution change).
+
+        The envmap is averaged as radiance, not log radiance: the mean of ``log_env`` is the
+        *geometric* mean, biased dark for a jittering light (the asset rendered 11-19 % dark on spot)."""
+        if any(self.avg.get(k, v).shape != v.shape for k, v in self.params.items()):
+            self.avg, self.avg_count = {}, 0
+        self.avg_count += 1
+        w = 1.0 / self.avg_count
+        for k, v in self.params.items():
+            x = np.exp(v) if k == "log_env" else v
+            self.avg[k] = x.copy() if self.avg_count == 1 else ((1 - w) * self.avg[k] + w * x).astype(np.float32)
+
+    def output(self) -> dict[str, np.ndarray]:
+        """The parameters to write: the running means if averaging has started (``log_env`` as log)."""
+        if not self.avg_count:
+            return self.params
+        return {k: (np.log(np.maximum(v, 1e-30)).astype(np.float32) if k == "log_env" else v)
+                for k, v in self.avg.items()}
+
+
+def image_factor(cfg: MaterialConfig, level: int) -> int:
+    """Integer downscale of the training images at ``level`` (1 at the finest)."""
+    return 2 ** (cfg.levels - 1 - level)
+
+
+def texture_res(cfg: MaterialConfig, level: int) -> tuple[int, int]:
+    """(texture side, envmap width) of ``level``."""
+    f = image_factor(cfg, level)
+    return max(4, cfg.tex_res // f), max(8, cfg.env_width // f)
+
+
+def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
+    """Uniform initial parameters at the coarsest level, or those of ``init`` resampled."""
+    tr, ew = texture_res(cfg, 0)
+    p = {"albedo": np.full((tr, tr, 3), cfg.init_albedo, np.float32),
+         "roughness": np.full((tr, tr, 1), cfg.init_roughness, np.float32),
+         "log_env": np.full((ew // 2, ew, 3), np.log(cfg.init_env), np.float32)}
+    if cfg.metallic:
+        p["metallic"] = np.full((tr, tr, 1), 0.0, np.float32)
+    if init is not None:
+        p["albedo"] = resize_area(init.albedo, tr, tr)
+        p["roughness"] = resize_area(init.roughness[..., None], tr, tr)
+        p["log_env"] = np.log(np.maximum(resize_area(init.envmap, ew // 2, ew), 1e-6))
+        if cfg.metallic and init.metallic is not None:
+            p["metallic"] = resize_area(init.metallic[..., None], tr, tr)
+        p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in p.items()}
+    lrs = {"albedo": cfg.lr_albedo, "roughness": cfg.lr_roughness, "log_env": cfg.lr_env, "metallic": cfg.lr_roughness}
+    return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic")))
+
+
+def resample_to_level(state: MaterialState, cfg: MaterialConfig, level: int) -> None:
+    """Area-resample parameters and Adam moments to ``level``'s resolutions (no-op when there)."""
+    tr, ew = texture_res(cfg, level)
+    for k, a in list(state.params.items()):
+        shape = (ew // 2, ew) if k == "log_env" else (tr, tr)
+        if a.shape[:2] != shape:
+            state.params[k] = np.ascontiguousarray(resize_area(a, *shape), dtype=np.float32)
+            state.adam.resample(k, lambda x, shape=shape: resize_area(x, *shape))
+
+
+def state_to_asset(state: MaterialState, mesh: Mesh, info: dict | None = None) -> Asset:
+    """The asset of the output parameters (the running means once averaging has started)."""
+    return params_to_asset(state.output(), mesh, info)
+
+
+def params_to_asset(p: dict[str, np.ndarray], mesh: Mesh, info: dict | None = None) -> Asset:
+    return Asset(mesh, p["albedo"].copy(), p["roughness"][..., 0].copy(), np.exp(p["log_env"]).astype(np.float32),
+                 p["metallic"][..., 0].copy() if "metallic" in p else None, 0.0, info or {})
+
+
+def save_checkpoint(path: Path, state: MaterialState, cfg: MaterialConfig) -> None:
+    """Atomic ``ckpt.npz`` (parameters, Adam state, running means + JSON metadata; no pickle)."""
+    arrays = ({f"p/{k}": v for k, v in state.params.items()} | {f"adam/{k}": v for k, v in state.adam.state().items()}
+              | {f"avg/{k}": v for k, v in state.avg.items()})
+    meta = {"step": state.step, "losses": state.losses, "config": to_dict(cfg), "avg_count": state.avg_count}
+    write_checkpoint(path, "ckpt", arrays, meta)
+
+
+def load_checkpoint(path: Path, cfg: MaterialConfig) -> MaterialState:
+    z, meta = read_checkpoint(path, "ckpt")
+    if meta.get("config") != to_dict(cfg):
+        raise RelightError("checkpoint was written with another configuration", path=path / "ckpt.npz",
+                           fix="resume with the same options, or start afresh without --resume")
+    state = init_state(cfg)
+    state.params = {k[2:]: v for k, v in z.items() if k.startswith("p/")}
+    state.adam.load_state({k[5:]: v for k, v in z.items() if k.startswith("adam/")})
+    state.avg = {k[4:]: v for k, v in z.items() if k.startswith("avg/")}
+    state.step, state.losses = int(meta["step"]), list(meta["losses"])
+    state.avg_count = int(meta.get("avg_count", 0))
+    return state

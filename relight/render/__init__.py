@@ -1,0 +1,10 @@
+"""Rendering with Mitsuba 3, and the scenes relight renders.
+
+* ``mitsuba`` — :func:`build_scene` (in-memory meshes, float textures so they stay
+  differentiable, envmap emitter), :func:`render_views`, :func:`surface_aovs`, :func:`sensor`.
+* ``synth`` — :func:`synthesize`: a ground-truth capture of a scene (``relight synth``).
+* ``scene`` — :class:`SceneSpec`, scene TOML files, the built-in scenes and envmaps.
+* ``textures``, ``shapes`` — procedural textures (and bilinear lookups), a procedural torus knot.
+
+May import: ``relight.data``, ``relight.runtime``.
+"""

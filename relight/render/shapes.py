@@ -1,0 +1,87 @@
+"""Procedural meshes with natural UVs, for built-in scenes that must not ship scanned data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from relight.data.mesh import Mesh
+
+
+def tube(curve: np.ndarray, radius: float, n_around: int) -> Mesh:
+    """A closed tube of ``radius`` around a closed polyline ``curve`` (N, 3).
+
+    UVs: u runs along the curve, v around the tube; the seam vertices are duplicated so the
+    UV square is covered once. Frames are parallel-transported (no twisting) and the residual
+    holonomy is spread evenly along the curve so the tube closes.
+    """
+    n = len(curve)
+    t = np.roll(curve, -1, 0) - np.roll(curve, 1, 0)
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    a = np.array([0.0, 0.0, 1.0]) if abs(t[0, 2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    nrm = np.zeros_like(curve)
+    nrm[0] = np.cross(t[0], a)
+    nrm[0] /= np.linalg.norm(nrm[0])
+    for i in range(1, n + 1):  # parallel transport, one extra step to measure the twist
+        prev = nrm[(i - 1) % n] if i < n else nrm[n - 1]
+        v = prev - np.dot(prev, t[i % n]) * t[i % n]
+        v /= np.linalg.norm(v)
+        if i < n:
+            nrm[i] = v
+        else:
+            end = v
+    b0 = np.cross(t[0], nrm[0])
+    twist = np.arctan2(np.dot(end, b0), np.dot(end, nrm[0]))
+    ang = -twist * np.arange(n) / n
+    bin_ = np.cross(t, nrm)
+    nrm, bin_ = (nrm * np.cos(ang)[:, None] + bin_ * np.sin(ang)[:, None],
+                 -nrm * np.sin(ang)[:, None] + bin_ * np.cos(ang)[:, None])
+    idx_c = np.arange(n + 1) % n
+    phi = 2 * np.pi * np.arange(n_around + 1) / n_around
+    ring = np.cos(phi)[None, :, None] * nrm[idx_c][:, None] + np.sin(phi)[None, :, None] * bin_[idx_c][:, None]
+    verts = curve[idx_c][:, None] + radius * ring  # (n+1, m+1, 3)
+    uu, vv = np.meshgrid(np.arange(n + 1) / n, np.arange(n_around + 1) / n_around, indexing="ij")
+    uvs = np.stack([uu, vv], -1).reshape(-1, 2)
+    m1 = n_around + 1
+    i, j = np.meshgrid(np.arange(n), np.arange(n_around), indexing="ij")
+    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
+    faces = np.concatenate([np.stack([a00, a11, a10], -1).reshape(-1, 3),
+                            np.stack([a00, a01, a11], -1).reshape(-1, 3)])
+    return Mesh(verts.reshape(-1, 3), faces, uvs, ring.reshape(-1, 3))
+
+
+def torus_knot(p: int = 2, q: int = 3, tube_radius: float = 0.28, segments: int = 256,
+               n_around: int = 32) -> Mesh:
+    """A (p, q) torus knot tube: concavities and self-shadowing, UVs along and around it."""
+    s = 2 * np.pi * np.arange(segments) / segments
+    r = 2.0 + np.cos(q * s)
+    curve = np.stack([r * np.cos(p * s), -np.sin(q * s), r * np.sin(p * s)], -1) / 3.0
+    return tube(curve, tube_radius, n_around)
+
+
+def blob(n_lat: int = 96, n_lon: int = 192, dent: float = 0.32) -> Mesh:
+    """A sphere with smooth bumps and deep dents (concavities, self-shadowing), lat-long UVs.
+
+    Radius ``1 + dent * f(direction)`` with ``f`` a fixed sum of low-frequency products of
+    sines; the UV seam column is duplicated (u = 0 and u = 1), poles are single-row fans.
+    """
+    theta = np.linspace(0, np.pi, n_lat + 1)
+    phi = np.linspace(0, 2 * np.pi, n_lon + 1)
+    th, ph = np.meshgrid(theta, phi, indexing="ij")
+    d = np.stack([np.sin(th) * np.sin(ph), np.cos(th), np.sin(th) * np.cos(ph)], -1)
+    x, y, z = d[..., 0], d[..., 1], d[..., 2]
+    f = (0.6 * np.sin(3 * x + 1.0) * np.sin(2 * y + 0.5) + 0.5 * np.sin(4 * z - 0.3) * np.cos(3 * x)
+         + 0.4 * np.cos(5 * y + 2 * z))
+    f = np.minimum(f, 0.35) - 0.15 * np.maximum(f - 0.35, 0)  # flatten the bumps, keep the dents deep
+    verts = d * (1 + dent * f)[..., None]
+    uvs = np.stack([ph / (2 * np.pi), 1 - th / np.pi], -1).reshape(-1, 2)
+    m1 = n_lon + 1
+    i, j = np.meshgrid(np.arange(n_lat), np.arange(n_lon), indexing="ij")
+    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
+    faces = np.concatenate([np.stack([a00, a10, a11], -1).reshape(-1, 3),
+                            np.stack([a00, a11, a01], -1).reshape(-1, 3)])
+    v = verts.reshape(-1, 3)
+    area = np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
+    return Mesh(v, faces[area > 1e-12], uvs)
+
+
+BUILTIN_SHAPES = {"torus_knot": torus_knot, "blob": blob}
