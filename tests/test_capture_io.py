@@ -1,6 +1,7 @@
 import json
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -162,3 +163,36 @@ def test_camera_type_in_capture(tiny_capture):
     assert sub.names == [cap.names[2], cap.names[0]]
     np.testing.assert_array_equal(sub.gt.albedo[0], cap.gt.albedo[2])
     np.testing.assert_array_equal(sub.relit["forest"].images[1], cap.relit["forest"].images[0])
+
+
+def test_synth_records_its_render_depth_and_eval_uses_it(tiny_capture, cpu_backend, monkeypatch, tmp_path):
+    """The capture says how long its reference paths were; evaluation renders with the same."""
+    import shutil
+
+    from relight.data.asset import load_asset
+    from relight.evaluation import evaluate as ev
+
+    test = load_capture(tiny_capture, "test")
+    assert test.max_depth == 3  # tests' tiny scene (conftest) is rendered at depth 3
+    depths = []
+
+    def spy(backend, asset, max_depth=8, **kw):
+        depths.append(max_depth)
+        return real(backend, asset, max_depth, **kw)
+
+    real = ev.build_scene
+    monkeypatch.setattr(ev, "build_scene", spy)
+    ev.evaluate(load_asset(tiny_capture / "gt"), test, cpu_backend, spp=2)
+    assert depths and set(depths) == {3}
+    n = len(depths)  # a capture without the key (photos, older captures) gets the documented default
+    ev.evaluate(load_asset(tiny_capture / "gt"), replace(test, max_depth=None), cpu_backend, spp=2)
+    assert len(depths) == 2 * n and set(depths[n:]) == {ev.EVAL_DEPTH}
+    # a bad value is a one-line error naming the file
+    cap = tmp_path / "cap"
+    shutil.copytree(tiny_capture, cap)
+    tf = cap / "transforms_test.json"
+    meta = json.loads(tf.read_text())
+    meta["relight"]["max_depth"] = 2.5
+    tf.write_text(json.dumps(meta))
+    with pytest.raises(RelightError, match="max_depth must be an integer"):
+        load_capture(cap, "test")

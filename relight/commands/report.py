@@ -9,6 +9,7 @@ from relight.commands.output import Output, command_output
 from relight.data.asset import load_asset
 from relight.data.capture_io import load_capture
 from relight.export.report import write_report
+from relight.render.mitsuba import RENDER_DEPTH
 from relight.runtime.backend import Backend
 from relight.runtime.progress import Reporter
 
@@ -24,6 +25,7 @@ def run(asset_dir: Path, out: Path, backend: Backend, *, capture: Path | None = 
         with o.folder() as tmp:
             test = load_capture(o.locate(capture), "test") if capture is not None else None
             write_report(tmp, asset, backend, title=f"relight report: {asset_dir}", asset_dir=o.locate(asset_dir),
-                         test=test, views=views, spp=spp, reporter=rep)
+                         test=test, views=views, spp=spp, reporter=rep,
+                         max_depth=(test.max_depth if test is not None else None) or RENDER_DEPTH)
     rep.log(f"wrote {Path(out) / 'index.html'}")
     return Path(out) / "index.html"

@@ -58,6 +58,8 @@ class Capture:
         has_masks: False when the source had neither alpha nor mask files.
         gt: optional ground-truth AOVs (synthetic test splits).
         relit: optional relighting ground truth, keyed by environment-map name.
+        max_depth: path length of the renderer that made the views (``relight synth`` records
+            it); evaluation renders at the same depth. None for photographs.
     """
 
     cameras: list[Camera]
@@ -69,6 +71,7 @@ class Capture:
     has_masks: bool = True
     gt: GroundTruth | None = None
     relit: dict[str, RelitViews] = field(default_factory=dict)
+    max_depth: int | None = None
 
     def __post_init__(self):
         n = len(self.cameras)

@@ -13,6 +13,7 @@ described under a ``"relight"`` key of the JSON.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +212,12 @@ def load_capture(path: str | Path, split: str = "train", *, downscale: int = 1, 
     if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt > FORMAT_VERSION:
         raise RelightError(f"capture 'relight' format {fmt!r} is newer than this relight supports "
                            f"({FORMAT_VERSION})", path=tf, fix="upgrade relight, or drop the 'relight' key")
+    if isinstance(extra, dict) and "max_depth" in extra:
+        depth = extra["max_depth"]
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 64:
+            raise RelightError(f"'relight' block: max_depth must be an integer in [1, 64], got {depth!r}", path=tf,
+                               fix="write the path length the views were rendered with, or drop the key")
+        cap = replace(cap, max_depth=depth)
     if isinstance(extra, dict) and not single:
         cap = _load_extras(cap, extra, root, tf, downscale)
     return cap
@@ -277,7 +284,7 @@ def _load_extras(cap: Capture, extra: dict, root: Path, tf: Path, scale: int) ->
             raise bad(f"relit set '{env}': rotation_deg must be a finite number")
         imgs = stack(spec["images"], 4, f"relit set '{env}'")[..., :3]
         relit[env] = RelitViews(resolve_inside(root, spec["envmap"], "relit envmap", tf), float(rot), imgs)
-    return Capture(cap.cameras, cap.images, cap.masks, cap.names, cap.root, cap.hdr, cap.has_masks, gt, relit)
+    return replace(cap, gt=gt, relit=relit)
 
 
 def camera_frame(cam: Camera, file_path: str) -> dict:

@@ -36,6 +36,9 @@ from relight.runtime.backend import Backend
 from relight.runtime.errors import RelightError
 from relight.runtime.progress import Reporter
 
+EVAL_DEPTH = 6
+"""Path length of evaluation renders when the capture does not record its own (photographs)."""
+
 
 @dataclass(frozen=True)
 class EvalResult:
@@ -80,9 +83,12 @@ class EvalResult:
         return "\n".join(["| metric | value |", "|---|---|", *[f"| {a} | {b} |" for a, b in rows]]) + "\n"
 
 
-def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_SPP, max_depth: int = 6,
+def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_SPP, max_depth: int | None = None,
              reporter: Reporter | None = None, gt_mesh=None) -> EvalResult:
-    """Evaluate ``asset`` on a capture's test split (see the module docstring)."""
+    """Evaluate ``asset`` on a capture's test split (see the module docstring). Renders use
+    ``max_depth``, else the capture's own (the depth its references were rendered with), else
+    :data:`EVAL_DEPTH`."""
+    max_depth = max_depth or test.max_depth or EVAL_DEPTH
     rep = reporter or Reporter()
     if len(test) == 0:
         raise RelightError("capture has no test views", fix="evaluate on a capture with a test split")

@@ -73,6 +73,7 @@ def synthesize(spec: SceneSpec, out: Path, backend: Backend, *, folder: Path | N
     asset = spec.build_asset()
     relit = list(zip(_relit_names(spec), spec.light.relight, strict=True))
     meta = {"scene": spec.name, "spec": {k: v for k, v in to_dict(spec).items() if k != "base"},
+            "max_depth": c.max_depth,
             "renderer": f"mitsuba {backend.variant}, path, max_depth={c.max_depth}, spp={c.spp}, "
                         f"test_spp={c.test_spp}"}
 
