@@ -40,7 +40,8 @@ def fit(capture, out, geometry_config, material_config, geometry_iterations, mat
     gcfg = geometry_load(p, geometry_config, iterations=geometry_iterations)
     mcfg = material_load(p, material_config, iterations=material_iterations)
     res = command.run(capture, out, gcfg, mcfg, backend, resume=resume, overwrite=overwrite, evaluate_after=not no_eval,
-                      downscale=downscale, max_memory=max_memory, reporter=reporter(quiet))
+                      downscale=downscale, max_memory=max_memory, reporter=reporter(quiet),
+                      configs=[geometry_config, material_config])
     if res.metrics is not None:
         click.echo(res.metrics.to_markdown())
     click.echo(str(out))

@@ -35,7 +35,8 @@ def geometry(capture, out, config_toml, iterations, downscale, holdout_every, pr
     backend = select_backend(device)
     cfg = load_config(preset_for(backend, preset), config_toml, iterations=iterations)
     _, metrics = command.run(capture, out, cfg, backend, resume=resume, overwrite=overwrite, downscale=downscale,
-                             holdout_every=holdout_every, max_memory=max_memory, reporter=reporter(quiet))
+                             holdout_every=holdout_every, max_memory=max_memory, reporter=reporter(quiet),
+                             configs=[config_toml])
     if metrics:
         click.echo(" ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     click.echo(str(out))

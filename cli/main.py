@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import gc
 import shlex
+import signal
 import sys
+import threading
 
 import click
 
@@ -44,6 +46,21 @@ for _cmd in (synth.synth, scenes.scenes, inspect.inspect_capture, material.mater
     cli.add_command(_cmd)
 
 
+def _terminate(signum, frame):
+    """SIGTERM outside the fit loops: stop like Ctrl-C, so temporary outputs are removed."""
+    raise KeyboardInterrupt
+
+
+def _caused_by_interrupt(e: BaseException) -> bool:
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def _resume_command(args: list[str]) -> str:
     return shlex.join(["relight", *args, *([] if "--resume" in args else ["--resume"])])
 
@@ -52,11 +69,19 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the group, turning input errors into one-line messages."""
     args = sys.argv[1:] if argv is None else list(argv)
     code = None
+    old_term = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() else None
     try:
         try:
+            bad = next((a for a in args if "\x00" in a), None)
+            if bad is not None:
+                raise RelightError(f"the argument {bad!r} contains a NUL byte", fix="pass plain paths and values")
             rc = cli.main(args=args, prog_name="relight", standalone_mode=False)
         except click.exceptions.Abort as e:  # click wraps Ctrl-C (KeyboardInterrupt) into Abort
             raise (e.__cause__ if isinstance(e.__cause__, KeyboardInterrupt) else e) from None
+        except Exception as e:  # Dr.Jit (RuntimeError) or an import (SystemError) wraps a Ctrl-C/SIGTERM
+            if _caused_by_interrupt(e):
+                raise KeyboardInterrupt from None
+            raise
     except RelightError as e:
         click.echo(f"error: {e.one_line()}", err=True)
         code = EXIT_USAGE
@@ -83,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except click.exceptions.Exit as e:
         code = e.exit_code
+    except RecursionError:  # a parser (JSON, TOML, OBJ) met input nested deeper than the stack
+        click.echo("error: an input file is nested too deeply to read — fix: check the JSON/TOML files "
+                   "passed to this command (a damaged or hostile file?)", err=True)
+        code = EXIT_USAGE
     except MemoryError:
         click.echo("error: out of memory — fix: lower the image size (--downscale), batch or spp, and see "
                    "--max-memory (it refuses runs estimated not to fit)", err=True)
@@ -92,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {where}{e.strerror or e} — fix: check free disk space, permissions and the path",
                    err=True)
         code = EXIT_USAGE
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     if code is not None:
         # leave the except blocks first: their tracebacks keep Mitsuba/cholespy objects alive,
         # which nanobind would report as leaks at exit

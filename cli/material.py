@@ -44,5 +44,5 @@ def material(capture, mesh_path, out, preset, config_toml, iterations, seed, res
     backend = select_backend(device)
     cfg = load_config(preset_for(backend, preset), config_toml, iterations=iterations, seed=seed)
     command.run(capture, mesh_path, out, cfg, backend, resume=resume, overwrite=overwrite, evaluate_after=not no_eval,
-                downscale=downscale, max_memory=max_memory, reporter=reporter(quiet))
+                downscale=downscale, max_memory=max_memory, reporter=reporter(quiet), configs=[config_toml])
     click.echo(str(out))

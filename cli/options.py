@@ -1,6 +1,23 @@
 """Options shared by several commands."""
 
+import math
+
 import click
+
+
+class FiniteFloat(click.ParamType):
+    """A float option that refuses nan and inf (click's float takes them)."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        x = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(x):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return x
+
+
+FINITE = FiniteFloat()
 
 device_option = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import device_option, max_memory_option, reporter
+from cli.options import FINITE, device_option, max_memory_option, reporter
 
 
 @click.command()
@@ -14,7 +14,7 @@ from cli.options import device_option, max_memory_option, reporter
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--envmap", type=click.Path(path_type=Path), default=None,
               help="Lat-long HDR environment map (.exr/.hdr); default: the asset's own.")
-@click.option("--rotate", type=float, default=0.0, show_default=True, help="Rotate the envmap about +y (degrees).")
+@click.option("--rotate", type=FINITE, default=0.0, show_default=True, help="Rotate the envmap about +y (degrees).")
 @click.option("--cameras", "cameras_from", type=click.Path(path_type=Path), default=None,
               help="Render the views of this capture (its test split if it has one) instead of an orbit.")
 @click.option("--orbit", type=click.IntRange(1, 100000), default=8, show_default=True, help="Number of cameras on a ring around the object.")

@@ -181,6 +181,84 @@ def _no_cuda(w: World, monkeypatch):
     monkeypatch.setattr(relight.runtime.backend, "cuda_available", lambda: False)
 
 
+# -- second pass (issue 17): inputs are sacred, finite numbers, no tracebacks -------------------------
+
+def _deep_json(w: World):
+    (w.cap / "transforms_train.json").write_text("[" * 100_000 + "]" * 100_000)
+
+
+def _deep_toml(w: World):
+    (w.root / "ok.toml").write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+
+
+def _png_bomb(w: World):
+    """A valid PNG header claiming 100000 x 100000 pixels (a few hundred bytes on disk)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 6, 0, 0, 0)
+    (w.cap / "train/r_1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                                          + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+def _singular_camera(w: World):
+    m = np.array(w.meta["frames"][0]["transform_matrix"])
+    m[:3, :3] *= 0.0
+    w.frame(0, transform_matrix=m.tolist())
+
+
+def _scaled_camera(w: World):
+    m = np.array(w.meta["frames"][0]["transform_matrix"])
+    m[:3, :3] *= 3.0
+    w.frame(0, transform_matrix=m.tolist())
+
+
+def _metrics_garbage(w: World):
+    (w.asset / "metrics.json").write_text('{"albedo_psnr": ')
+
+
+def _loss_plot_link_out(w: World):
+    write_png(w.root / "secret.png", np.ones((4, 4, 3)))
+    os.symlink(w.root / "secret.png", w.asset / "loss.png")
+
+
+def _exr_write_fails(w: World, monkeypatch):
+    import OpenEXR
+
+    def broken(self, *a, **k):
+        raise RuntimeError("Cannot write image file: No space left on device")
+
+    monkeypatch.setattr(OpenEXR.File, "write", broken)
+
+
+def _flat_mesh(w: World):
+    v = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]], np.float32)  # all on one line
+    write_obj(w.mesh, Mesh(v, np.array([[0, 1, 2], [0, 2, 3], [0, 3, 1], [1, 3, 2]], np.int32)))
+
+
+def _huge_coords(w: World):
+    m = _cube()
+    write_obj(w.mesh, Mesh(m.vertices * 1e30, m.faces, m.uvs))
+
+
+def _mesh_elsewhere(w: World):
+    m = _cube()
+    write_obj(w.mesh, Mesh(m.vertices + np.float32([500, 0, 0]), m.faces, m.uvs))
+
+
+def _locked(w: World):
+    (w.root / ".out.lock").write_text(f"{os.getppid()}\n")  # a live process holds the output
+
+
+def _link_to_capture(w: World):
+    os.symlink(w.cap, w.root / "link")
+
+
+
+
 # (id, break the world, argv, words the message must contain, the file it must name or None)
 CASES = [
     ("no-transforms", lambda w: (w.cap / "transforms_train.json").unlink(), material, "no transforms_train.json", "cap"),
@@ -254,7 +332,63 @@ CASES = [
     ("disk-full-while-writing", _disk_full, render, "No space left on device", "view_000.exr"),
     ("export-unknown-format", lambda w: None, lambda w: ["export", str(w.asset), "-o", str(w.out / "a.fbx")],
      "unknown export format", "a.fbx"),
+    # -- issue 17 --
+    ("output-is-the-capture", lambda w: None, lambda w: ["material", w.cap, "--mesh", w.mesh, "-o", w.cap, "-q",
+                                                         "--no-eval", "--overwrite"], "overlaps the input", "cap"),
+    ("render-over-its-asset", lambda w: None, lambda w: ["render", w.asset, "-o", w.asset, "--overwrite", "-q"],
+     "overlaps the input", "asset"),
+    ("output-inside-input", lambda w: None, lambda w: ["render", w.asset, "-o", w.asset / "views", "-q"],
+     "overlaps the input", "asset"),
+    ("output-around-input", lambda w: None, lambda w: ["material", w.cap, "--mesh", w.mesh, "-o", w.root,
+                                                       "--overwrite", "-q"], "overlaps the input", None),
+    ("output-symlink-to-input", _link_to_capture, lambda w: ["material", w.cap, "--mesh", w.mesh, "-o",
+                                                             w.root / "link", "--overwrite", "-q"],
+     "overlaps the input", "link"),
+    ("output-is-the-config", lambda w: None, lambda w: ["render", w.asset, "-o", w.root / "ok.toml", "-q"],
+     "already exists", "ok.toml"),
+    ("eval-into-the-asset", lambda w: None, lambda w: ["eval", w.asset, w.cap, "-o", w.asset / "asset"],
+     "overlaps the input", "asset.json"),
+    ("export-into-the-asset", lambda w: None, lambda w: ["export", w.asset, "-o", w.asset / "a.glb"],
+     "overlaps the input", "a.glb"),
+    ("toml-nan", lambda w: (w.root / "ok.toml").write_text("lr_env = nan\n"),
+     lambda w: material(w, "--config", str(w.root / "ok.toml")), "finite", "ok.toml"),
+    ("toml-inf", lambda w: (w.root / "ok.toml").write_text("lam = inf\n"),
+     lambda w: ["geometry", w.cap, "-o", w.out, "-q", "--config", w.root / "ok.toml"], "finite", "ok.toml"),
+    ("option-nan", lambda w: None, lambda w: render(w, "--rotate", "nan"), "finite", None),
+    ("option-blamed-not-toml", lambda w: None, lambda w: material(w, "--config", str(w.root / "ok.toml"),
+                                                                  "--iterations", "-5"),
+     "iterations", "command-line option"),
+    ("json-nested-deep", _deep_json, material, "nested too deeply", "transforms_train.json"),
+    ("toml-nested-deep", _deep_toml, lambda w: material(w, "--config", str(w.root / "ok.toml")),
+     "nested too deeply", "ok.toml"),
+    ("nul-in-path", lambda w: None, lambda w: ["render", w.asset, "-o", str(w.out) + "\x00x", "-q"], "NUL", None),
+    ("output-dot", lambda w: None, lambda w: ["render", w.asset, "-o", ".", "-q"], "name of its own", None),
+    ("output-name-too-long", lambda w: None, lambda w: ["render", w.asset, "-o", w.root / ("a" * 250), "-q"],
+     "bytes long", None),
+    ("png-bomb", _png_bomb, material, "claims too many pixels", "r_1.png"),
+    ("camera-singular", _singular_camera, material, "not a rigid camera pose", "transforms_train.json"),
+    ("camera-scaled", _scaled_camera, material, "not a rigid camera pose", "transforms_train.json"),
+    ("downscale-beyond-image", lambda w: None, lambda w: ["geometry", w.cap, "-o", w.out, "-q", "--downscale", "32"],
+     "larger than the image", "r_0.png"),
+    ("metrics-json-garbage", _metrics_garbage, lambda w: ["report", w.asset, "-o", w.out, "-q", "--spp", "1"],
+     "invalid JSON", "metrics.json"),
+    ("report-symlink-out-of-asset", _loss_plot_link_out,
+     lambda w: ["report", w.asset, "-o", w.out, "-q", "--spp", "1"], "outside", "loss.png"),
+    ("exr-write-fails", _exr_write_fails, render, "cannot write EXR", "view_000.exr"),
+    ("mesh-no-area", _flat_mesh, material, "no surface area", "mesh.obj"),
+    ("mesh-absurd-scale", _huge_coords, material, "coordinates reach", "mesh.obj"),
+    ("mesh-out-of-view", _mesh_elsewhere, material, "no camera of the capture sees the mesh", "mesh.obj"),
+    ("output-locked-by-another-run", _locked, render, "another relight run (PID", "out"),
 ]
+
+
+def _digest(w: World) -> dict:
+    """Every input file's bytes (the world without its output): no command may change them."""
+    out = {}
+    for p in sorted(w.root.rglob("*")):
+        if p.is_file() and not p.is_symlink() and w.out not in p.parents and p != w.out:
+            out[str(p.relative_to(w.root))] = p.read_bytes()
+    return out
 
 
 def run_cli(argv, capsys):
@@ -296,6 +430,7 @@ def test_bad_input(case, world, capsys, monkeypatch):
     else:
         breaks(world)
     before = sorted(p.name for p in world.root.iterdir())
+    inputs = _digest(world)
     code, err = run_cli(argv(world), capsys)
     assert code == 2, err
     lines = err.strip().splitlines()
@@ -307,6 +442,7 @@ def test_bad_input(case, world, capsys, monkeypatch):
     # nothing half-written: the output does not appear (or is untouched) and no temp folder is left
     after = sorted(p.name for p in world.root.iterdir())
     assert after == before, (before, after)
+    assert _digest(world) == inputs, "an input changed"
     if name == "output-exists":
         assert (world.out / "precious.txt").read_text() == "keep me"
     else:

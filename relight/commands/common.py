@@ -46,6 +46,19 @@ def load_splits(capture: Path, downscale: int = 1, holdout_every: int = 0) -> Ca
     return CaptureSplits(require_masks(train, capture), load_test(capture, downscale, holdout_every))
 
 
+def require_in_view(mesh: Mesh, capture: Capture, path: Path) -> None:
+    """Refuse a mesh that no camera of ``capture`` sees (its bounding-box centre is in front of
+    no camera and inside no image): it belongs to another capture or to other units."""
+    lo, hi = mesh.bounds()
+    centre = ((lo + hi) / 2)[None]
+    for cam in capture.cameras:
+        (u, v), depth = (x[0] for x in cam.project(centre))
+        if depth > 0 and 0 <= u <= cam.width and 0 <= v <= cam.height:
+            return
+    raise RelightError("no camera of the capture sees the mesh (its centre is outside every view)", path=path,
+                       fix="use the mesh made for this capture, in the capture's units and world frame")
+
+
 def gt_mesh_of(capture: Path) -> Mesh | None:
     """The capture's ground-truth mesh (``gt/mesh.obj`` written by ``relight synth``), or None."""
     p = Path(capture) / "gt" / "mesh.obj"

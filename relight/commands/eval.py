@@ -11,13 +11,17 @@ from relight.data.asset import load_asset
 from relight.data.capture_io import load_capture
 from relight.evaluation.evaluate import EVAL_SPP, EvalResult, evaluate
 from relight.runtime.backend import Backend
-from relight.runtime.paths import write_text_atomic
+from relight.runtime.paths import check_disjoint, check_output_name, write_text_atomic
 from relight.runtime.progress import Reporter
 
 
 def run(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | None = None, spp: int = EVAL_SPP,
         reporter: Reporter | None = None) -> EvalResult:
     """Evaluate the asset in ``asset_dir``; with ``out``, write ``out.json`` and ``out.md``."""
+    if out is not None:  # before the renders: a bad output path fails at once
+        check_output_name(Path(out))
+        for f in (Path(out).with_suffix(".json"), Path(out).with_suffix(".md")):
+            check_disjoint(f, [asset_dir, capture])
     asset = load_asset(asset_dir)
     test = load_capture(capture, "test")
     res = evaluate(asset, test, backend, spp=spp, reporter=reporter, gt_mesh=gt_mesh_of(capture))

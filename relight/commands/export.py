@@ -8,6 +8,7 @@ from pathlib import Path
 from relight.commands.output import Output
 from relight.data.asset import load_asset
 from relight.export.formats import export_asset
+from relight.runtime.paths import check_disjoint, check_output_name
 
 
 def run(asset_dir: Path, out: Path, fmt: str | None = None, overwrite: bool = False,
@@ -16,5 +17,7 @@ def run(asset_dir: Path, out: Path, fmt: str | None = None, overwrite: bool = Fa
     returns the final paths of the files written."""
     source = within.locate(asset_dir) if within is not None else asset_dir
     target = within.locate(out) if within is not None else Path(out)
+    check_output_name(target)
+    check_disjoint(target, [source])  # its siblings (envmap, textures) go beside it
     written = export_asset(load_asset(source), target, fmt, overwrite)
     return [Path(out).parent / p.name for p in written]

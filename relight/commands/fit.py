@@ -7,6 +7,7 @@ a finished geometry stage (its ``done`` marker) is not redone.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from relight.material.config import MaterialConfig
 from relight.material.fit import fit_material
 from relight.material.uv import unwrap
 from relight.runtime.backend import Backend
+from relight.runtime.fingerprint import folder_fingerprint, run_fingerprint
 from relight.runtime.paths import write_text_atomic
 from relight.runtime.progress import Reporter
 from relight.runtime.resources import FIX_CAPTURE, estimate_fit
@@ -47,11 +49,12 @@ class FitResult:
 def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, backend: Backend, *,
         resume: bool = False, overwrite: bool = False, evaluate_after: bool = True, downscale: int = 1,
         max_memory: str | int | None = None, reporter: Reporter | None = None,
-        within: Output | None = None) -> FitResult:
+        within: Output | None = None, configs: Sequence[Path | None] = ()) -> FitResult:
     """Reconstruct the asset of ``capture`` into the folder ``out``.
 
     ``max_memory`` (bytes or ``"8G"``; None = available RAM) bounds the estimated peak memory.
     ``within``: the enclosing command's output when ``out`` and ``capture`` lie inside it.
+    ``configs``: the TOML files the settings came from (inputs the output must not touch).
     """
     rep = reporter or Reporter()
     source = within.locate(capture) if within is not None else Path(capture)
@@ -59,19 +62,21 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
     def memory():
         return estimate_fit(capture_memory(source, downscale), backend.device, gcfg, mcfg)
 
-    with command_output(out, overwrite=overwrite, command="relight fit", memory=memory, max_memory=max_memory,
+    with command_output(out, overwrite=overwrite, command="relight fit", inputs=[capture, *configs], memory=memory,
+                        max_memory=max_memory,
                         fix=FIX_CAPTURE, checkpoints=True, resume=resume, within=within) as o:
         splits = load_splits(source, downscale)
         gdir, mdir = o.checkpoints / "geometry", o.checkpoints / "material"
+        inputs = run_fingerprint(capture=folder_fingerprint(source), downscale=downscale)
         raster = make_raster(backend.torch_device)
         done = gdir / "done"
         if resume and done.is_file():
-            ck = load_checkpoint(gdir, gcfg)
+            ck = load_checkpoint(gdir, gcfg, inputs)
             geo = GeometryResult(Mesh(ck.verts, ck.faces).with_normals(), ck.colors, ck.losses, 0.0, 0.0, -1)
             rep.log(f"resuming after the geometry stage ({ck.step} steps done)")
         else:
             geo = fit_geometry(splits.train, gcfg, raster, checkpoint_dir=gdir,
-                               resume=resume and (gdir / "geom.npz").is_file(), reporter=rep)
+                               resume=resume and (gdir / "geom.npz").is_file(), reporter=rep, inputs=inputs)
             write_text_atomic(done, "geometry stage finished\n")
         gmetrics = None
         if splits.test is not None:
@@ -80,7 +85,7 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
         mesh = unwrap(geo.mesh, mcfg.tex_res).with_normals()
         t_uv = time.perf_counter() - t
         mres = fit_material(splits.train, mesh, mcfg, backend, checkpoint_dir=mdir,
-                            resume=resume and (mdir / "ckpt.npz").is_file(), reporter=rep)
+                            resume=resume and (mdir / "ckpt.npz").is_file(), reporter=rep, inputs=inputs)
         metrics = None
         if evaluate_after and splits.test is not None:
             metrics = evaluate(mres.asset, splits.test, backend, reporter=rep, gt_mesh=gt_mesh_of(source))

@@ -7,6 +7,7 @@ timings, metrics on the test split) and ``geometry_loss.png``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from relight.geometry.fit import GeometryResult, fit_geometry
 from relight.geometry.raster import make_raster
 from relight.runtime.backend import Backend
 from relight.runtime.config import to_dict
+from relight.runtime.fingerprint import folder_fingerprint, run_fingerprint
 from relight.runtime.progress import Reporter
 from relight.runtime.resources import FIX_CAPTURE, estimate_fit
 
@@ -47,21 +49,24 @@ def write_geometry(folder: Path, res: GeometryResult, cfg: GeometryConfig, metri
 
 def run(capture: Path, out: Path, cfg: GeometryConfig, backend: Backend, *, resume: bool = False,
         overwrite: bool = False, downscale: int = 1, holdout_every: int = 0, max_memory: str | int | None = None,
-        reporter: Reporter | None = None) -> tuple[GeometryResult, dict | None]:
+        reporter: Reporter | None = None, configs: Sequence[Path | None] = ()) -> tuple[GeometryResult, dict | None]:
     """Fit the mesh of ``capture`` into the folder ``out``; returns it and its test metrics.
 
     ``max_memory`` (bytes or ``"8G"``; None = available RAM) bounds the estimated peak memory.
+    ``configs``: the TOML files the settings came from (inputs the output must not touch).
     """
     rep = reporter or Reporter()
 
     def memory():
         return estimate_fit(capture_memory(capture, downscale, holdout_every), backend.device, cfg)
 
-    with command_output(out, overwrite=overwrite, command="relight geometry", memory=memory,
+    with command_output(out, overwrite=overwrite, command="relight geometry", inputs=[capture, *configs], memory=memory,
                         max_memory=max_memory, fix=FIX_CAPTURE, checkpoints=True, resume=resume) as o:
         splits = load_splits(capture, downscale, holdout_every)
         raster = make_raster(backend.torch_device)
-        res = fit_geometry(splits.train, cfg, raster, checkpoint_dir=o.checkpoints, resume=resume, reporter=rep)
+        inputs = run_fingerprint(capture=folder_fingerprint(capture), downscale=downscale, holdout_every=holdout_every)
+        res = fit_geometry(splits.train, cfg, raster, checkpoint_dir=o.checkpoints, resume=resume, reporter=rep,
+                           inputs=inputs)
         metrics = None
         if splits.test is not None:
             metrics = evaluate_geometry(res.mesh, res.colors, splits.test, raster, gt_mesh_of(capture))

@@ -18,15 +18,21 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from relight.evaluation.evaluate import EvalResult
-from relight.runtime.paths import atomic_dir, check_output_dir
+from relight.runtime.paths import (
+    atomic_dir,
+    check_disjoint,
+    check_output_dir,
+    check_output_name,
+    output_lock,
+)
 from relight.runtime.resources import MemoryEstimate, check_memory
 
 
@@ -82,24 +88,28 @@ class Output:
 
 @contextmanager
 def command_output(out: Path, *, overwrite: bool = False, command: str = "relight",
-                   memory: Callable[[], MemoryEstimate] | None = None, max_memory: str | int | None = None, fix: str = "",
-                   checkpoints: bool = False, resume: bool = False,
-                   within: Output | None = None) -> Iterator[Output]:
-    """Check the output location and the memory estimate, manage the checkpoint folder; yield
-    the :class:`Output` (see the module docstring)."""
+                   inputs: Sequence[Path | None] = (), memory: Callable[[], MemoryEstimate] | None = None,
+                   max_memory: str | int | None = None, fix: str = "", checkpoints: bool = False,
+                   resume: bool = False, within: Output | None = None) -> Iterator[Output]:
+    """Check the output location (a usable name, not overlapping any of ``inputs``, not existing
+    unless ``overwrite``, writable, not being written by another run) and the memory estimate,
+    manage the checkpoint folder; yield the :class:`Output` (see the module docstring)."""
     out = Path(out)
+    check_output_name(out)
     path = within.locate(out) if within is not None else out
+    check_disjoint(path, [within.locate(i) if within is not None else i for i in inputs])
     check_output_dir(path, overwrite)
-    if memory is not None:  # a callable: estimated after the output checks, as inputs are read
-        check_memory(memory(), max_memory, command, fix)
-    ckpt = None
-    if checkpoints:
-        ckpt = checkpoint_dir_for(path)
-        if not resume and ckpt.exists():
-            shutil.rmtree(ckpt)
-    yield Output(out, path, overwrite, ckpt, within)
-    if ckpt is not None:
-        shutil.rmtree(ckpt, ignore_errors=True)
+    with nullcontext() if within is not None else output_lock(path):
+        if memory is not None:  # a callable: estimated after the output checks, as inputs are read
+            check_memory(memory(), max_memory, command, fix)
+        ckpt = None
+        if checkpoints:
+            ckpt = checkpoint_dir_for(path)
+            if not resume and ckpt.exists():
+                shutil.rmtree(ckpt)
+        yield Output(out, path, overwrite, ckpt, within)
+        if ckpt is not None:
+            shutil.rmtree(ckpt, ignore_errors=True)
 
 
 def plot_losses(losses: list[float], path: Path, title: str) -> None:

@@ -22,6 +22,7 @@ from relight.data.camera import Camera, ring_cameras
 from relight.data.capture_io import load_capture
 from relight.data.images import (
     GREY_BACKGROUND,
+    image_size,
     linear_to_srgb,
     read_envmap,
     straight_srgb,
@@ -62,19 +63,21 @@ def run(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | None = N
     if spp < 1 or res < 8 or orbit < 1:
         raise RelightError(f"--spp, --res and --orbit must be positive (spp={spp}, res={res}, orbit={orbit})",
                            fix="use e.g. --spp 256 --res 512 --orbit 8")
-    with command_output(out, overwrite=overwrite, within=within) as o:
+    with command_output(out, overwrite=overwrite, inputs=[asset_dir, envmap, cameras_from], within=within) as o:
         asset = load_asset(o.locate(asset_dir))
-        if envmap is not None:
-            asset = asset.with_envmap(read_envmap(envmap), rotate)
-        elif rotate:
-            asset = asset.with_envmap(asset.envmap, asset.envmap_rotation_deg + rotate)
         if cameras is None and cameras_from is not None:
             cameras = cameras_of(cameras_from)
         cams = cameras if cameras is not None else ring_cameras(asset.mesh, orbit, res)
         h, w = cams[0].height, cams[0].width
         limit, _ = resolve_limit(max_memory)
-        check_memory(estimate_render(len(cams), h, w, spp, backend.device, limit), max_memory, "relight render",
-                     "render fewer or smaller views (--orbit, --res), or raise --max-memory")
+        env_w, env_h = image_size(envmap) if envmap is not None else (0, 0)  # from its header: not read yet
+        check_memory(estimate_render(len(cams), h, w, spp, backend.device, limit, env_w * env_h), max_memory,
+                     "relight render", "render fewer or smaller views (--orbit, --res), use a smaller --envmap, "
+                     "or raise --max-memory")
+        if envmap is not None:
+            asset = asset.with_envmap(read_envmap(envmap), rotate)
+        elif rotate:
+            asset = asset.with_envmap(asset.envmap, asset.envmap_rotation_deg + rotate)
         passes = render_passes(h, w, spp, backend.device, limit)
         if passes > 1:
             rep.log(f"rendering each view in {passes} sample passes to stay within memory")

@@ -20,7 +20,7 @@ def run(asset_dir: Path, out: Path, backend: Backend, *, capture: Path | None = 
     """Write the report of the asset in ``asset_dir`` (compared with ``capture``'s test views when
     given) into the folder ``out``; returns the final path of its ``index.html``."""
     rep = reporter or Reporter()
-    with command_output(out, overwrite=overwrite, within=within) as o:
+    with command_output(out, overwrite=overwrite, inputs=[asset_dir, capture], within=within) as o:
         asset = load_asset(o.locate(asset_dir))
         with o.folder() as tmp:
             test = load_capture(o.locate(capture), "test") if capture is not None else None

@@ -20,7 +20,9 @@ def run(scene: str | Path | SceneSpec, out: Path, backend: Backend, *, overwrite
     ``max_memory`` (bytes or ``"8G"``; None = available RAM) bounds the estimated peak memory."""
     spec = scene if isinstance(scene, SceneSpec) else load_scene(scene)
     spec = spec.with_overrides(**overrides)
-    with command_output(out, overwrite=overwrite, command="relight synth", memory=lambda: synth_memory(spec, backend.device),
+    source = Path(scene) if isinstance(scene, (str, Path)) and Path(scene).suffix == ".toml" else None
+    with command_output(out, overwrite=overwrite, command="relight synth", inputs=[source],
+                        memory=lambda: synth_memory(spec, backend.device),
                         max_memory=max_memory, fix="lower --res or --views, or raise --max-memory",
                         within=within) as o, o.folder() as tmp:
         return synthesize(spec, out, backend, folder=tmp, reporter=reporter)

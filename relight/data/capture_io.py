@@ -122,6 +122,15 @@ def _camera(top: dict, frame: dict, w: int, h: int, src: Path, i: int) -> Camera
     if not np.all(np.isfinite(m)):
         raise RelightError(f"frame {i}: transform_matrix has NaN/Inf entries", path=src,
                            fix="write finite numbers (camera-to-world, OpenGL axes)")
+    r = m[:3, :3]
+    if np.abs(r.T @ r - np.eye(3)).max() > 1e-2 or np.linalg.det(r) < 0 or (
+            m.shape == (4, 4) and np.abs(m[3] - [0, 0, 0, 1]).max() > 1e-6):
+        raise RelightError(f"frame {i}: transform_matrix is not a rigid camera pose (its rotation is scaled, "
+                           "sheared, mirrored or singular, or its last row is not 0 0 0 1)", path=src,
+                           fix="write the camera-to-world matrix of a pinhole camera (rotation + translation)")
+    if np.abs(m[:3, 3]).max() > 1e6:
+        raise RelightError(f"frame {i}: camera position {m[:3, 3].tolist()} is absurdly far", path=src,
+                           fix="express the poses in the object's units (a scene a few units across)")
     try:
         return Camera(w, h, fx, fy, w / 2.0 if cx is None else cx, h / 2.0 if cy is None else cy, m)
     except RelightError as e:
@@ -131,6 +140,9 @@ def _camera(top: dict, frame: dict, w: int, h: int, src: Path, i: int) -> Camera
 def _load_view(path: Path, mask_path: Path | None, scale: int) -> tuple[np.ndarray, np.ndarray, bool, tuple]:
     """(rgb premultiplied linear, mask, has_mask, full (h, w)) of a frame, area-downscaled."""
     img = check_radiance(read_linear(path), path)
+    if scale > min(img.shape[:2]):
+        raise RelightError(f"--downscale {scale} is larger than the image ({img.shape[1]}x{img.shape[0]})",
+                           path=path, fix=f"use --downscale {max(1, min(img.shape[:2]) // 8)} or less")
     c = img.shape[-1]
     rgb = img[..., :3] if c >= 3 else np.repeat(img[..., :1], 3, axis=-1)
     has_mask = c in (2, 4)
@@ -235,7 +247,11 @@ def peek_capture(path: str | Path, split: str = "train", *, downscale: int = 1,
     first = frames[0] if frames and isinstance(frames[0], dict) and "file_path" in frames[0] else None
     if first is None:
         return load_capture(path, split).images.shape[:3] + (0,)
-    h, w = read_linear(_frame_image_path(tf.parent, first["file_path"], tf, True)).shape[:2]
+    first_path = _frame_image_path(tf.parent, first["file_path"], tf, True)
+    h, w = read_linear(first_path).shape[:2]
+    if downscale > min(h, w):
+        raise RelightError(f"--downscale {downscale} is larger than the image ({w}x{h})", path=first_path,
+                           fix=f"use --downscale {max(1, min(h, w) // 8)} or less")
     extra = meta.get("relight") if isinstance(meta.get("relight"), dict) and not single else {}
     aov_ch = {"albedo": 3, "roughness": 1, "normals": 3}
     ch = sum(aov_ch.get(k, 3) for k in (extra.get("aovs") or {})) + 3 * len(extra.get("relit") or {})

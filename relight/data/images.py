@@ -21,6 +21,10 @@ HDR_EXTS = (".exr", ".hdr", ".rgbe", ".pfm")
 LDR_EXTS = (".png", ".jpg", ".jpeg")
 
 
+MAX_PIXELS = 16384 * 16384
+"""Largest image relight reads (width x height), checked from the file's header before decoding,
+so a tiny file that claims a huge size (a decompression bomb) is refused, not unpacked."""
+
 GREY_BACKGROUND = 0.18
 """Linear radiance of the mid-grey backdrop behind objects in previews (18 % grey, the
 photographic middle grey), used wherever a render is shown over a background."""
@@ -43,12 +47,62 @@ def _as_hwc(a: np.ndarray) -> np.ndarray:
     return a[..., None] if a.ndim == 2 else a
 
 
+def check_size(width: int, height: int, path: Path) -> None:
+    """Refuse an image whose header claims more than :data:`MAX_PIXELS` (or no pixels)."""
+    if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+        raise RelightError(f"image claims {width}x{height} pixels (limit {MAX_PIXELS // 2**20} Mpx)", path=path,
+                           fix="give images of a sensible size (or a damaged/hostile file?)")
+
+
+def _hdr_size(path: Path) -> tuple[int, int]:
+    """(width, height) from a Radiance .hdr header (``-Y H +X W`` after the blank line); (1, 1)
+    when it cannot be parsed (the reader then gives its own error)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return 1, 1
+    for line in head.split(b"\n")[1:64]:
+        parts = line.split()
+        if len(parts) == 4 and parts[0] in (b"-Y", b"+Y") and parts[2] in (b"+X", b"-X"):
+            try:
+                return int(parts[3]), int(parts[1])
+            except ValueError:
+                return 1, 1
+    return 1, 1
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image from its header alone (EXR, HDR, PNG/JPEG), or (0, 0) when the
+    header cannot be read (the reader then gives its own one-line error)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".exr":
+            with OpenEXR.File(str(path), header_only=True) as f:
+                (x0, y0), (x1, y1) = f.header()["dataWindow"]
+            return int(x1) - int(x0) + 1, int(y1) - int(y0) + 1
+        if suffix in (".hdr", ".pfm"):
+            return _hdr_size(path)
+        with Image.open(path) as im:
+            return im.size
+    except Exception:  # any unreadable header: the full read reports it
+        return 0, 0
+
+
 def read_exr(path: str | Path) -> np.ndarray:
     """Read an EXR as float32 (H, W, C): C = 1 (Y or single channel), 3 (RGB) or 4 (RGBA)."""
 
     path = Path(path)
     if not path.is_file():  # checked here: OpenEXR would also print its own message on stderr
         raise RelightError("image file not found", path=path, fix="check the path")
+    try:
+        with OpenEXR.File(str(path), header_only=True) as f:
+            (x0, y0), (x1, y1) = f.header()["dataWindow"]
+    except Exception:  # OpenEXR raises plain RuntimeError/OSError with C++ text
+        raise RelightError("cannot read EXR (truncated or not an OpenEXR file)", path=path,
+                           fix="check the file is a complete OpenEXR image") from None
+    check_size(int(x1) - int(x0) + 1, int(y1) - int(y0) + 1, path)
     try:
         with OpenEXR.File(str(path)) as f:
             ch = {k: v.pixels for k, v in f.channels().items()}
@@ -73,7 +127,11 @@ def write_exr(path: str | Path, img: np.ndarray, half: bool = False) -> None:
         raise ValueError(f"write_exr: unsupported channel count {a.shape[-1]}")
     data = a[..., 0] if a.shape[-1] == 1 else a
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-    OpenEXR.File(header, {names[a.shape[-1]]: np.ascontiguousarray(data)}).write(str(path))
+    try:
+        OpenEXR.File(header, {names[a.shape[-1]]: np.ascontiguousarray(data)}).write(str(path))
+    except RuntimeError as e:  # OpenEXR reports a full disk or a missing folder as RuntimeError
+        raise RelightError(f"cannot write EXR ({str(e).splitlines()[0][:120]})", path=path,
+                           fix="check free disk space, permissions and the path") from None
 
 
 def read_hdr(path: str | Path) -> np.ndarray:
@@ -81,6 +139,7 @@ def read_hdr(path: str | Path) -> np.ndarray:
     import mitsuba as mi  # Bitmap needs no variant
 
     path = Path(path)
+    check_size(*_hdr_size(path), path)
     try:
         bmp = mi.Bitmap(str(path))
         a = np.array(bmp.convert(mi.Bitmap.PixelFormat.RGB, mi.Struct.Type.Float32, srgb_gamma=False))
@@ -99,6 +158,7 @@ def read_png(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as im:
+            check_size(*im.size, path)  # from the header: nothing is decoded yet
             im.load()
             if im.mode in ("I;16", "I;16B", "I"):
                 a = np.asarray(im, dtype=np.float32) / 65535.0
@@ -106,6 +166,9 @@ def read_png(path: str | Path) -> np.ndarray:
                 if im.mode not in ("L", "LA", "RGB", "RGBA"):
                     im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
                 a = np.asarray(im, dtype=np.float32) / 255.0
+    except Image.DecompressionBombError as e:  # PIL's own header check, before ours
+        raise RelightError(f"image claims too many pixels ({e})".replace(", could be decompression bomb DOS attack", ""),
+                           path=path, fix="give images of a sensible size (or a damaged/hostile file?)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise RelightError(f"cannot read image ({e})", path=path,
                            fix="check the file is a complete PNG/JPEG") from None

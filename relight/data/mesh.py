@@ -16,6 +16,9 @@ import trimesh
 from relight.runtime.errors import RelightError
 
 MAX_FACES = 5_000_000
+MAX_COORD = 1e6
+"""Largest vertex coordinate accepted: relight's scenes are a few units across, and float32
+rasterization and path tracing lose all precision far beyond that."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,12 @@ def validate_mesh(mesh: Mesh, path: str | Path | None = None) -> Mesh:
         if not keep.any():
             raise RelightError("every face of the mesh is degenerate", path=path, fix="export a triangle mesh with faces")
         mesh = Mesh(mesh.vertices, f[keep], mesh.uvs, mesh.normals)
+    if np.abs(mesh.vertices).max() > MAX_COORD:
+        raise RelightError(f"mesh coordinates reach {np.abs(mesh.vertices).max():.3g} (limit {MAX_COORD:.0e})",
+                           path=path, fix="scale the mesh to the capture's units (an object a few units across)")
+    if face_areas(mesh.vertices.astype(np.float64), mesh.faces).sum() <= 0:
+        raise RelightError("the mesh has no surface area (every face is flat to a line or a point)", path=path,
+                           fix="export a mesh with real faces")
     bad = non_manifold_edges(mesh.faces)
     if bad:
         raise RelightError(f"mesh is non-manifold ({bad} edges are shared by more than two faces)", path=path,

@@ -10,7 +10,6 @@ zipped or served as it is.
 from __future__ import annotations
 
 import html
-import json
 import shutil
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from relight.data.images import GREY_BACKGROUND, linear_to_srgb, read_envmap, wr
 from relight.render.mitsuba import RENDER_DEPTH, build_scene, render_views
 from relight.render.scene import BUILTIN_ENVMAPS
 from relight.runtime.backend import Backend
+from relight.runtime.errors import RelightError
+from relight.runtime.paths import is_finite_number, read_json, resolve_inside
 from relight.runtime.progress import Reporter
 
 LOSS_PLOTS = ("geometry_loss.png", "loss.png")
@@ -65,8 +66,9 @@ def write_report(folder: Path, asset: Asset, backend: Backend, *, title: str, as
                     + _fig("envmap.png", "envmap (tone-mapped: 99th percentile = white)") + "</div>")
     sections.append(_relit_section(asset, backend, folder, spp, rep))
     for name in LOSS_PLOTS:
-        if (Path(asset_dir) / name).is_file():
-            shutil.copy(Path(asset_dir) / name, folder / name)
+        src = Path(asset_dir) / name
+        if src.is_file() or src.is_symlink():  # a link out of the asset folder is refused, not copied
+            shutil.copy(resolve_inside(asset_dir, name, "loss plot", src), folder / name)
     losses = [n for n in LOSS_PLOTS if (folder / n).is_file()]
     if losses:
         sections.append("<h2>Loss curves</h2><div class=row>" + "".join(_fig(n, n[:-4]) for n in losses) + "</div>")
@@ -80,14 +82,16 @@ def _fig(src: str, caption: str) -> str:
 
 def _metrics_table(asset_dir: Path) -> str:
     p = Path(asset_dir) / "metrics.json"
-    if not p.is_file():
+    if not p.is_file() and not p.is_symlink():
         return ""
-    m = json.loads(p.read_text())
+    m = read_json(resolve_inside(asset_dir, "metrics.json", "metrics file", p))
+    if not isinstance(m, dict):
+        raise RelightError("metrics.json is not a JSON object", path=p, fix="rewrite it with relight eval, or remove it")
     rows = []
     for k, v in m.items():
         if isinstance(v, dict):
-            rows += [(f"{k} {kk}", vv) for kk, vv in v.items()]
-        elif isinstance(v, (int, float)) and v is not None:
+            rows += [(f"{k} {kk}", vv) for kk, vv in v.items() if is_finite_number(vv)]
+        elif is_finite_number(v):
             rows.append((k, v))
     return "<table>" + "".join(f"<tr><td>{html.escape(str(a))}</td><td>{b:.4g}</td></tr>"
                                for a, b in rows if isinstance(b, (int, float))) + "</table>"

@@ -34,6 +34,7 @@ from relight.geometry.losses import photometric_loss, silhouette_loss
 from relight.geometry.raster import Raster
 from relight.geometry.remesh import pixel_size, remesh, subdivide, taubin
 from relight.geometry.state import GeometryState, load_checkpoint, restore_state, save_checkpoint
+from relight.runtime.errors import require_finite
 from relight.runtime.loop import Schedule, run_loop
 from relight.runtime.progress import Reporter
 
@@ -90,8 +91,8 @@ class _GeometryFit:
     name = "geometry"
 
     def __init__(self, capture: Capture, cfg: GeometryConfig, raster: Raster, st: GeometryState, level: int,
-                 data: _Level):
-        self.capture, self.cfg, self.raster = capture, cfg, raster
+                 data: _Level, inputs: dict | None):
+        self.capture, self.cfg, self.raster, self.inputs = capture, cfg, raster, inputs
         self.st, self.level, self.data = st, level, data
 
     def enter_level(self, level: int) -> None:
@@ -118,20 +119,23 @@ class _GeometryFit:
         return {"faces": len(self.st.faces_np)}
 
     def save_checkpoint(self, path: Path, step: int, level: int, losses: list[float]) -> None:
-        save_checkpoint(path, step, level, losses, self.st, self.cfg)
+        save_checkpoint(path, step, level, losses, self.st, self.cfg, self.inputs)
 
 
 def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, checkpoint_dir: Path | None = None,
                  resume: bool = False, reporter: Reporter | None = None, stop_at: int | None = None,
-                 init: Mesh | None = None) -> GeometryResult:
+                 init: Mesh | None = None, inputs: dict | None = None) -> GeometryResult:
     """Fit a mesh to ``capture`` (masks required) with the raster context ``raster``.
+
+    ``inputs`` (:func:`relight.runtime.fingerprint.run_fingerprint`) is recorded in checkpoints, and
+    a resume from a checkpoint written for other inputs is refused.
 
     ``init`` replaces the visual hull as the starting mesh. ``stop_at`` ends after that many
     steps as an interruption would (checkpoint written), for ``resume=True`` to continue.
     """
     rep = reporter or Reporter()
     t0 = time.perf_counter()
-    ck = load_checkpoint(checkpoint_dir, cfg) if resume and checkpoint_dir is not None else None
+    ck = load_checkpoint(checkpoint_dir, cfg, inputs) if resume and checkpoint_dir is not None else None
     if ck is not None:
         verts, faces, colors, step, level, losses = ck.verts, ck.faces, ck.colors, ck.step, ck.level, ck.losses
         hull_faces = -1
@@ -149,10 +153,12 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
     st = GeometryState(verts, faces, colors, cfg, raster)
     if ck is not None:
         restore_state(st, ck)
-    stage = _GeometryFit(capture, cfg, raster, st, level, data)
+    stage = _GeometryFit(capture, cfg, raster, st, level, data, inputs)
     loop = run_loop(stage, Schedule.of(cfg), step=step, level=level, losses=losses, checkpoint_dir=checkpoint_dir,
                     stop_at=stop_at, reporter=rep)
     v, f, c = stage.st.numpy()
     v = taubin(v, f, cfg.smooth_final)
+    require_finite({"vertices": v, "colours": c}, "geometry",
+                   "lower lr or raise lam in a --config TOML, and check the masks and camera poses")
     return GeometryResult(Mesh(v, f).with_normals(), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
                           hull_faces)

@@ -19,6 +19,7 @@ from relight.geometry.largesteps import LaplacianSolver, UniformAdam
 from relight.geometry.raster import Raster
 from relight.runtime.config import to_dict
 from relight.runtime.errors import RelightError
+from relight.runtime.fingerprint import check_fingerprint
 from relight.runtime.paths import read_checkpoint, write_checkpoint
 
 
@@ -47,7 +48,8 @@ class GeometryState:
             return (self.verts().cpu().numpy(), self.faces_np, self.c.detach().clamp(0, 1).cpu().numpy())
 
 
-def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: GeometryState, cfg: GeometryConfig) -> None:
+def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: GeometryState, cfg: GeometryConfig,
+                    inputs: dict | None = None) -> None:
     """Atomic ``geom.npz``: mesh, colours and the full optimizer state (differential coordinates,
     both Adam states), so that a resumed run continues exactly where it stopped. No pickle."""
     v, f, c = st.numpy()
@@ -56,7 +58,10 @@ def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: 
     for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
         for k, val in opt.state.get(param, {}).items():
             arrays[f"{name}/{k}"] = val.detach().cpu().numpy() if torch.is_tensor(val) else np.asarray(val)
-    write_checkpoint(path, "geom", arrays, {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)})
+    meta = {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)}
+    if inputs is not None:
+        meta["inputs"] = inputs
+    write_checkpoint(path, "geom", arrays, meta)
 
 
 @dataclass
@@ -70,11 +75,14 @@ class GeometryCheckpoint:
     arrays: dict
 
 
-def load_checkpoint(path: Path, cfg: GeometryConfig) -> GeometryCheckpoint:
+def load_checkpoint(path: Path, cfg: GeometryConfig, inputs: dict | None = None) -> GeometryCheckpoint:
+    """The checkpoint in ``path``, refused when written with another config or (given ``inputs``,
+    see :mod:`relight.runtime.fingerprint`) for other inputs."""
     z, meta = read_checkpoint(path, "geom")
     if meta.get("config") != to_dict(cfg):
         raise RelightError("checkpoint was written with another configuration", path=path / "geom.npz",
                            fix="resume with the same options, or start afresh without --resume")
+    check_fingerprint(meta.get("inputs"), inputs, path / "geom.npz")
     return GeometryCheckpoint(z["verts"], z["faces"], z["colors"], int(meta["step"]), int(meta["level"]),
                               list(meta["losses"]), z)
 

@@ -61,7 +61,7 @@ from relight.material.state import (
 from relight.material.uv import uv_coverage
 from relight.runtime.backend import Backend
 from relight.runtime.config import to_dict
-from relight.runtime.errors import RelightError
+from relight.runtime.errors import RelightError, require_finite
 from relight.runtime.interrupt import Interrupted, graceful_stop
 from relight.runtime.loop import Schedule, run_loop
 from relight.runtime.progress import Reporter
@@ -126,8 +126,8 @@ class _MaterialFit:
     name = "material"
 
     def __init__(self, capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, state: MaterialState,
-                 prob: RenderProblem):
-        self.capture, self.mesh, self.cfg, self.backend = capture, mesh, cfg, backend
+                 prob: RenderProblem, inputs: dict | None):
+        self.capture, self.mesh, self.cfg, self.backend, self.inputs = capture, mesh, cfg, backend, inputs
         self.state, self.prob = state, prob
         self.frozen = {k for k, on in (("albedo", cfg.fit_albedo), ("roughness", cfg.fit_roughness),
                                        ("metallic", cfg.fit_roughness), ("log_env", cfg.fit_envmap)) if not on}
@@ -172,14 +172,17 @@ class _MaterialFit:
         return {}
 
     def save_checkpoint(self, path: Path, step: int, level: int, losses: list[float]) -> None:
-        save_checkpoint(path, self.state, self.cfg)
+        save_checkpoint(path, self.state, self.cfg, self.inputs)
 
 
 def fit_material(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, *,
                  checkpoint_dir: Path | None = None, resume: bool = False,
                  reporter: Reporter | None = None, stop_at: int | None = None,
-                 init: Asset | None = None) -> MaterialResult:
+                 init: Asset | None = None, inputs: dict | None = None) -> MaterialResult:
     """Fit textures and envmap of ``mesh`` (with UVs) to ``capture``; returns the asset.
+
+    ``inputs`` (:func:`relight.runtime.fingerprint.run_fingerprint`) is recorded in checkpoints, and
+    a resume from a checkpoint written for other inputs is refused.
 
     ``stop_at`` ends the run after that many steps as an interruption would (checkpoint written),
     so that a later call with ``resume=True`` continues it.
@@ -189,20 +192,21 @@ def fit_material(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Bac
     rep = reporter or Reporter()
     if mesh.uvs is None:
         raise RelightError("mesh has no UVs", fix="unwrap it first (relight.material.uv.unwrap)")
-    state = load_checkpoint(checkpoint_dir, cfg) if resume and checkpoint_dir else init_state(cfg, init)
+    state = load_checkpoint(checkpoint_dir, cfg, inputs) if resume and checkpoint_dir else init_state(cfg, init)
     schedule = Schedule.of(cfg)
     resample_to_level(state, cfg, schedule.level(state.step))
     threads_before = dr.thread_count()
     if backend.device == "cpu":
         dr.set_thread_count(cfg.threads or (os.cpu_count() or 1))
     try:
-        return _fit(capture, mesh, cfg, backend, state, schedule, checkpoint_dir, rep, stop_at)
+        return _fit(capture, mesh, cfg, backend, state, schedule, checkpoint_dir, rep, stop_at, inputs)
     finally:
         dr.set_thread_count(threads_before)
 
 
 def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, state: MaterialState,
-         schedule: Schedule, checkpoint_dir: Path | None, rep: Reporter, stop_at: int | None) -> MaterialResult:
+         schedule: Schedule, checkpoint_dir: Path | None, rep: Reporter, stop_at: int | None,
+         inputs: dict | None) -> MaterialResult:
     import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
 
     prob = RenderProblem(capture, mesh, cfg, backend, state.params)
@@ -212,7 +216,7 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
         prob.render(state.params, 0, seed)
         dr.sync_thread()
         primal = time.perf_counter() - t
-    stage = _MaterialFit(capture, mesh, cfg, backend, state, prob)
+    stage = _MaterialFit(capture, mesh, cfg, backend, state, prob, inputs)
     loop = run_loop(stage, schedule, step=state.step, level=schedule.level(state.step), losses=state.losses,
                     checkpoint_dir=checkpoint_dir, stop_at=stop_at, reporter=rep)
     asset, refine_info = state_to_asset(state, mesh), {}
@@ -225,6 +229,8 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
             asset, st = refine_albedo(capture, asset, backend, passes=cfg.refine_passes, seed=cfg.seed, reporter=rep,
                                       check_stop=check_stop, **_refine_settings(cfg))
         refine_info = {"refine_seconds": round(st.seconds, 2), "refine_change": [round(c, 5) for c in st.change]}
+    require_finite({"albedo": asset.albedo, "roughness": asset.roughness, "envmap": asset.envmap,
+                    "metallic": asset.metallic}, "material", "lower lr_env / lr_albedo in a --config TOML")
     total = time.perf_counter() - t0
     sps = loop.seconds_per_step  # at full resolution
     info = {"stage": "material", "config": to_dict(cfg), "seconds": round(total, 2),

@@ -21,6 +21,7 @@ from relight.material.config import MaterialConfig
 from relight.material.optim import Adam
 from relight.runtime.config import to_dict
 from relight.runtime.errors import RelightError
+from relight.runtime.fingerprint import check_fingerprint
 from relight.runtime.paths import read_checkpoint, write_checkpoint
 
 
@@ -106,19 +107,24 @@ def params_to_asset(p: dict[str, np.ndarray], mesh: Mesh, info: dict | None = No
                  p["metallic"][..., 0].copy() if "metallic" in p else None, 0.0, info or {})
 
 
-def save_checkpoint(path: Path, state: MaterialState, cfg: MaterialConfig) -> None:
+def save_checkpoint(path: Path, state: MaterialState, cfg: MaterialConfig, inputs: dict | None = None) -> None:
     """Atomic ``ckpt.npz`` (parameters, Adam state, running means + JSON metadata; no pickle)."""
     arrays = ({f"p/{k}": v for k, v in state.params.items()} | {f"adam/{k}": v for k, v in state.adam.state().items()}
               | {f"avg/{k}": v for k, v in state.avg.items()})
     meta = {"step": state.step, "losses": state.losses, "config": to_dict(cfg), "avg_count": state.avg_count}
+    if inputs is not None:
+        meta["inputs"] = inputs
     write_checkpoint(path, "ckpt", arrays, meta)
 
 
-def load_checkpoint(path: Path, cfg: MaterialConfig) -> MaterialState:
+def load_checkpoint(path: Path, cfg: MaterialConfig, inputs: dict | None = None) -> MaterialState:
+    """The state in ``path``, refused when written with another config or (given ``inputs``, see
+    :mod:`relight.runtime.fingerprint`) for other inputs."""
     z, meta = read_checkpoint(path, "ckpt")
     if meta.get("config") != to_dict(cfg):
         raise RelightError("checkpoint was written with another configuration", path=path / "ckpt.npz",
                            fix="resume with the same options, or start afresh without --resume")
+    check_fingerprint(meta.get("inputs"), inputs, path / "ckpt.npz")
     state = init_state(cfg)
     state.params = {k[2:]: v for k, v in z.items() if k.startswith("p/")}
     state.adam.load_state({k[5:]: v for k, v in z.items() if k.startswith("adam/")})

@@ -8,6 +8,7 @@ name the file and the key. Dataclasses validate ranges in ``__post_init__`` by r
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -28,6 +29,9 @@ def read_toml(path: Path) -> dict:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise RelightError(f"invalid TOML: {e}", path=path, fix="fix the TOML syntax") from None
+    except RecursionError:
+        raise RelightError("TOML nested too deeply to read", path=path,
+                           fix="flatten the file (a damaged or hostile file?)") from None
     except (OSError, UnicodeDecodeError) as e:
         raise RelightError(f"cannot read file ({type(e).__name__})", path=path, fix="check the file") from None
 
@@ -66,6 +70,9 @@ def _check(value: Any, tp: Any, key: str, src: Path | None) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise RelightError(f"'{key}' must be a number, got {value!r}", path=src, fix=f"set {key} to a number")
+        if not math.isfinite(value):
+            raise RelightError(f"'{key}' must be a finite number, got {value!r}", path=src,
+                               fix=f"set {key} to a finite number (no nan or inf)")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -113,8 +120,15 @@ def load_preset(cls: type[T], presets: dict[str, T], preset: str, toml: str | Pa
     data = to_dict(presets[preset])
     if toml is not None:
         data.update(read_toml(Path(toml)))
-    data.update({k: v for k, v in over.items() if v is not None})
-    return from_dict(cls, data, Path(toml) if toml else None)
+    cfg = from_dict(cls, data, Path(toml) if toml else None)  # a bad value here is the file's
+    over = {k: v for k, v in over.items() if v is not None}
+    if not over:
+        return cfg
+    return from_dict(cls, data | over, COMMAND_LINE)  # ... and here the command line's
+
+
+COMMAND_LINE = Path("command-line option")
+"""What errors name as their source when a value came from an option, not a file."""
 
 
 def to_dict(obj: Any) -> Any:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 EXIT_USAGE = 2
 
 
@@ -33,3 +35,12 @@ class RelightError(Exception):
 
 class BackendError(RelightError):
     """The requested compute backend (LLVM / CUDA) is not usable on this machine."""
+
+
+def require_finite(arrays: dict, stage: str, fix: str) -> None:
+    """Raise a one-line error when any of ``arrays`` (name -> array) holds NaN or Inf: a numerical
+    blow-up ends in a clear message, never in a written NaN asset."""
+    bad = [k for k, a in arrays.items() if a is not None and not np.isfinite(np.asarray(a)).all()]
+    if bad:
+        raise RelightError(f"the {stage} stage produced non-finite values in {', '.join(bad)} "
+                           "(a numerical blow-up); nothing was written", fix=fix)

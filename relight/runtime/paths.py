@@ -58,6 +58,9 @@ def read_json(path: Path) -> Any:
     except json.JSONDecodeError as e:
         raise RelightError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", path=path,
                            fix="fix the JSON syntax") from None
+    except RecursionError:
+        raise RelightError("JSON nested too deeply to read", path=path,
+                           fix="flatten the file (a damaged or hostile file?)") from None
 
 
 def is_finite_number(v: Any) -> bool:
@@ -153,6 +156,7 @@ def atomic_dir(out: Path, overwrite: bool = False) -> Iterator[Path]:
     check_output_dir(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, umask_mode())  # mkdtemp's 0700 would outlive the rename: follow the umask
     try:
         yield tmp
     except BaseException:
@@ -165,3 +169,93 @@ def atomic_dir(out: Path, overwrite: bool = False) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
     else:
         os.replace(tmp, out)
+
+
+def check_output_name(out: Path) -> None:
+    """Refuse output paths no file system takes or that name no new entry: NUL bytes, an empty
+    or ``.``/``..`` last component, or a name longer than the file system allows (checked before
+    the run, not after it)."""
+    text = os.fspath(out)
+    if "\x00" in text:
+        raise RelightError("the output path contains a NUL byte", path=repr(text),
+                           fix="choose a plain output path")
+    name = Path(text).name
+    if not text.strip() or not name or name in (".", "..") or text.rstrip().endswith(("/.", "/..")):
+        raise RelightError("the output needs a name of its own, not a folder reference", path=text or "''",
+                           fix="name a new folder or file, e.g. -o out/result")
+    anc = Path(os.path.abspath(text)).parent
+    while not anc.exists():
+        anc = anc.parent
+    try:
+        limit = os.pathconf(anc, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    longest = max(len(os.fsencode(p)) for p in Path(text).parts)
+    # the atomic writers add up to ~30 characters (".NAME.tmp-XXXXXXXX", ".NAME.ckpt", ".NAME.lock")
+    if longest + 30 > limit:
+        raise RelightError(f"a name in the output path is {longest} bytes long; this file system allows "
+                           f"{limit} and relight needs 30 more for its temporary names", path=text[:60] + "…",
+                           fix="choose a shorter output name")
+
+
+def overlaps(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` (symlinks resolved) are the same path or one contains the other."""
+    ra, rb = Path(os.path.realpath(a)), Path(os.path.realpath(b))
+    return ra == rb or ra in rb.parents or rb in ra.parents
+
+
+def check_disjoint(out: Path, inputs, flag: str = "-o") -> None:
+    """Refuse an output equal to, inside or containing any of ``inputs`` (symlinks resolved):
+    writing it, or replacing it with ``--overwrite``, would destroy an input."""
+    for inp in inputs:
+        if inp is not None and overlaps(out, inp):
+            raise RelightError(f"the output overlaps the input {inp} (the same path, inside it or around it)",
+                               path=out, fix=f"write {flag} somewhere else: no command writes over its inputs")
+
+
+@contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``out`` while a command writes it; a second run with the same
+    output is refused with the holder's PID (a lock left by a dead process is taken over)."""
+    out = Path(out)
+    lock = out.parent / f".{out.name}.lock"
+    if not out.parent.exists():  # nothing exists yet: no run can be writing here
+        yield
+        return
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _alive(pid):
+                raise RelightError(f"another relight run (PID {pid}) is writing this output", path=out,
+                                   fix="wait for it to finish, or choose another -o") from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def umask_mode(mode: int = 0o777) -> int:
+    """``mode`` with the process umask applied (what ``mkdir`` would give)."""
+    m = os.umask(0)
+    os.umask(m)
+    return mode & ~m

@@ -33,6 +33,9 @@ GEOMETRY_FIXED, GEOMETRY_PER_PIXEL, GEOMETRY_PER_FACE = 96 * MiB, 640, 2048
 MATERIAL_FIXED, MATERIAL_PER_PIXEL = 56 * MiB, 200
 RENDER_FIXED, RENDER_PER_PIXEL = 56 * MiB, 260
 CUDA_BYTES_PER_SAMPLE = 160
+ENVMAP_BYTES_PER_PIXEL = 96
+"""A user envmap in memory: the float32 RGB read and its rotated copy, Mitsuba's bitmap and texture,
+and the emitter's sampling distribution (bench/bench_memory.py --envmap measures it)."""
 SAFETY = 1.15
 """Margin applied to the sum (allocator slack, Python objects)."""
 
@@ -144,12 +147,16 @@ def estimate_fit(capture: tuple[int, int, int], device: str, gcfg=None, mcfg=Non
     return MemoryEstimate({"base": BASE, "images": cap, name: work[name]})
 
 
-def estimate_render(views: int, height: int, width: int, spp: int, device: str, budget: int | None = None
-                    ) -> MemoryEstimate:
-    """Peak memory of rendering ``views`` frames (kept in memory as RGBA float32 until written)."""
+def estimate_render(views: int, height: int, width: int, spp: int, device: str, budget: int | None = None,
+                    envmap_pixels: int = 0) -> MemoryEstimate:
+    """Peak memory of rendering ``views`` frames (kept in memory as RGBA float32 until written),
+    with a user-supplied envmap of ``envmap_pixels`` pixels (its copies: :data:`ENVMAP_BYTES_PER_PIXEL`)."""
     passes = render_passes(height, width, spp, device, budget)
-    return MemoryEstimate({"base": BASE, "frames": views * height * width * 16,
-                           "render": render_work_bytes(height, width, math.ceil(spp / passes), device)})
+    parts = {"base": BASE, "frames": views * height * width * 16,
+             "render": render_work_bytes(height, width, math.ceil(spp / passes), device)}
+    if envmap_pixels:
+        parts["envmap"] = ENVMAP_BYTES_PER_PIXEL * envmap_pixels
+    return MemoryEstimate(parts)
 
 
 FIX_CAPTURE = ("load the images smaller (--downscale 2), lower batch_views/spp in a --config TOML, "
