@@ -24,8 +24,11 @@ sys.path.insert(0, str(ROOT))
 GRID = [("material", 64, 4, 1), ("material", 128, 8, 1), ("material", 128, 32, 1), ("material", 256, 8, 1),
         ("material", 256, 16, 2), ("material", 256, 32, 1), ("render", 128, 16, 1), ("render", 256, 16, 1),
         ("render", 256, 64, 1), ("render", 512, 16, 1), ("geometry", 128, 0, 1), ("geometry", 256, 0, 4),
-        ("geometry", 512, 0, 4), ("geometry", 256, 2, 4), ("geometry", 512, 2, 4)]
+        ("geometry", 512, 0, 4), ("geometry", 256, 2, 4), ("geometry", 512, 2, 4),
+        ("envmap", 2048, 16, 1), ("envmap", 4096, 16, 1), ("envmap", 8192, 16, 1)]
 # geometry rows: the third field is the coverage supersampling factor (0 = none), not spp
+# envmap rows: a user envmap of res x res/2 read from EXR, one 128² view rendered under it
+ENV_VIEW = 128
 VIEWS = 8
 
 
@@ -44,11 +47,12 @@ def child(kind: str, res: int, spp: int, batch: int) -> dict:
     backend.mitsuba()
     import torch  # noqa: F401  (counted in the base like in a real run)
 
-    spec = load_scene("spot").with_overrides(res=res, views=VIEWS)
+    view = ENV_VIEW if kind == "envmap" else res  # envmap rows: res is the envmap's width
+    spec = load_scene("spot").with_overrides(res=view, views=VIEWS)
     asset = spec.build_asset()
     cams = spec.train_cameras()
-    imgs = np.zeros((VIEWS, res, res, 3), np.float32)
-    masks = np.ones((VIEWS, res, res), np.float32)
+    imgs = np.zeros((VIEWS, view, view, 3), np.float32)
+    masks = np.ones((VIEWS, view, view), np.float32)
     cap = Capture(cams, imgs, masks, [str(i) for i in range(VIEWS)])
     base = peak_mb()
     t = time.perf_counter()
@@ -63,6 +67,21 @@ def child(kind: str, res: int, spp: int, batch: int) -> dict:
         from relight.render.mitsuba import build_scene, render_views
 
         render_views(backend, build_scene(backend, asset), cams[:1], spp)
+    elif kind == "envmap":
+        import tempfile
+
+        from relight.data.camera import ring_cameras
+        from relight.data.images import read_envmap
+        from relight.render.mitsuba import build_scene, render_views
+
+        with tempfile.TemporaryDirectory() as d:  # written by another process: not in this one's peak
+            code = ("import sys, numpy as np; from relight.data.images import write_exr; "
+                    f"write_exr(sys.argv[1], np.random.default_rng(0).random(({res // 2}, {res}, 3), np.float32))")
+            subprocess.run([sys.executable, "-c", code, str(Path(d) / "env.exr")], check=True, cwd=ROOT)
+            base = peak_mb()
+            t = time.perf_counter()
+            env = asset.with_envmap(read_envmap(Path(d) / "env.exr"), 30.0)
+            render_views(backend, build_scene(backend, env), ring_cameras(asset.mesh, 1, ENV_VIEW), spp)
     else:
         from relight.geometry.config import GeometryConfig
         from relight.geometry.fit import fit_geometry
@@ -80,6 +99,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="results/memory")
     ap.add_argument("--child", nargs=4, default=None)
+    ap.add_argument("--only", default=None, help="measure only the rows of this kind (others from OUT.json)")
     ap.add_argument("--table-only", action="store_true",
                     help="re-estimate the rows of OUT.json with the current constants, measure nothing")
     a = ap.parse_args()
@@ -89,11 +109,13 @@ def main() -> None:
         return
     from relight.runtime import resources as rs
 
-    measured = json.loads(Path(a.out).with_suffix(".json").read_text()) if a.table_only else None
+    old = Path(a.out).with_suffix(".json")
+    measured = {(r["kind"], r["res"], r["spp"], r["batch"]): r for r in json.loads(old.read_text())} \
+        if (a.table_only or a.only) and old.is_file() else {}
     rows = []
-    for i, (kind, res, spp, batch) in enumerate(GRID):
-        if measured is not None:
-            row = measured[i]
+    for kind, res, spp, batch in GRID:
+        if (a.table_only or (a.only and kind != a.only)) and (kind, res, spp, batch) in measured:
+            row = measured[(kind, res, spp, batch)]
         else:
             out = subprocess.run([sys.executable, __file__, "--child", kind, str(res), str(spp), str(batch)],
                                  capture_output=True, text=True, check=True, cwd=ROOT)
@@ -102,6 +124,8 @@ def main() -> None:
             est = rs.material_work_bytes(res, res, spp, batch, 256, 64)
         elif kind == "render":
             est = rs.render_work_bytes(res, res, spp)
+        elif kind == "envmap":
+            est = rs.render_work_bytes(ENV_VIEW, ENV_VIEW, spp) + rs.ENVMAP_BYTES_PER_PIXEL * res * res // 2
         else:
             k = max(spp, 1)  # supersampling: rasterized at k x the resolution
             est = rs.geometry_work_bytes(res * k, res * k, batch, row["faces"])
@@ -116,7 +140,9 @@ def main() -> None:
              "`relight.runtime.resources` (what `--max-memory` is checked against); it must not be below the "
              f"measurement. The base itself is estimated as {rs.BASE // 2**20} MB (measured: the base column).", "",
              "Reproduce: `.venv/bin/python bench/bench_memory.py`", "",
-             "Geometry rows: the spp column holds the coverage supersampling factor (`supersample`).", "",
+             "Geometry rows: the spp column holds the coverage supersampling factor (`supersample`).",
+             f"Envmap rows: a user envmap of res x res/2 (`relight render --envmap`), read from EXR and rotated, "
+             f"one {ENV_VIEW}² view rendered under it.", "",
              "| work | res | spp | batch | base MB | measured MB | estimate MB | estimate / measured |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
