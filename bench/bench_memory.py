@@ -147,7 +147,8 @@ def main() -> None:
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ratio = r["estimate_MB"] / max(r["delta_MB"], 1)
-        lines.append(f"| {r['kind']} | {r['res']}² | {r['spp'] or '-'} | {r['batch']} | {r['base_MB']} | "
+        size = f"{r['res']}×{r['res'] // 2}" if r["kind"] == "envmap" else f"{r['res']}²"
+        lines.append(f"| {r['kind']} | {size} | {r['spp'] or '-'} | {r['batch']} | {r['base_MB']} | "
                      f"{r['delta_MB']} | {r['estimate_MB']} | {ratio:.2f} |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
