@@ -1,0 +1,162 @@
+"""Issue 18's diagnosis ladder, and the peer a user would write instead, on the same captures.
+
+For each object (captures as in bench_suite.py: 64 + 8 views at 256², relit sets; CPU ``fast``):
+
+  (a) material stage on the GT mesh with its own UVs
+  (b) material stage on the GT mesh with an xatlas atlas        (a - b: the atlas' share)
+  (c) full ``relight fit`` (reconstructed mesh, xatlas atlas)   (b - c: geometry + its material fit)
+  (d) the reconstructed mesh's ceiling: GT materials and light transferred to its texels
+      (bench_mesh_ceiling.oracle_asset)                          (d - c: the material fit's share)
+  peer: the Mitsuba 3 inverse-rendering tutorial recipe on (c)'s mesh and atlas — ``prb``, plain
+      L2 on the linear images, Adam (mi.ad.Adam) on albedo / roughness / envmap, no priors, no
+      coarse-to-fine, the same steps and spp as ``fast`` (2000 x 8 spp, one view per step).
+
+All rows are evaluated with relight's protocol (``relight eval``: 256 spp, the capture's render
+depth). Writes results/ladder.json and results/ladder.md.
+
+Usage: .venv/bin/python bench/bench_ladder.py [--objects spot] [--out results/ladder]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+SUITE = ROOT / "out/bench/suite"
+
+
+def peer_recipe(train, mesh, backend, *, steps: int, spp: int, tex_res: int, env_width: int, max_depth: int,
+                seed: int = 0):
+    """The tutorial recipe (what a user writes in an afternoon); returns an Asset."""
+    import drjit as dr
+
+    from relight.data.asset import Asset
+    from relight.render.mitsuba import KA, KE, KR, build_scene, sensor
+
+    mi = backend.mitsuba()
+    init = Asset(mesh, np.full((tex_res, tex_res, 3), 0.5, np.float32), np.full((tex_res, tex_res), 0.5, np.float32),
+                 np.full((env_width // 2, env_width, 3), 0.5, np.float32))
+    scene = build_scene(backend, init, max_depth, integrator="prb")
+    params = mi.traverse(scene)
+    opt = mi.ad.Adam(lr=0.05)
+    for k in (KA, KR, KE):
+        opt[k] = params[k]
+    params.update(opt)
+    sensors = [sensor(backend, c, spp, pixel_format="rgb") for c in train.cameras]
+    refs = [mi.TensorXf(np.ascontiguousarray(im)) for im in train.images]
+    rng = np.random.default_rng(seed)
+    for it in range(steps):
+        v = int(rng.integers(len(sensors)))
+        img = mi.render(scene, params, sensor=sensors[v], spp=spp, seed=it)
+        loss = dr.mean(dr.square(img - refs[v]), axis=None)
+        dr.backward(loss)
+        opt.step()
+        opt[KA] = dr.clip(opt[KA], 0.0, 1.0)
+        opt[KR] = dr.clip(opt[KR], 0.05, 1.0)
+        opt[KE] = dr.maximum(opt[KE], 0.0)
+        params.update(opt)
+    env = np.array(params[KE])[:, 1:-1]  # Mitsuba pads one wrap-around column on each side
+    return Asset(mesh, np.array(params[KA]), np.array(params[KR])[..., 0], np.ascontiguousarray(env, np.float32))
+
+
+def one(name: str, backend) -> dict:
+    from bench_mesh_ceiling import oracle_asset
+
+    from relight.commands import fit, synth
+    from relight.commands.common import gt_mesh_of, load_splits
+    from relight.data.asset import load_asset
+    from relight.data.mesh import Mesh
+    from relight.evaluation.evaluate import evaluate
+    from relight.geometry.config import load_config as gload
+    from relight.material.config import load_config as mload
+    from relight.material.fit import fit_material
+    from relight.material.uv import unwrap
+    from relight.render.scene import load_scene
+
+    cap = SUITE / name
+    if not (cap / "transforms_test.json").is_file():
+        synth.run(load_scene(name), cap, backend, overwrite=True, res=256, views=64)
+    splits = load_splits(cap)
+    gt, gt_mesh = load_asset(cap / "gt"), gt_mesh_of(cap)
+    mcfg = mload("fast")
+    rows = {}
+
+    def record(key, asset, seconds):
+        ev = evaluate(asset, splits.test, backend, gt_mesh=gt_mesh).to_json()
+        rows[key] = {"albedo_psnr": ev["albedo_psnr"], "relight_psnr_mean": ev["relight_psnr_mean"],
+                     "relight_psnr": ev["relight_psnr"], "roughness_mae": ev["roughness_mae"],
+                     "normal_mae": ev["normal_mae"], "seconds": round(seconds, 1)}
+        print(name, key, json.dumps(rows[key]), flush=True)
+
+    t = time.perf_counter()
+    res = fit_material(splits.train, gt.mesh.with_normals(), mcfg, backend)
+    record("a_gt_mesh_own_uvs", res.asset, time.perf_counter() - t)
+    t = time.perf_counter()
+    atlas = unwrap(Mesh(gt.mesh.vertices, gt.mesh.faces), mcfg.tex_res).with_normals()
+    res = fit_material(splits.train, atlas, mcfg, backend)
+    record("b_gt_mesh_xatlas", res.asset, time.perf_counter() - t)
+    t = time.perf_counter()
+    out = SUITE / f"{name}_fit"
+    fit.run(cap, out, gload("fast"), mload("fast"), backend, overwrite=True, evaluate_after=False)
+    fitted = load_asset(out)
+    record("c_reconstructed", fitted, time.perf_counter() - t)
+    t = time.perf_counter()
+    oracle, _ = oracle_asset(fitted, gt, mcfg.tex_res)
+    record("d_ceiling_of_c", oracle, time.perf_counter() - t)
+    t = time.perf_counter()
+    peer = peer_recipe(splits.train, fitted.mesh, backend, steps=mcfg.iterations, spp=mcfg.spp, tex_res=mcfg.tex_res,
+                       env_width=mcfg.env_width, max_depth=mcfg.max_depth)
+    record("peer_on_c_mesh", peer, time.perf_counter() - t)
+    return {"object": name, "rows": rows}
+
+
+def markdown(results: list[dict]) -> str:
+    lines = [f"# Diagnosis ladder and peer ({time.strftime('%Y-%m-%d')}, CPU, `fast`)", "",
+             "Reproduce: `.venv/bin/python bench/bench_ladder.py --objects spot` (about 25 min per object on "
+             "2 cores). Captures: 64 + 8 views at 256² (bench_suite's). Every row is evaluated with the "
+             "`relight eval` protocol (256 spp). Rows: (a) material stage on the GT mesh and UVs; (b) the GT "
+             "mesh with an xatlas atlas; (c) full `relight fit`; (d) (c)'s mesh with GT materials and light "
+             "(its ceiling); peer: the Mitsuba tutorial recipe (prb, plain L2, Adam, no priors, no "
+             "coarse-to-fine, 2000 steps x 8 spp) on (c)'s mesh and atlas.", "",
+             "| object | row | albedo PSNR | relight PSNR (mean) | min over envmaps | roughness MAE | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        for key, v in r["rows"].items():
+            lo = min(v["relight_psnr"].values()) if v["relight_psnr"] else float("nan")
+            lines.append(f"| {r['object']} | {key} | {v['albedo_psnr']:.2f} | {v['relight_psnr_mean']:.2f} | "
+                         f"{lo:.2f} | {v['roughness_mae']:.3f} | {v['seconds']:.0f} |")
+        rows = r["rows"]
+        if "c_reconstructed" in rows and "peer_on_c_mesh" in rows:
+            c, p = rows["c_reconstructed"], rows["peer_on_c_mesh"]
+            lines.append(f"| {r['object']} | ours / peer | {c['albedo_psnr'] - p['albedo_psnr']:+.2f} dB | "
+                         f"{c['relight_psnr_mean'] - p['relight_psnr_mean']:+.2f} dB | | "
+                         f"{c['roughness_mae'] - p['roughness_mae']:+.3f} | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    from relight.runtime.backend import select_backend
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--objects", default="spot")
+    ap.add_argument("--out", default="results/ladder")
+    a = ap.parse_args()
+    backend = select_backend("cpu")
+    out = Path(a.out)
+    done = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").is_file() else []
+    done = [r for r in done if r["object"] not in a.objects.split(",")]
+    for name in a.objects.split(","):
+        done.append(one(name, backend))
+        out.with_suffix(".json").write_text(json.dumps(done, indent=2) + "\n")
+        out.with_suffix(".md").write_text(markdown(done))
+
+
+if __name__ == "__main__":
+    main()
