@@ -21,7 +21,7 @@ import numpy as np
 
 from relight.data.asset import save_asset
 from relight.data.capture_io import write_rgba, write_transforms
-from relight.data.images import read_envmap, write_exr, write_png
+from relight.data.images import image_size, read_envmap, write_exr, write_png
 from relight.render.mitsuba import build_scene, render_views, surface_aovs
 from relight.render.scene import SceneSpec
 from relight.runtime.backend import Backend
@@ -52,11 +52,19 @@ def _relit_names(spec: SceneSpec) -> list[str]:
     return names
 
 
+def scene_image_pixels(spec: SceneSpec) -> int:
+    """Pixels of the image files a scene reads (envmaps, texture files), from their headers."""
+    files = [spec.resolve(spec.light.envmap)] + [spec.resolve(r.envmap) for r in spec.light.relight]
+    m = spec.material
+    files += [spec.resolve(t.file) for t in (m.albedo, m.roughness, m.metallic) if t is not None and t.file]
+    return sum(w * h for w, h in (image_size(f) for f in files))
+
+
 def synth_memory(spec: SceneSpec, device: str) -> MemoryEstimate:
-    """Peak-memory estimate of :func:`synthesize`."""
+    """Peak-memory estimate of :func:`synthesize`, with the scene's own envmaps and textures."""
     c, cams = spec.cameras, spec.train_cameras()
     return estimate_render(max(len(cams), len(spec.test_cameras())), cams[0].height, cams[0].width,
-                           max(c.spp, c.test_spp), device)
+                           max(c.spp, c.test_spp), device, envmap_pixels=scene_image_pixels(spec))
 
 
 def synthesize(spec: SceneSpec, out: Path, backend: Backend, *, folder: Path | None = None,

@@ -156,7 +156,7 @@ def estimate_render(views: int, height: int, width: int, spp: int, device: str, 
     parts = {"base": BASE, "frames": views * height * width * 16,
              "render": render_work_bytes(height, width, math.ceil(spp / passes), device)}
     if envmap_pixels:
-        parts["envmap"] = ENVMAP_BYTES_PER_PIXEL * envmap_pixels
+        parts["input images"] = ENVMAP_BYTES_PER_PIXEL * envmap_pixels
     return MemoryEstimate(parts)
 
 
