@@ -66,7 +66,8 @@ def peer_recipe(train, mesh, backend, *, steps: int, spp: int, tex_res: int, env
     return Asset(mesh, np.array(params[KA]), np.array(params[KR])[..., 0], np.ascontiguousarray(env, np.float32))
 
 
-def one(name: str, backend) -> dict:
+def one(name: str, backend, save) -> dict:
+    """The ladder of one object; ``save(partial)`` is called after each row (long runs)."""
     from bench_mesh_ceiling import oracle_asset
 
     from relight.commands import fit, synth
@@ -94,6 +95,7 @@ def one(name: str, backend) -> dict:
                      "relight_psnr": ev["relight_psnr"], "roughness_mae": ev["roughness_mae"],
                      "normal_mae": ev["normal_mae"], "seconds": round(seconds, 1)}
         print(name, key, json.dumps(rows[key]), flush=True)
+        save({"object": name, "rows": rows})
 
     t = time.perf_counter()
     res = fit_material(splits.train, gt.mesh.with_normals(), mcfg, backend)
@@ -152,10 +154,13 @@ def main() -> None:
     out = Path(a.out)
     done = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").is_file() else []
     done = [r for r in done if r["object"] not in a.objects.split(",")]
+    def save(results):
+        out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+        out.with_suffix(".md").write_text(markdown(results))
+
     for name in a.objects.split(","):
-        done.append(one(name, backend))
-        out.with_suffix(".json").write_text(json.dumps(done, indent=2) + "\n")
-        out.with_suffix(".md").write_text(markdown(done))
+        done.append(one(name, backend, lambda part: save([*done, part])))
+        save(done)
 
 
 if __name__ == "__main__":
