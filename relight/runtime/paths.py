@@ -190,10 +190,10 @@ def check_output_name(out: Path) -> None:
         limit = os.pathconf(anc, "PC_NAME_MAX")
     except (OSError, ValueError):
         limit = 255
-    longest = max(len(os.fsencode(p)) for p in Path(text).parts)
+    longest = len(os.fsencode(name))
     # the atomic writers add up to ~30 characters (".NAME.tmp-XXXXXXXX", ".NAME.ckpt", ".NAME.lock")
     if longest + 30 > limit:
-        raise RelightError(f"a name in the output path is {longest} bytes long; this file system allows "
+        raise RelightError(f"the output name is {longest} bytes long; this file system allows "
                            f"{limit} and relight needs 30 more for its temporary names", path=text[:60] + "…",
                            fix="choose a shorter output name")
 
