@@ -121,7 +121,7 @@ def one(name: str, backend, save) -> dict:
 
 def markdown(results: list[dict]) -> str:
     lines = [f"# Diagnosis ladder and peer ({time.strftime('%Y-%m-%d')}, CPU, `fast`)", "",
-             "Reproduce: `.venv/bin/python bench/bench_ladder.py --objects spot` (about 25 min per object on "
+             "Reproduce: `.venv/bin/python bench/bench_ladder.py --objects spot` (about 45 min per object on "
              "2 cores). Captures: 64 + 8 views at 256² (bench_suite's). Every row is evaluated with the "
              "`relight eval` protocol (256 spp). Rows: (a) material stage on the GT mesh and UVs; (b) the GT "
              "mesh with an xatlas atlas; (c) full `relight fit`; (d) (c)'s mesh with GT materials and light "
