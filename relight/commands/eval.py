@@ -18,16 +18,16 @@ from relight.runtime.progress import Reporter
 def run(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | None = None, spp: int = EVAL_SPP,
         reporter: Reporter | None = None) -> EvalResult:
     """Evaluate the asset in ``asset_dir``; with ``out``, write ``out.json`` and ``out.md``."""
-    if out is not None:  # before the renders: a bad output path fails at once
+    files = (Path(out).with_suffix(".json"), Path(out).with_suffix(".md")) if out is not None else ()
+    if files:  # before the renders: a bad output path fails at once
         check_output_name(Path(out))
-        for f in (Path(out).with_suffix(".json"), Path(out).with_suffix(".md")):
+        for f in files:
             check_disjoint(f, [asset_dir, capture])
     asset = load_asset(asset_dir)
     test = load_capture(capture, "test")
     res = evaluate(asset, test, backend, spp=spp, reporter=reporter, gt_mesh=gt_mesh_of(capture))
-    if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out.with_suffix(".json"), json.dumps(res.to_json(), indent=2) + "\n")
-        write_text_atomic(out.with_suffix(".md"), res.to_markdown())
+    if files:
+        files[0].parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(files[0], json.dumps(res.to_json(), indent=2) + "\n")
+        write_text_atomic(files[1], res.to_markdown())
     return res

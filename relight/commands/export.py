@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from relight.commands.output import Output
+from relight.commands.output import Output, locate
 from relight.data.asset import load_asset
 from relight.export.formats import export_asset
 from relight.runtime.paths import check_disjoint, check_output_name
@@ -15,8 +15,7 @@ def run(asset_dir: Path, out: Path, fmt: str | None = None, overwrite: bool = Fa
         within: Output | None = None) -> list[Path]:
     """Export the asset in ``asset_dir`` to the file ``out`` (format from ``fmt`` or its suffix);
     returns the final paths of the files written."""
-    source = within.locate(asset_dir) if within is not None else asset_dir
-    target = within.locate(out) if within is not None else Path(out)
+    source, target = locate(within, asset_dir), locate(within, out)
     check_output_name(target)
     check_disjoint(target, [source])  # its siblings (envmap, textures) go beside it
     written = export_asset(load_asset(source), target, fmt, overwrite)

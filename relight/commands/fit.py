@@ -14,7 +14,7 @@ from pathlib import Path
 from relight.commands.common import gt_mesh_of, load_splits
 from relight.commands.geometry import GEOMETRY_LOSS_TITLE
 from relight.commands.material import material_loss_title
-from relight.commands.output import Output, command_output, plot_losses
+from relight.commands.output import Output, command_output, locate, plot_losses
 from relight.data.asset import save_asset
 from relight.data.capture_io import capture_memory
 from relight.data.mesh import Mesh
@@ -57,7 +57,7 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
     ``configs``: the TOML files the settings came from (inputs the output must not touch).
     """
     rep = reporter or Reporter()
-    source = within.locate(capture) if within is not None else Path(capture)
+    source = locate(within, capture)
 
     def memory():
         return estimate_fit(capture_memory(source, downscale), backend.device, gcfg, mcfg)

@@ -86,6 +86,13 @@ class Output:
         (folder / "metrics.md").write_text(metrics.to_markdown())
 
 
+def locate(within: Output | None, path: Path | str | None) -> Path | None:
+    """Where ``path`` lies now: :meth:`Output.locate` of ``within``, or ``path`` itself without one."""
+    if within is None:
+        return None if path is None else Path(path)
+    return within.locate(path)
+
+
 @contextmanager
 def command_output(out: Path, *, overwrite: bool = False, command: str = "relight",
                    inputs: Sequence[Path | None] = (), memory: Callable[[], MemoryEstimate] | None = None,
@@ -96,8 +103,8 @@ def command_output(out: Path, *, overwrite: bool = False, command: str = "religh
     manage the checkpoint folder; yield the :class:`Output` (see the module docstring)."""
     out = Path(out)
     check_output_name(out)
-    path = within.locate(out) if within is not None else out
-    check_disjoint(path, [within.locate(i) if within is not None else i for i in inputs])
+    path = locate(within, out)
+    check_disjoint(path, [locate(within, i) for i in inputs])
     check_output_dir(path, overwrite)
     with nullcontext() if within is not None else output_lock(path):
         if memory is not None:  # a callable: estimated after the output checks, as inputs are read
