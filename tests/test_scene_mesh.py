@@ -3,14 +3,14 @@ import pytest
 
 from relight.data.mesh import Mesh, load_mesh, smooth_normals, validate_mesh, write_obj
 from relight.render.scene import list_scenes, load_scene
-from relight.render.shapes import blob, torus_knot
+from relight.render.shapes import blob, bottle, lathe, torus_knot, vase
 from relight.render.textures import TextureSpec, make_texture, sample_bilinear
 from relight.runtime.errors import RelightError
 
 
 def test_builtin_scenes_load_and_build():
-    assert {"spot", "knot", "blob"} <= set(list_scenes())
-    for name in ("spot", "knot", "blob"):
+    assert {"spot", "knot", "blob", "vase", "bottle"} <= set(list_scenes())
+    for name in ("spot", "knot", "blob", "vase", "bottle"):
         spec = load_scene(name)
         asset = spec.build_asset()
         r = np.linalg.norm(asset.mesh.vertices, axis=1).max()
@@ -77,6 +77,32 @@ def test_blob_is_closed_outward_and_dented():
     r = np.linalg.norm(m.vertices, axis=1)
     assert r.min() < 0.8 * np.median(r) and r.max() < 1.2
     assert m.uvs.min() >= 0 and m.uvs.max() <= 1
+
+
+@pytest.mark.parametrize("make", [vase, bottle])
+def test_lathe_shapes_are_closed_outward_and_revolved(make):
+    """The lathe objects are watertight once seam/pole duplicates merge, wound outward, and every
+    row of vertices is a circle about +y (a surface of revolution)."""
+    import trimesh
+
+    m = make()
+    tm = trimesh.Trimesh(m.vertices, m.faces, process=False)
+    tm.merge_vertices()
+    tm.remove_unreferenced_vertices()
+    assert tm.is_watertight and tm.volume > 0
+    rows = m.vertices.reshape(129, 161, 3)
+    r = np.linalg.norm(rows[..., [0, 2]], axis=-1)
+    assert np.ptp(r, axis=1).max() < 1e-6 and np.ptp(rows[..., 1], axis=1).max() < 1e-6  # float32
+    assert m.uvs.min() >= 0 and m.uvs.max() <= 1
+
+
+def test_lathe_follows_its_profile_without_overshoot():
+    """A cylinder profile gives radius 1 along its side (PCHIP does not overshoot the corners)."""
+    m = lathe(np.array([[0.0, -1.0], [1.0, -1.0], [1.0, 1.0], [0.0, 1.0]]), n_around=16, n_along=64)
+    r = np.linalg.norm(m.vertices[:, [0, 2]], axis=1)
+    assert r.max() <= 1.0 + 1e-6
+    side = np.abs(m.vertices[:, 1]) < 0.5
+    np.testing.assert_allclose(r[side], 1.0, atol=1e-6)
 
 
 def test_smooth_normals_of_a_sphere_are_radial():

@@ -19,6 +19,7 @@ class GroundTruth:
         albedo: (N, H, W, 3) linear base colour, sampled at pixel centres.
         roughness: (N, H, W) principled-BSDF roughness in [0, 1].
         normals: (N, H, W, 3) world-space unit shading normals.
+        metallic: (N, H, W) principled-BSDF metallic in [0, 1] (scenes with a metallic texture).
         mask: (N, H, W) anti-aliased coverage in [0, 1].
     """
 
@@ -26,6 +27,7 @@ class GroundTruth:
     roughness: np.ndarray | None = None
     normals: np.ndarray | None = None
     mask: np.ndarray | None = None
+    metallic: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

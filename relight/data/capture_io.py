@@ -253,7 +253,7 @@ def peek_capture(path: str | Path, split: str = "train", *, downscale: int = 1,
         raise RelightError(f"--downscale {downscale} is larger than the image ({w}x{h})", path=first_path,
                            fix=f"use --downscale {max(1, min(h, w) // 8)} or less")
     extra = meta.get("relight") if isinstance(meta.get("relight"), dict) and not single else {}
-    aov_ch = {"albedo": 3, "roughness": 1, "normals": 3}
+    aov_ch = {"albedo": 3, "roughness": 1, "metallic": 1, "normals": 3}
     ch = sum(aov_ch.get(k, 3) for k in (extra.get("aovs") or {})) + 3 * len(extra.get("relit") or {})
     return len(frames), h // max(downscale, 1), w // max(downscale, 1), ch
 
@@ -290,6 +290,7 @@ def _load_extras(cap: Capture, extra: dict, root: Path, tf: Path, scale: int) ->
         gt = GroundTruth(albedo=stack(aovs["albedo"], 3, "albedo AOV") if "albedo" in aovs else None,
                          roughness=stack(aovs["roughness"], 1, "roughness AOV") if "roughness" in aovs else None,
                          normals=stack(aovs["normals"], 3, "normals AOV") if "normals" in aovs else None,
+                         metallic=stack(aovs["metallic"], 1, "metallic AOV") if "metallic" in aovs else None,
                          mask=cap.masks.copy())
     relit = {}
     for env, spec in relit_spec.items():

@@ -8,7 +8,8 @@ Protocol (TensoIR / NeRFactor style, on the capture's **test** views, inside the
 * **relighting** — the aligned albedo (×s_c, clipped to 1) is rendered under each relit set's
   ground-truth envmap and compared with the relit GT; PSNR/SSIM on sRGB-encoded values.
 * **novel view** — the asset under its own envmap vs. the test images (no alignment), sRGB.
-* **roughness** — mean absolute error; **mask IoU** — coverage > 0.5 in both.
+* **roughness**, **metallic** — mean absolute error (metallic only where the capture has its AOV;
+  an asset without a metallic texture counts as 0); **mask IoU** — coverage > 0.5 in both.
 * **geometry** — normal MAE (degrees, shading normals at pixel centres covered in both) and,
   given the GT mesh, Chamfer distance as a fraction of its bbox diagonal
   (:mod:`relight.evaluation.metrics`).
@@ -48,6 +49,7 @@ class EvalResult:
     albedo_ssim: float | None = None
     albedo_scale: list[float] | None = None
     roughness_mae: float | None = None
+    metallic_mae: float | None = None
     relight_psnr: dict[str, float] = field(default_factory=dict)
     relight_ssim: dict[str, float] = field(default_factory=dict)
     novel_view_psnr: float | None = None
@@ -73,6 +75,7 @@ class EvalResult:
 
         rows = [("albedo PSNR (dB, scale-aligned, linear)", f(self.albedo_psnr)),
                 ("albedo SSIM", f(self.albedo_ssim)), ("roughness MAE", f(self.roughness_mae)),
+                ("metallic MAE", f(self.metallic_mae)),
                 ("relight PSNR mean (dB, sRGB)", f(self.relight_psnr_mean)),
                 *[(f"relight PSNR {k}", f(v)) for k, v in self.relight_psnr.items()],
                 *[(f"relight SSIM {k}", f(v)) for k, v in self.relight_ssim.items()],
@@ -117,6 +120,9 @@ def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_S
     if gt.roughness is not None:
         rough = np.stack([a["roughness"] for a in aov])
         res = replace(res, roughness_mae=float(np.abs(rough - gt.roughness)[both].mean()))
+    if gt.metallic is not None:  # an asset without a metallic texture is a dielectric: 0 everywhere
+        metal = np.stack([a.get("metallic", np.zeros_like(a["roughness"])) for a in aov])
+        res = replace(res, metallic_mae=float(np.abs(metal - gt.metallic)[both].mean()))
     aligned = replace(asset, albedo=np.clip(asset.albedo * s, 0, 1).astype(np.float32))
     rp, rs = {}, {}
     for name, rv in test.relit.items():

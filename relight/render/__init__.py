@@ -4,7 +4,8 @@
   differentiable, envmap emitter), :func:`render_views`, :func:`surface_aovs`, :func:`sensor`.
 * ``synth`` — :func:`synthesize`: a ground-truth capture of a scene (``relight synth``).
 * ``scene`` — :class:`SceneSpec`, scene TOML files, the built-in scenes and envmaps.
-* ``textures``, ``shapes`` — procedural textures (and bilinear lookups), a procedural torus knot.
+* ``textures``, ``shapes`` — procedural textures (and bilinear lookups), procedural shapes (torus knot,
+  blob, and the lathe objects vase and bottle).
 
 May import: ``relight.data``, ``relight.runtime``.
 """

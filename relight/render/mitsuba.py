@@ -163,7 +163,8 @@ def surface_aovs(backend: Backend, scene, asset: Asset, cam: Camera) -> dict[str
     """Ground-truth AOVs at pixel centres by ray casting (no noise, no filtering).
 
     Returns float32 ``albedo`` (H, W, 3) linear, ``roughness`` (H, W), ``normals`` (H, W, 3)
-    world-space shading normals, ``hit`` (H, W) in {0, 1}; zero where nothing is hit.
+    world-space shading normals, ``hit`` (H, W) in {0, 1}; zero where nothing is hit; and
+    ``metallic`` (H, W) when the asset has a metallic texture.
     """
     si, uv, hit = _surface_at_pixel_centres(backend, scene, cam)
     h, w = cam.height, cam.width
@@ -171,5 +172,8 @@ def surface_aovs(backend: Backend, scene, asset: Asset, cam: Camera) -> dict[str
     m = hit[:, None]
     albedo = sample_bilinear(asset.albedo, uv) * m
     rough = sample_bilinear(asset.roughness, uv)[:, 0] * hit
-    return {"albedo": albedo.reshape(h, w, 3), "roughness": rough.reshape(h, w),
-            "normals": np.nan_to_num(nrm * m).reshape(h, w, 3), "hit": hit.reshape(h, w)}
+    out = {"albedo": albedo.reshape(h, w, 3), "roughness": rough.reshape(h, w),
+           "normals": np.nan_to_num(nrm * m).reshape(h, w, 3), "hit": hit.reshape(h, w)}
+    if asset.metallic is not None:
+        out["metallic"] = (sample_bilinear(asset.metallic, uv)[:, 0] * hit).reshape(h, w)
+    return out

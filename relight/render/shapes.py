@@ -84,4 +84,51 @@ def blob(n_lat: int = 96, n_lon: int = 192, dent: float = 0.32) -> Mesh:
     return Mesh(v, faces[area > 1e-12], uvs)
 
 
-BUILTIN_SHAPES = {"torus_knot": torus_knot, "blob": blob}
+def lathe(profile: np.ndarray, n_around: int = 160, n_along: int = 128) -> Mesh:
+    """A closed surface of revolution about +y from a profile polyline ``profile`` (K, 2) of
+    (radius, height) control points running from the bottom pole (radius 0) to the top pole.
+
+    The profile is resampled to ``n_along`` rows evenly spaced in arc length (a monotone cubic,
+    PCHIP, through the control points: no overshoot at the shoulders). UVs: u runs along the
+    profile (so ``stripes`` textures make horizontal bands), v around the axis; the seam column is
+    duplicated, the poles are single-row fans.
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    seg = np.linalg.norm(np.diff(profile, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum()
+    curve = PchipInterpolator(s, profile, axis=0)
+    dense = curve(np.linspace(0, 1, 4096))
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
+    t = np.interp(np.linspace(0, arc[-1], n_along + 1), arc, np.linspace(0, 1, 4096))
+    rad, hgt = curve(t).T
+    rad = np.maximum(rad, 0.0)
+    rad[0] = rad[-1] = 0.0
+    phi = np.linspace(0, 2 * np.pi, n_around + 1)
+    verts = np.stack([rad[:, None] * np.sin(phi)[None], np.broadcast_to(hgt[:, None], (n_along + 1, n_around + 1)),
+                      rad[:, None] * np.cos(phi)[None]], -1)
+    uu, vv = np.meshgrid(np.linspace(0, 1, n_along + 1), phi / (2 * np.pi), indexing="ij")
+    uvs = np.stack([uu, vv], -1).reshape(-1, 2)
+    m1 = n_around + 1
+    i, j = np.meshgrid(np.arange(n_along), np.arange(n_around), indexing="ij")
+    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
+    faces = np.concatenate([np.stack([a00, a11, a10], -1).reshape(-1, 3),
+                            np.stack([a00, a01, a11], -1).reshape(-1, 3)])
+    v = verts.reshape(-1, 3)
+    area = np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
+    return Mesh(v, faces[area > 1e-12], uvs)
+
+
+def vase() -> Mesh:
+    """A lidded ceramic jar: flat foot, round belly, narrow neck, flared lip and a domed lid."""
+    return lathe(np.array([[0.0, -1.0], [0.42, -1.0], [0.5, -0.9], [0.78, -0.35], [0.72, 0.1], [0.34, 0.5],
+                           [0.3, 0.62], [0.42, 0.72], [0.4, 0.78], [0.25, 0.86], [0.0, 0.9]]))
+
+
+def bottle() -> Mesh:
+    """A bottle: cylindrical body, rounded shoulder, long neck and a wider screw cap."""
+    return lathe(np.array([[0.0, -1.0], [0.46, -1.0], [0.5, -0.94], [0.5, 0.05], [0.42, 0.3], [0.2, 0.48],
+                           [0.17, 0.6], [0.17, 0.72], [0.22, 0.74], [0.22, 0.96], [0.18, 1.0], [0.0, 1.0]]))
+
+
+BUILTIN_SHAPES = {"torus_knot": torus_knot, "blob": blob, "vase": vase, "bottle": bottle}

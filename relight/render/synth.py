@@ -6,6 +6,7 @@ Output folder (NeRF-synthetic layout, readable by :func:`relight.data.capture_io
     train/r_000.png + .exr      RGBA: PNG sRGB straight alpha, EXR linear premultiplied
     test/r_000.png + .exr
     test/aov/r_000_{albedo,roughness,normal}.exr   GT AOVs at pixel centres (linear, world normals)
+    test/aov/r_000_metallic.exr                     (scenes with a metallic texture)
     relit/<env>/r_000.png + .exr                   test views under each relighting envmap
     gt/                          the ground-truth asset (mesh, textures, training envmap)
     gt/envmaps/<env>.exr         the relighting envmaps
@@ -111,6 +112,8 @@ def synthesize(spec: SceneSpec, out: Path, backend: Backend, *, folder: Path | N
             a = surface_aovs(backend, scene, asset, cam)
             write_exr(tmp / f"test/aov/r_{i:03d}_albedo.exr", a["albedo"])
             write_exr(tmp / f"test/aov/r_{i:03d}_roughness.exr", a["roughness"])
+            if "metallic" in a:
+                write_exr(tmp / f"test/aov/r_{i:03d}_metallic.exr", a["metallic"])
             write_exr(tmp / f"test/aov/r_{i:03d}_normal.exr", a["normals"])
             write_png(tmp / f"test/aov/r_{i:03d}_normal.png", np.where(a["hit"][..., None] > 0,
                                                                      a["normals"] * 0.5 + 0.5, 0))
@@ -118,6 +121,8 @@ def synthesize(spec: SceneSpec, out: Path, backend: Backend, *, folder: Path | N
         extra_test["aovs"] = {"albedo": "test/aov/{name}_albedo.exr",
                               "roughness": "test/aov/{name}_roughness.exr",
                               "normals": "test/aov/{name}_normal.exr"}
+        if asset.metallic is not None:
+            extra_test["aovs"]["metallic"] = "test/aov/{name}_metallic.exr"
         (tmp / "gt/envmaps").mkdir(parents=True)
         extra_test["relit"] = {}
         t = time.perf_counter()
