@@ -7,9 +7,8 @@ For each object (captures as in bench_suite.py: 64 + 8 views at 256², relit set
   (c) full ``relight fit`` (reconstructed mesh, xatlas atlas)   (b - c: geometry + its material fit)
   (d) the reconstructed mesh's ceiling: GT materials and light transferred to its texels
       (bench_mesh_ceiling.oracle_asset)                          (d - c: the material fit's share)
-  peer: the Mitsuba 3 inverse-rendering tutorial recipe on (c)'s mesh and atlas — ``prb``, plain
-      L2 on the linear images, Adam (mi.ad.Adam) on albedo / roughness / envmap, no priors, no
-      coarse-to-fine, the same steps and spp as ``fast`` (2000 x 8 spp, one view per step).
+  peer: the Mitsuba 3 inverse-rendering tutorial recipe on (c)'s mesh and atlas (bench/peer.py:
+      ``prb``, plain L2, Adam, no priors, no coarse-to-fine, the same steps and spp as ``fast``).
 
 All rows are evaluated with relight's protocol (``relight eval``: 256 spp, the capture's render
 depth). Writes results/ladder.json and results/ladder.md.
@@ -25,45 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 SUITE = ROOT / "out/bench/suite"
 
-
-def peer_recipe(train, mesh, backend, *, steps: int, spp: int, tex_res: int, env_width: int, max_depth: int,
-                seed: int = 0):
-    """The tutorial recipe (what a user writes in an afternoon); returns an Asset."""
-    import drjit as dr
-
-    from relight.data.asset import Asset
-    from relight.render.mitsuba import KA, KE, KR, build_scene, sensor
-
-    mi = backend.mitsuba()
-    init = Asset(mesh, np.full((tex_res, tex_res, 3), 0.5, np.float32), np.full((tex_res, tex_res), 0.5, np.float32),
-                 np.full((env_width // 2, env_width, 3), 0.5, np.float32))
-    scene = build_scene(backend, init, max_depth, integrator="prb")
-    params = mi.traverse(scene)
-    opt = mi.ad.Adam(lr=0.05)
-    for k in (KA, KR, KE):
-        opt[k] = params[k]
-    params.update(opt)
-    sensors = [sensor(backend, c, spp, pixel_format="rgb") for c in train.cameras]
-    refs = [mi.TensorXf(np.ascontiguousarray(im)) for im in train.images]
-    rng = np.random.default_rng(seed)
-    for it in range(steps):
-        v = int(rng.integers(len(sensors)))
-        img = mi.render(scene, params, sensor=sensors[v], spp=spp, seed=it)
-        loss = dr.mean(dr.square(img - refs[v]), axis=None)
-        dr.backward(loss)
-        opt.step()
-        opt[KA] = dr.clip(opt[KA], 0.0, 1.0)
-        opt[KR] = dr.clip(opt[KR], 0.05, 1.0)
-        opt[KE] = dr.maximum(opt[KE], 0.0)
-        params.update(opt)
-    env = np.array(params[KE])[:, 1:-1]  # Mitsuba pads one wrap-around column on each side
-    return Asset(mesh, np.array(params[KA]), np.array(params[KR])[..., 0], np.ascontiguousarray(env, np.float32))
+from peer import peer_recipe  # noqa: E402  (bench/ is on the path above)
 
 
 def one(name: str, backend, save) -> dict:

@@ -1,0 +1,153 @@
+"""Issue 18's levers, each measured against the ladder step it is meant to close.
+
+A run is one material-stage fit with ``fast`` plus config overrides, on one object's bench_suite
+capture and one mesh (``--mesh gt``: the GT mesh and its UVs, the ladder's row a; ``--mesh fit``:
+the reconstructed mesh and atlas of ``out/bench/suite/<object>_fit``, row c's), or a post-process
+of an existing asset (``--post dilate``: fill every texel outside the atlas' charts from the nearest
+chart texel — gutter dilation; ``--post oracle512`` / ``oracle1024``: the ceiling of the fitted mesh
+with GT materials transferred at that texture size). Every row is evaluated with ``relight eval``'s
+protocol (256 spp) and split by **where** the albedo error is (:func:`error_regions`): the 2-px
+silhouette band, interior pixels on GT texture edges, and flat interior pixels. Rows are appended
+to results/levers.jsonl; results/levers.md is rewritten from it.
+
+Usage: .venv/bin/python bench/bench_levers.py NAME --object spot --mesh gt|fit [key=value ...]
+       .venv/bin/python bench/bench_levers.py NAME --object spot --post dilate|oracle512|oracle1024
+       .venv/bin/python bench/bench_levers.py --markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = ROOT / "out/bench/suite"
+OUT = ROOT / "results/levers"
+
+
+def error_regions(asset, test, backend) -> dict:
+    """Scale-aligned albedo error of ``asset`` on the test views, split by region: ``silhouette``
+    (mask pixels within 2 px of its edge), ``texture_edges`` (other pixels where the GT albedo's
+    Sobel gradient of luminance ≥ 0.05) and ``flat`` (the rest). Per region: fraction of pixels,
+    share of the squared error, PSNR (dB, linear albedo, peak 1)."""
+    from scipy.ndimage import binary_erosion, sobel
+
+    from relight.evaluation.metrics import channel_scale
+    from relight.render.mitsuba import build_scene, surface_aovs
+
+    scene = build_scene(backend, asset, 2)
+    aov = [surface_aovs(backend, scene, asset, c) for c in test.cameras]
+    alb, hit = np.stack([a["albedo"] for a in aov]), np.stack([a["hit"] > 0 for a in aov])
+    mask = test.masks > 0.5
+    both = mask & hit
+    err = np.clip(alb * channel_scale(alb, test.gt.albedo, both), 0, 1) - test.gt.albedo
+    interior = np.stack([binary_erosion(m, iterations=2) for m in mask]) & both
+    grad = np.stack([np.hypot(sobel(g, 0), sobel(g, 1)) for g in test.gt.albedo.mean(-1)])
+    total = float((err[both] ** 2).sum())
+    out = {}
+    for key, m in (("silhouette", both & ~interior), ("texture_edges", interior & (grad >= 0.05)),
+                   ("flat", interior & (grad < 0.05))):
+        se = err[m] ** 2
+        out[key] = {"pixels": round(float(m.sum() / both.sum()), 4), "share": round(float(se.sum()) / total, 4),
+                    "psnr": round(float(-10 * np.log10(se.mean())), 2)}
+    return out
+
+
+def dilate(asset):
+    """``asset`` with every texel outside its atlas' charts set from the nearest chart texel."""
+    from scipy.ndimage import distance_transform_edt
+
+    from relight.material.uv import uv_coverage
+
+    def fill(tex):
+        cov = uv_coverage(asset.mesh, tex.shape[0], dilate=0)
+        iy, ix = distance_transform_edt(~cov, return_distances=False, return_indices=True)
+        return np.ascontiguousarray(tex[iy, ix])
+
+    return replace(asset, albedo=fill(asset.albedo), roughness=fill(asset.roughness),
+                   metallic=None if asset.metallic is None else fill(asset.metallic))
+
+
+def run(name: str, obj: str, mesh: str, post: str | None, over: dict) -> dict:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_mesh_ceiling import oracle_asset
+    from bench_suite import MATERIAL_MODEL
+
+    from relight.commands.common import load_splits
+    from relight.data.asset import load_asset, save_asset
+    from relight.evaluation.evaluate import evaluate
+    from relight.material.config import load_config
+    from relight.material.fit import fit_material
+    from relight.runtime.backend import select_backend
+
+    backend = select_backend("cpu")
+    cap = SUITE / obj
+    splits, gt = load_splits(cap), load_asset(cap / "gt")
+    t = time.perf_counter()
+    if post:
+        fitted = load_asset(SUITE / f"{obj}_fit")
+        asset = dilate(fitted) if post == "dilate" else oracle_asset(fitted, gt, int(post.removeprefix("oracle")))[0]
+        cfg = None
+    else:
+        cfg = load_config("fast", **{**MATERIAL_MODEL.get(obj, {}), **over})
+        m = gt.mesh.with_normals() if mesh == "gt" else load_asset(SUITE / f"{obj}_fit").mesh
+        asset = fit_material(splits.train, m, cfg, backend).asset
+        save_asset(asset, ROOT / "out/bench/levers" / f"{obj}_{name}")
+    seconds = time.perf_counter() - t
+    ev = evaluate(asset, splits.test, backend).to_json()
+    row = {"name": name, "object": obj, "mesh": "fit" if post else mesh, "post": post, "overrides": over,
+           "date": time.strftime("%Y-%m-%d"), "albedo_psnr": ev["albedo_psnr"],
+           "relight_psnr_mean": ev["relight_psnr_mean"], "relight_psnr": ev["relight_psnr"],
+           "roughness_mae": ev["roughness_mae"], "metallic_mae": ev.get("metallic_mae"),
+           "seconds": round(seconds, 1), "regions": error_regions(asset, splits.test, backend)}
+    with OUT.with_suffix(".jsonl").open("a") as f:
+        f.write(json.dumps(row) + "\n")
+    return row
+
+
+def markdown(rows: list[dict]) -> str:
+    def f(x, fmt=".2f"):
+        return "—" if x is None else format(x, fmt)
+
+    L = ["# Levers of issue 18, measured", "",
+         "Reproduce a row: `.venv/bin/python bench/bench_levers.py NAME --object OBJ --mesh gt|fit [key=value ...]` "
+         "or `... --post dilate|oracle512|oracle1024` (see the script's docstring; CPU `fast`, bench_suite "
+         "captures 64 + 8 views at 256², evaluated at 256 spp). *Regions*: PSNR of the albedo error "
+         "(share of its squared error) on the 2-px silhouette band / GT texture edges / flat interior.", "",
+         "| object | mesh | lever | albedo PSNR | relight PSNR (min) | roughness MAE | metallic MAE | "
+         "silhouette | texture edges | flat | seconds |", "|---" * 11 + "|"]
+    for r in rows:
+        what = r["post"] or (", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "defaults")
+        reg = [f"{g['psnr']:.1f} ({100 * g['share']:.0f} %)" for g in r["regions"].values()]
+        lo = min(r["relight_psnr"].values())
+        L.append(f"| {r['object']} | {r['mesh']} | {r['name']}: {what} | {f(r['albedo_psnr'])} | "
+                 f"{f(r['relight_psnr_mean'])} ({lo:.2f}) | {f(r['roughness_mae'], '.3f')} | "
+                 f"{f(r['metallic_mae'], '.3f')} | {' | '.join(reg)} | {r['seconds']:.0f} |")
+    return "\n".join(L) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name", nargs="?")
+    ap.add_argument("overrides", nargs="*", help="material config key=value (Python literals)")
+    ap.add_argument("--object", default="spot")
+    ap.add_argument("--mesh", choices=["gt", "fit"], default="gt")
+    ap.add_argument("--post", choices=["dilate", "oracle512", "oracle1024"])
+    ap.add_argument("--markdown", action="store_true")
+    a = ap.parse_args()
+    if not a.markdown:
+        over = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in a.overrides)}
+        print(json.dumps(run(a.name, a.object, a.mesh, a.post, over)))
+    rows = [json.loads(x) for x in OUT.with_suffix(".jsonl").read_text().splitlines() if x.strip()]
+    OUT.with_suffix(".md").write_text(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
