@@ -3,15 +3,18 @@
 A run is one material-stage fit with ``fast`` plus config overrides, on one object's bench_suite
 capture and one mesh (``--mesh gt``: the GT mesh and its UVs, the ladder's row a; ``--mesh fit``:
 the reconstructed mesh and atlas of ``out/bench/suite/<object>_fit``, row c's), or a post-process
-of an existing asset (``--post dilate``: fill every texel outside the atlas' charts from the nearest
+of an existing asset (``--post asis``: the fitted asset itself, row c; ``--post dilate``: fill every texel outside the atlas' charts from the nearest
 chart texel — gutter dilation; ``--post oracle512`` / ``oracle1024``: the ceiling of the fitted mesh
-with GT materials transferred at that texture size). Every row is evaluated with ``relight eval``'s
+with GT materials transferred at that texture size). ``--gt-light`` fixes the light to the GT envmap
+(``fit_envmap = false``; textures still start uniform; pass ``levels=1 "level_split=[1.0]"`` so the
+envmap is not resampled through the coarse levels): what the material fit reaches when the light is
+known, separating the light's share of an error from the textures'. Every row is evaluated with ``relight eval``'s
 protocol (256 spp) and split by **where** the albedo error is (:func:`error_regions`): the 2-px
 silhouette band, interior pixels on GT texture edges, and flat interior pixels. Rows are appended
 to results/levers.jsonl; results/levers.md is rewritten from it.
 
 Usage: .venv/bin/python bench/bench_levers.py NAME --object spot --mesh gt|fit [key=value ...]
-       .venv/bin/python bench/bench_levers.py NAME --object spot --post dilate|oracle512|oracle1024
+       .venv/bin/python bench/bench_levers.py NAME --object spot --post asis|dilate|oracle512|oracle1024
        .venv/bin/python bench/bench_levers.py --markdown
 """
 
@@ -75,7 +78,19 @@ def dilate(asset):
                    metallic=None if asset.metallic is None else fill(asset.metallic))
 
 
-def run(name: str, obj: str, mesh: str, post: str | None, over: dict) -> dict:
+def gt_light_init(gt, cfg):
+    """An initial asset with uniform textures (``cfg``'s) and the GT envmap, its rotation about +y
+    baked into the lat-long columns (the fit's envmap has none)."""
+    from relight.data.asset import Asset
+
+    w = gt.envmap.shape[1]
+    env = np.roll(gt.envmap, -int(round(gt.envmap_rotation_deg / 360 * w)), axis=1)
+    tex = np.full((8, 8), cfg.init_roughness, np.float32)
+    return Asset(gt.mesh, np.full((8, 8, 3), cfg.init_albedo, np.float32), tex, np.ascontiguousarray(env),
+                 np.zeros_like(tex) if cfg.metallic else None)
+
+
+def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: bool = False) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_mesh_ceiling import oracle_asset
     from bench_suite import MATERIAL_MODEL
@@ -93,16 +108,18 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict) -> dict:
     t = time.perf_counter()
     if post:
         fitted = load_asset(SUITE / f"{obj}_fit")
-        asset = dilate(fitted) if post == "dilate" else oracle_asset(fitted, gt, int(post.removeprefix("oracle")))[0]
+        asset = fitted if post == "asis" else dilate(fitted) if post == "dilate" else \
+            oracle_asset(fitted, gt, int(post.removeprefix("oracle")))[0]
         cfg = None
     else:
-        cfg = load_config("fast", **{**MATERIAL_MODEL.get(obj, {}), **over})
+        cfg = load_config("fast", **{**MATERIAL_MODEL.get(obj, {}), **over, **({"fit_envmap": False} if gt_light else {})})
         m = gt.mesh.with_normals() if mesh == "gt" else load_asset(SUITE / f"{obj}_fit").mesh
-        asset = fit_material(splits.train, m, cfg, backend).asset
+        asset = fit_material(splits.train, m, cfg, backend, init=gt_light_init(gt, cfg) if gt_light else None).asset
         save_asset(asset, ROOT / "out/bench/levers" / f"{obj}_{name}")
     seconds = time.perf_counter() - t
     ev = evaluate(asset, splits.test, backend).to_json()
-    row = {"name": name, "object": obj, "mesh": "fit" if post else mesh, "post": post, "overrides": over,
+    row = {"name": name, "object": obj, "mesh": "fit" if post else mesh, "post": post,
+           "overrides": {**over, **({"light": "GT, fixed"} if gt_light else {})},
            "date": time.strftime("%Y-%m-%d"), "albedo_psnr": ev["albedo_psnr"],
            "relight_psnr_mean": ev["relight_psnr_mean"], "relight_psnr": ev["relight_psnr"],
            "roughness_mae": ev["roughness_mae"], "metallic_mae": ev.get("metallic_mae"),
@@ -139,12 +156,13 @@ def main() -> None:
     ap.add_argument("overrides", nargs="*", help="material config key=value (Python literals)")
     ap.add_argument("--object", default="spot")
     ap.add_argument("--mesh", choices=["gt", "fit"], default="gt")
-    ap.add_argument("--post", choices=["dilate", "oracle512", "oracle1024"])
+    ap.add_argument("--post", choices=["asis", "dilate", "oracle512", "oracle1024"])
+    ap.add_argument("--gt-light", action="store_true", help="fix the light to the GT envmap")
     ap.add_argument("--markdown", action="store_true")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     if not a.markdown:
         over = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in a.overrides)}
-        print(json.dumps(run(a.name, a.object, a.mesh, a.post, over)))
+        print(json.dumps(run(a.name, a.object, a.mesh, a.post, over, a.gt_light)))
     rows = [json.loads(x) for x in OUT.with_suffix(".jsonl").read_text().splitlines() if x.strip()]
     OUT.with_suffix(".md").write_text(markdown(rows))
 
