@@ -58,6 +58,20 @@ def torus_knot(p: int = 2, q: int = 3, tube_radius: float = 0.28, segments: int 
     return tube(curve, tube_radius, n_around)
 
 
+def grid_mesh(verts: np.ndarray, uvs: np.ndarray, flip: bool = False) -> Mesh:
+    """A mesh of a (rows, cols, 3) vertex grid, two triangles per cell (winding reversed with
+    ``flip``), without the zero-area triangles of collapsed rows (poles)."""
+    rows, cols = verts.shape[0] - 1, verts.shape[1] - 1
+    m1 = cols + 1
+    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
+    tris = ([a00, a11, a10], [a00, a01, a11]) if flip else ([a00, a10, a11], [a00, a11, a01])
+    faces = np.concatenate([np.stack(t, -1).reshape(-1, 3) for t in tris])
+    v = verts.reshape(-1, 3)
+    area = np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
+    return Mesh(v, faces[area > 1e-12], uvs)
+
+
 def blob(n_lat: int = 96, n_lon: int = 192, dent: float = 0.32) -> Mesh:
     """A sphere with smooth bumps and deep dents (concavities, self-shadowing), lat-long UVs.
 
@@ -74,14 +88,7 @@ def blob(n_lat: int = 96, n_lon: int = 192, dent: float = 0.32) -> Mesh:
     f = np.minimum(f, 0.35) - 0.15 * np.maximum(f - 0.35, 0)  # flatten the bumps, keep the dents deep
     verts = d * (1 + dent * f)[..., None]
     uvs = np.stack([ph / (2 * np.pi), 1 - th / np.pi], -1).reshape(-1, 2)
-    m1 = n_lon + 1
-    i, j = np.meshgrid(np.arange(n_lat), np.arange(n_lon), indexing="ij")
-    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
-    faces = np.concatenate([np.stack([a00, a10, a11], -1).reshape(-1, 3),
-                            np.stack([a00, a11, a01], -1).reshape(-1, 3)])
-    v = verts.reshape(-1, 3)
-    area = np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
-    return Mesh(v, faces[area > 1e-12], uvs)
+    return grid_mesh(verts, uvs)
 
 
 def lathe(profile: np.ndarray, n_around: int = 160, n_along: int = 128) -> Mesh:
@@ -109,14 +116,7 @@ def lathe(profile: np.ndarray, n_around: int = 160, n_along: int = 128) -> Mesh:
                       rad[:, None] * np.cos(phi)[None]], -1)
     uu, vv = np.meshgrid(np.linspace(0, 1, n_along + 1), phi / (2 * np.pi), indexing="ij")
     uvs = np.stack([uu, vv], -1).reshape(-1, 2)
-    m1 = n_around + 1
-    i, j = np.meshgrid(np.arange(n_along), np.arange(n_around), indexing="ij")
-    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
-    faces = np.concatenate([np.stack([a00, a11, a10], -1).reshape(-1, 3),
-                            np.stack([a00, a01, a11], -1).reshape(-1, 3)])
-    v = verts.reshape(-1, 3)
-    area = np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
-    return Mesh(v, faces[area > 1e-12], uvs)
+    return grid_mesh(verts, uvs, flip=True)
 
 
 def vase() -> Mesh:
