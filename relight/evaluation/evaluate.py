@@ -75,7 +75,7 @@ class EvalResult:
 
         rows = [("albedo PSNR (dB, scale-aligned, linear)", f(self.albedo_psnr)),
                 ("albedo SSIM", f(self.albedo_ssim)), ("roughness MAE", f(self.roughness_mae)),
-                ("metallic MAE", f(self.metallic_mae)),
+                *([("metallic MAE", f(self.metallic_mae))] if self.metallic_mae is not None else []),
                 ("relight PSNR mean (dB, sRGB)", f(self.relight_psnr_mean)),
                 *[(f"relight PSNR {k}", f(v)) for k, v in self.relight_psnr.items()],
                 *[(f"relight SSIM {k}", f(v)) for k, v in self.relight_ssim.items()],
