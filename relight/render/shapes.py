@@ -7,6 +7,21 @@ import numpy as np
 from relight.data.mesh import Mesh
 
 
+def grid_mesh(verts: np.ndarray, uvs: np.ndarray, flip: bool = False, normals: np.ndarray | None = None) -> Mesh:
+    """A mesh of a (rows, cols, 3) vertex grid, two triangles per cell (winding reversed with
+    ``flip``), without the zero-area triangles of collapsed rows (poles); ``uvs`` and ``normals``
+    per vertex, flattened in the grid's order."""
+    rows, cols = verts.shape[0] - 1, verts.shape[1] - 1
+    m1 = cols + 1
+    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
+    tris = ([a00, a11, a10], [a00, a01, a11]) if flip else ([a00, a10, a11], [a00, a11, a01])
+    faces = np.concatenate([np.stack(t, -1).reshape(-1, 3) for t in tris])
+    v = verts.reshape(-1, 3)
+    area = np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
+    return Mesh(v, faces[area > 1e-12], uvs, normals)
+
+
 def tube(curve: np.ndarray, radius: float, n_around: int) -> Mesh:
     """A closed tube of ``radius`` around a closed polyline ``curve`` (N, 3).
 
@@ -41,12 +56,7 @@ def tube(curve: np.ndarray, radius: float, n_around: int) -> Mesh:
     verts = curve[idx_c][:, None] + radius * ring  # (n+1, m+1, 3)
     uu, vv = np.meshgrid(np.arange(n + 1) / n, np.arange(n_around + 1) / n_around, indexing="ij")
     uvs = np.stack([uu, vv], -1).reshape(-1, 2)
-    m1 = n_around + 1
-    i, j = np.meshgrid(np.arange(n), np.arange(n_around), indexing="ij")
-    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
-    faces = np.concatenate([np.stack([a00, a11, a10], -1).reshape(-1, 3),
-                            np.stack([a00, a01, a11], -1).reshape(-1, 3)])
-    return Mesh(verts.reshape(-1, 3), faces, uvs, ring.reshape(-1, 3))
+    return grid_mesh(verts, uvs, flip=True, normals=ring.reshape(-1, 3))
 
 
 def torus_knot(p: int = 2, q: int = 3, tube_radius: float = 0.28, segments: int = 256,
@@ -56,20 +66,6 @@ def torus_knot(p: int = 2, q: int = 3, tube_radius: float = 0.28, segments: int 
     r = 2.0 + np.cos(q * s)
     curve = np.stack([r * np.cos(p * s), -np.sin(q * s), r * np.sin(p * s)], -1) / 3.0
     return tube(curve, tube_radius, n_around)
-
-
-def grid_mesh(verts: np.ndarray, uvs: np.ndarray, flip: bool = False) -> Mesh:
-    """A mesh of a (rows, cols, 3) vertex grid, two triangles per cell (winding reversed with
-    ``flip``), without the zero-area triangles of collapsed rows (poles)."""
-    rows, cols = verts.shape[0] - 1, verts.shape[1] - 1
-    m1 = cols + 1
-    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-    a00, a10, a01, a11 = i * m1 + j, (i + 1) * m1 + j, i * m1 + j + 1, (i + 1) * m1 + j + 1
-    tris = ([a00, a11, a10], [a00, a01, a11]) if flip else ([a00, a10, a11], [a00, a11, a01])
-    faces = np.concatenate([np.stack(t, -1).reshape(-1, 3) for t in tris])
-    v = verts.reshape(-1, 3)
-    area = np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
-    return Mesh(v, faces[area > 1e-12], uvs)
 
 
 def blob(n_lat: int = 96, n_lon: int = 192, dent: float = 0.32) -> Mesh:
