@@ -65,14 +65,17 @@ def error_regions(asset, test, backend) -> dict:
 
 def dilate(asset):
     """``asset`` with every texel outside its atlas' charts set from the nearest chart texel."""
-    from scipy.ndimage import distance_transform_edt
+    from bench_mesh_ceiling import fill_gutters
 
     from relight.material.uv import uv_coverage
 
+    charts: dict[int, np.ndarray] = {}  # per texture resolution (the textures usually share one)
+
     def fill(tex):
-        cov = uv_coverage(asset.mesh, tex.shape[0], dilate=0)
-        iy, ix = distance_transform_edt(~cov, return_distances=False, return_indices=True)
-        return np.ascontiguousarray(tex[iy, ix])
+        n = tex.shape[0]
+        if n not in charts:
+            charts[n] = uv_coverage(asset.mesh, n, dilate=0)
+        return fill_gutters(charts[n], tex)[0]
 
     return replace(asset, albedo=fill(asset.albedo), roughness=fill(asset.roughness),
                    metallic=None if asset.metallic is None else fill(asset.metallic))

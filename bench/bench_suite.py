@@ -153,7 +153,8 @@ def peer_of(o: dict, key: str) -> str:
 def markdown(r: dict) -> str:
     objs = r.get("objects", [])
     L = [f"# Benchmark suite ({r['date']})", "", f"Device: {r['device']}. Reproduce: "
-         "`.venv/bin/python bench/bench_suite.py --speed` (≈ 35 min on this 2-core CPU).", "",
+         "`.venv/bin/python bench/bench_suite.py --speed` (on this 2-core CPU each object's fit took "
+         "8.5–13 min and spot's peer 18 min, so about 2.5 h for five objects; `--no-peer` about 1 h).", "",
          "## Quality: our objects (CPU `fast`) beside published TensoIR-synthetic averages (GPU)", "",
          "*Different scenes, same protocol* (per-channel scale-aligned albedo PSNR, relight PSNR over "
          "the relit envmaps, normal MAE on test views). Targets (issue 18): albedo ≥ 30 dB, relight ≥ 30 dB "
