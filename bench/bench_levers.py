@@ -113,7 +113,6 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
         fitted = load_asset(SUITE / f"{obj}_fit")
         asset = fitted if post == "asis" else dilate(fitted) if post == "dilate" else \
             oracle_asset(fitted, gt, int(post.removeprefix("oracle")))[0]
-        cfg = None
     else:
         cfg = load_config("fast", **{**MATERIAL_MODEL.get(obj, {}), **over, **({"fit_envmap": False} if gt_light else {})})
         m = gt.mesh.with_normals() if mesh == "gt" else load_asset(SUITE / f"{obj}_fit").mesh
