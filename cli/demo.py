@@ -16,7 +16,12 @@ from cli.options import device_option, reporter
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
 def demo(out, quick, overwrite, quiet, device):
-    """synth -> fit -> render -> export -> report on the built-in 'spot' scene."""
+    """synth -> fit -> render -> export -> report on the built-in 'spot' scene.
+
+    \b
+    Example:
+      relight demo -o out/demo
+    """
     # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
     from relight.commands import demo as command
     from relight.runtime.backend import select_backend

@@ -23,6 +23,10 @@ def evaluate_cmd(asset, capture, out, spp, quiet, device):
 
     Albedo PSNR/SSIM (per-channel scale-aligned), roughness MAE, relighting PSNR/SSIM under the
     capture's relit envmaps, novel-view PSNR/SSIM and mask IoU (protocol: relight/evaluation/evaluate.py).
+
+    \b
+    Example:
+      relight eval out/demo/asset out/demo/capture -o out/demo_eval
     """
     # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
     from relight.commands import eval as command

@@ -27,6 +27,10 @@ def fit(capture, out, geometry_config, material_config, geometry_iterations, mat
     """Full reconstruction of CAPTURE: geometry -> UV unwrap -> albedo/roughness/envmap.
 
     Checkpoints go to a hidden folder beside OUT; after an interruption rerun with --resume.
+
+    \b
+    Example:
+      relight fit out/demo/capture -o out/spot_fit --preset fast
     """
     # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
     from relight.commands import fit as command

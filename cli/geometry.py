@@ -25,6 +25,10 @@ def geometry(capture, out, config_toml, iterations, downscale, holdout_every, pr
 
     Writes OUT/mesh.obj, OUT/mesh_colors.ply (per-vertex colour), OUT/geometry.json (settings,
     timings and metrics on the test split) and OUT/geometry_loss.png.
+
+    \b
+    Example:
+      relight geometry out/demo/capture -o out/spot_geo --preset fast
     """
     # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
     from relight.commands import geometry as command

@@ -17,7 +17,12 @@ from cli.options import device_option
               help="For single-file captures: every k-th frame is 'test', the rest 'train'.")
 @device_option
 def inspect_capture(capture, split, downscale, holdout_every, device):
-    """Read CAPTURE (NeRF-synthetic or nerfstudio folder, or its transforms JSON) and print a summary."""
+    """Read CAPTURE (NeRF-synthetic or nerfstudio folder, or its transforms JSON) and print a summary.
+
+    \b
+    Example:
+      relight inspect out/demo/capture --split test
+    """
     # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
     from relight.commands import inspect as command
     from relight.runtime.backend import select_backend

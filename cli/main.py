@@ -26,18 +26,23 @@ def cli():
     """relight: from posed photos to a relightable asset (mesh + PBR textures + HDR envmap).
 
     \b
-    Everything at once:  relight demo        (synth -> fit -> render -> export -> report)
+    Everything at once:
+      relight demo -o out/demo   synth -> fit -> render -> export -> report
 
+    \b
     Typical flow:
-      relight synth spot -o out/spot        render a ground-truth capture of a built-in scene
-      relight inspect out/spot              check a capture (NeRF-synthetic or nerfstudio)
+      relight synth spot -o out/spot               ground-truth capture of a scene
+      relight inspect out/spot                     read and summarise a capture
       relight material out/spot --mesh out/spot/gt/mesh.obj -o out/spot_asset
-                                            fit textures + envmap on a known mesh
-      relight eval out/spot_asset out/spot  metrics against the capture's ground truth
-      relight geometry out/spot -o out/spot_geo     mesh from masks + images (rasterization)
-      relight fit out/spot -o out/spot_fit  geometry -> UVs -> material, the whole pipeline
+                                                   fit textures + envmap on a mesh
+      relight eval out/spot_asset out/spot         metrics against ground truth
+      relight geometry out/spot -o out/spot_geo    mesh from masks + images
+      relight fit out/spot -o out/spot_fit         geometry -> UVs -> material
       relight render out/spot_fit --envmap scenes/envmaps/forest.exr -o out/relit
-      relight export out/spot_fit -o out/spot.glb   glTF 2.0 with PBR textures (or .obj)
+                                                   renders under another envmap
+      relight export out/spot_fit -o out/spot.glb  glTF 2.0 binary (or .obj)
+      relight report out/spot_fit --capture out/spot -o out/spot_report
+                                                   one HTML page about the asset
     """
 
 

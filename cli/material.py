@@ -34,6 +34,10 @@ def material(capture, mesh_path, out, preset, config_toml, iterations, seed, res
 
     Uses Mitsuba 3 path-traced gradients (prb, multi-bounce). Checkpoints go to a hidden
     folder beside OUT; after an interruption rerun the same command with --resume.
+
+    \b
+    Example:
+      relight material out/spot --mesh out/spot/gt/mesh.obj -o out/spot_asset
     """
     # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
     from relight.commands import material as command

@@ -26,7 +26,12 @@ from cli.options import FINITE, device_option, max_memory_option, reporter
 @device_option
 @max_memory_option
 def render(asset, out, envmap, rotate, cameras_from, orbit, res, spp, turntable, overwrite, quiet, device, max_memory):
-    """Relight ASSET: path-traced renders as linear EXR + sRGB PNG (Mitsuba)."""
+    """Relight ASSET: path-traced renders as linear EXR + sRGB PNG (Mitsuba).
+
+    \b
+    Example:
+      relight render out/demo/asset --envmap scenes/envmaps/city.exr -o out/relit
+    """
     # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
     from relight.commands import render as command
     from relight.runtime.backend import select_backend

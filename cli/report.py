@@ -20,7 +20,12 @@ from cli.options import device_option, reporter
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
 def report(asset, capture, out, views, spp, overwrite, quiet, device):
-    """One self-contained HTML page about ASSET: pictures, textures, envmap, relit renders, losses, metrics."""
+    """One self-contained HTML page about ASSET: pictures, textures, envmap, relit renders, losses, metrics.
+
+    \b
+    Example:
+      relight report out/demo/asset --capture out/demo/capture -o out/spot_report
+    """
     # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
     from relight.commands import report as command
     from relight.runtime.backend import select_backend

@@ -7,7 +7,12 @@ import click
 
 @click.command()
 def scenes():
-    """List the built-in scenes."""
+    """List the built-in scenes.
+
+    \b
+    Example:
+      relight scenes
+    """
     from relight.commands import scenes as command
 
     for name, description in command.run():

@@ -29,6 +29,10 @@ def synth(scene, out, res, views, test_views, spp, test_spp, overwrite, quiet, d
     Writes train/test views as RGBA PNG (sRGB) and linear EXR, GT AOVs (albedo, roughness,
     normals, mask) and relit renders of the test views under the scene's other envmaps, plus the
     GT asset in OUT/gt.
+
+    \b
+    Example:
+      relight synth spot -o out/spot --res 256 --views 64
     """
     # imported when the command runs: torch and Mitsuba take seconds to load, --help should not wait
     from relight.commands import synth as command
