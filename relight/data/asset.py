@@ -9,7 +9,11 @@ and export helpers)::
     albedo.exr/.png   base colour: EXR linear RGB, PNG sRGB-encoded
     roughness.exr/.png  principled roughness (Mitsuba/glTF convention, alpha = r^2), linear data
     metallic.exr/.png   optional, linear data
-    envmap.exr        linear lat-long radiance, Mitsuba convention (+y up), rotated about +y
+    envmap.exr        linear equirect radiance in Blender / three.js layout (centre = +x, +y up;
+                      ``relight.data.images.ENVMAP_PROJECTION``), turned about +y by rotation_deg
+
+Assets written before the layout change say ``"projection": "latlong (mitsuba, +y up)"``; they
+load with their rotation reduced by 90 degrees, which renders them exactly as before.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from relight.data.images import linear_to_srgb, read_envmap, read_exr, write_exr, write_png
+from relight.data.images import (
+    ENVMAP_PROJECTION,
+    LEGACY_ENVMAP_PROJECTION,
+    linear_to_srgb,
+    read_envmap,
+    read_exr,
+    write_exr,
+    write_png,
+)
 from relight.data.mesh import Mesh, load_mesh, validate_mesh, write_obj
 from relight.runtime.errors import RelightError
 from relight.runtime.paths import is_finite_number, read_json, resolve_inside, write_json
@@ -75,7 +87,7 @@ def save_asset(asset: Asset, folder: str | Path, extra: dict | None = None) -> P
         "albedo": {"path": "albedo.exr", "preview": "albedo.png", "colorspace": "linear",
                    "preview_colorspace": "srgb"},
         "roughness": {"path": "roughness.exr", "preview": "roughness.png", "colorspace": "data"},
-        "envmap": {"path": "envmap.exr", "colorspace": "linear", "projection": "latlong (mitsuba, +y up)",
+        "envmap": {"path": "envmap.exr", "colorspace": "linear", "projection": ENVMAP_PROJECTION,
                    "rotation_deg": asset.envmap_rotation_deg},
     }
     if asset.metallic is not None:
@@ -117,6 +129,12 @@ def load_asset(folder: str | Path) -> Asset:
     if not is_finite_number(rot):
         raise RelightError(f"envmap rotation_deg must be a finite number, got {rot!r}", path=mpath,
                            fix="write the rotation in degrees")
+    proj = files["envmap"].get("projection", ENVMAP_PROJECTION)
+    if proj not in (ENVMAP_PROJECTION, LEGACY_ENVMAP_PROJECTION):
+        raise RelightError(f"unknown envmap projection {proj!r}", path=mpath,
+                           fix=f"write the envmap in the {ENVMAP_PROJECTION!r} layout")
+    if proj == LEGACY_ENVMAP_PROJECTION:
+        rot = float(rot) - 90.0  # Mitsuba's layout is the equirect one turned by +90 degrees about +y
     info = m.get("info", {})
     if not isinstance(info, dict):
         raise RelightError("manifest 'info' must be a table", path=mpath, fix="re-export the asset")

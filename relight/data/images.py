@@ -235,8 +235,33 @@ def check_radiance(img: np.ndarray, path: str | Path, what: str = "image") -> np
     return np.maximum(img, 0.0)
 
 
+ENVMAP_PROJECTION = "equirect (blender / three.js / hdri sites: centre = +x, left edge = -x, +y up)"
+"""How every envmap file relight reads or writes is laid out: the equirectangular convention of
+Blender, three.js and HDRI sites (Poly Haven). In relight's world frame (+y up; glTF's axes) the
+image centre looks along +x, u = 0.25 along -z, u = 0.75 along +z, row 0 is +y. Mitsuba's own
+layout is 90 degrees off (its centre looks along +z); :func:`relight.render.mitsuba.envmap_dict`
+turns the emitter so that Mitsuba reads this convention."""
+
+LEGACY_ENVMAP_PROJECTION = "latlong (mitsuba, +y up)"
+"""The projection assets written before the change stored (Mitsuba's layout)."""
+
+
+def rotate_equirect(env: np.ndarray, deg: float) -> np.ndarray:
+    """``env`` (H, W, C) turned by ``deg`` degrees about +y (right-handed), as the renderer's
+    ``rotation_deg`` turns it: a periodic column shift, linear between columns."""
+    w = env.shape[1]
+    shift = (float(deg) / 360.0 * w) % w
+    if shift == 0.0:
+        return env.copy()
+    k = int(np.floor(shift))
+    t = np.float32(shift - k)
+    a, b = np.roll(env, -k, axis=1), np.roll(env, -k - 1, axis=1)
+    return (a * (1 - t) + b * t).astype(env.dtype) if t else a
+
+
 def read_envmap(path: str | Path) -> np.ndarray:
-    """Read an equirectangular HDR environment map as linear float32 (H, W, 3), >= 0.
+    """Read an equirectangular HDR environment map as linear float32 (H, W, 3), >= 0, in
+    :data:`ENVMAP_PROJECTION` (what Blender, three.js and HDRI sites use).
 
     Requires a 2:1 lat-long image; small negative values (lossy EXR) are clamped to 0.
     """

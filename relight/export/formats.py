@@ -13,7 +13,11 @@ glTF PBR metallic-roughness mapping (glTF 2.0 spec, section 3.9):
 
 OBJ: ``map_Kd`` (sRGB albedo PNG) plus the PBR extension ``map_Pr`` / ``map_Pm`` (roughness /
 metallic, linear PNG) that Blender's importer reads. The envmap is written as linear EXR
-``<name>_envmap.exr`` next to the model in both cases.
+``<name>_envmap.exr`` next to the model in both cases, in the equirect layout Blender and three.js
+read as they are (:data:`relight.data.images.ENVMAP_PROJECTION`) with the asset's rotation baked
+in, so it goes straight into Blender's Environment Texture or three.js's ``scene.environment``.
+A GLB and an OBJ of one asset written under one name share that file (it is only refused when
+it holds another envmap).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import trimesh
 from PIL import Image
 
 from relight.data.asset import Asset
-from relight.data.images import linear_to_srgb, resize_area, write_exr, write_png
+from relight.data.images import linear_to_srgb, read_exr, resize_area, rotate_equirect, write_exr, write_png
 from relight.data.mesh import write_obj
 from relight.runtime.errors import RelightError
 
@@ -78,13 +82,15 @@ def export_asset(asset: Asset, out: Path, fmt: str | None = None, overwrite: boo
         names += [f"{stem}.mtl", f"{stem}_albedo.png", f"{stem}_roughness.png"]
         if asset.metallic is not None:
             names.append(f"{stem}_metallic.png")
-    clash = [n for n in names if (out.parent / n).exists()]
+    env = rotate_equirect(asset.envmap, asset.envmap_rotation_deg)
+    shared = _same_envmap(out.parent / names[1], env)
+    clash = [n for n in names if (out.parent / n).exists() and not (n == names[1] and shared)]
     if clash and not overwrite:
         raise RelightError(f"output exists: {clash[0]}", path=out.parent / clash[0], fix="pass --overwrite or another -o")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{stem}.tmp") as tmp_s:
         tmp = Path(tmp_s)
-        write_exr(tmp / f"{stem}_envmap.exr", asset.envmap)
+        write_exr(tmp / names[1], env)
         if fmt == "glb":
             to_trimesh(asset).export(tmp / out.name, file_type="glb")
         else:
@@ -94,6 +100,17 @@ def export_asset(asset: Asset, out: Path, fmt: str | None = None, overwrite: boo
             shutil.move(str(tmp / n), out.parent / n)
             written.append(out.parent / n)
     return written
+
+
+def _same_envmap(path: Path, env: np.ndarray) -> bool:
+    """Whether ``path`` already holds ``env`` (as written by another format's export)."""
+    if not path.is_file():
+        return False
+    try:
+        have = read_exr(path)
+    except RelightError:
+        return False
+    return have.shape[:2] == env.shape[:2] and np.array_equal(have[..., :3], env[..., :3].astype(have.dtype))
 
 
 def _write_obj(asset: Asset, folder: Path, stem: str) -> None:

@@ -67,11 +67,18 @@ def bsdf_dict(asset: Asset) -> dict:
     return d
 
 
+MITSUBA_TO_EQUIRECT_DEG = 90.0
+"""Turn about +y taking Mitsuba's lat-long layout to :data:`~relight.data.images.ENVMAP_PROJECTION`."""
+
+
 def envmap_dict(mi, envmap: np.ndarray, rotation_deg: float = 0.0) -> dict:
-    """Lat-long ``envmap`` emitter, rotated about world +y by ``rotation_deg``."""
+    """Emitter of ``envmap`` (laid out in :data:`relight.data.images.ENVMAP_PROJECTION`), turned
+    about world +y by ``rotation_deg``. The fixed extra 90 degrees make Mitsuba, whose image centre
+    looks along +z, read the Blender / three.js layout (centre along +x): the one place where
+    Mitsuba's envmap layout appears."""
     bmp = mi.Bitmap(np.ascontiguousarray(envmap[..., :3], dtype=np.float32))
-    return {"type": "envmap", "bitmap": bmp,
-            "to_world": mi.ScalarTransform4f().rotate(axis=[0, 1, 0], angle=float(rotation_deg))}
+    turn = mi.ScalarTransform4f().rotate(axis=[0, 1, 0], angle=float(rotation_deg) + MITSUBA_TO_EQUIRECT_DEG)
+    return {"type": "envmap", "bitmap": bmp, "to_world": turn}
 
 
 def build_scene(backend: Backend, asset: Asset, max_depth: int = RENDER_DEPTH, integrator: str = "path"):
