@@ -13,7 +13,7 @@ import trimesh
 from PIL import Image
 
 from relight.data.asset import load_asset
-from relight.data.images import linear_to_srgb, read_envmap
+from relight.data.images import linear_to_srgb, read_envmap, read_exr
 from relight.export.formats import export_asset, metallic_roughness_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,9 +53,11 @@ def test_glb_passes_khronos_validator(gt_asset, tmp_path):
 
 def test_obj_export_writes_mtl_with_pbr_maps(gt_asset, tmp_path):
     files = {f.name for f in export_asset(gt_asset, tmp_path / "spot", "obj")}
-    assert files == {"spot.obj", "spot.mtl", "spot_albedo.png", "spot_roughness.png", "spot_envmap.exr"}
+    assert files == {"spot.obj", "spot.mtl", "spot_albedo.png", "spot_roughness.exr", "spot_envmap.exr"}
     mtl = (tmp_path / "spot.mtl").read_text()
-    assert "map_Kd spot_albedo.png" in mtl and "map_Pr spot_roughness.png" in mtl
+    assert "map_Kd spot_albedo.png" in mtl and "map_Pr spot_roughness.exr" in mtl
+    assert "Ks 0.5 0.5 0.5" in mtl  # Blender: Specular IOR Level 0.5 = glTF's F0 0.04
+    np.testing.assert_array_equal(read_exr(tmp_path / "spot_roughness.exr")[..., 0], gt_asset.roughness)
     m = trimesh.load(tmp_path / "spot.obj", force="mesh", process=False)
     assert len(m.faces) == len(gt_asset.mesh.faces)
     tex = np.asarray(Image.open(tmp_path / "spot_albedo.png").convert("RGB")) / 255.0

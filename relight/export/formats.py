@@ -12,7 +12,12 @@ glTF PBR metallic-roughness mapping (glTF 2.0 spec, section 3.9):
 * Units: scene units as metres (glTF's unit); +y up in both.
 
 OBJ: ``map_Kd`` (sRGB albedo PNG) plus the PBR extension ``map_Pr`` / ``map_Pm`` (roughness /
-metallic, linear PNG) that Blender's importer reads. The envmap is written as linear EXR
+metallic) that Blender's importer reads. MTL cannot say that a map is data, and Blender's
+importer tags every image it loads as sRGB unless the file is float: an 8-bit roughness PNG
+reaches the shader as ``srgb_to_linear(r)`` (0.5 -> 0.21). So roughness and metallic are written
+as single-channel float EXR, which Blender reads as linear (the value as written). ``Ks 0.5``
+is Blender's *Specular IOR Level* 0.5 = F0 0.04 for IOR 1.5, glTF's dielectric default and
+Mitsuba's ``specular = 0.5`` (``Ks 0`` switches the specular lobe off). The envmap is written as linear EXR
 ``<name>_envmap.exr`` next to the model in both cases, in the equirect layout Blender and three.js
 read as they are (:data:`relight.data.images.ENVMAP_PROJECTION`) with the asset's rotation baked
 in, so it goes straight into Blender's Environment Texture or three.js's ``scene.environment``.
@@ -31,7 +36,14 @@ import trimesh
 from PIL import Image
 
 from relight.data.asset import Asset
-from relight.data.images import linear_to_srgb, read_exr, resize_area, rotate_equirect, write_exr, write_png
+from relight.data.images import (
+    linear_to_srgb,
+    read_exr,
+    resize_area,
+    rotate_equirect,
+    write_exr,
+    write_png,
+)
 from relight.data.mesh import write_obj
 from relight.runtime.errors import RelightError
 
@@ -79,9 +91,9 @@ def export_asset(asset: Asset, out: Path, fmt: str | None = None, overwrite: boo
     stem = out.stem
     names = [out.name, f"{stem}_envmap.exr"]
     if fmt == "obj":
-        names += [f"{stem}.mtl", f"{stem}_albedo.png", f"{stem}_roughness.png"]
+        names += [f"{stem}.mtl", f"{stem}_albedo.png", f"{stem}_roughness.exr"]
         if asset.metallic is not None:
-            names.append(f"{stem}_metallic.png")
+            names.append(f"{stem}_metallic.exr")
     env = rotate_equirect(asset.envmap, asset.envmap_rotation_deg)
     shared = _same_envmap(out.parent / names[1], env)
     clash = [n for n in names if (out.parent / n).exists() and not (n == names[1] and shared)]
@@ -115,12 +127,15 @@ def _same_envmap(path: Path, env: np.ndarray) -> bool:
 
 def _write_obj(asset: Asset, folder: Path, stem: str) -> None:
     write_png(folder / f"{stem}_albedo.png", linear_to_srgb(asset.albedo))
-    write_png(folder / f"{stem}_roughness.png", asset.roughness)
-    lines = ["# written by relight: PBR extension (Pr/Pm) as read by Blender", "newmtl relight",
-             "Kd 1 1 1", "Ks 0 0 0", "Pr 1", "Pm 0" if asset.metallic is None else "Pm 1",
-             f"map_Kd {stem}_albedo.png", f"map_Pr {stem}_roughness.png"]
+    write_exr(folder / f"{stem}_roughness.exr", asset.roughness)
+    lines = ["# written by relight: PBR extension (Pr/Pm) as read by Blender; roughness/metallic are",
+             "# linear float EXR (data), Ks 0.5 = specular F0 0.04 (IOR 1.5) as in glTF",
+             f"# envmap: {stem}_envmap.exr, equirect as Blender's Environment Texture reads it",
+             "newmtl relight", "Kd 1 1 1", "Ks 0.5 0.5 0.5", "Ni 1.5", "Pr 1",
+             "Pm 0" if asset.metallic is None else "Pm 1",
+             f"map_Kd {stem}_albedo.png", f"map_Pr {stem}_roughness.exr"]
     if asset.metallic is not None:
-        write_png(folder / f"{stem}_metallic.png", asset.metallic)
-        lines.append(f"map_Pm {stem}_metallic.png")
+        write_exr(folder / f"{stem}_metallic.exr", asset.metallic)
+        lines.append(f"map_Pm {stem}_metallic.exr")
     (folder / f"{stem}.mtl").write_text("\n".join(lines) + "\n")
     write_obj(folder / f"{stem}.obj", asset.mesh.with_normals(), mtl=f"{stem}.mtl", material="relight")
