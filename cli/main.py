@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from cli import demo, export, fit, geometry, inspect, material, render, report, scenes, synth
+from cli import demo, export, fit, geometry, inspect, material, render, report, scenes, synth, view
 from cli import eval as eval_
 from relight import __version__
 from relight.runtime.errors import EXIT_USAGE, RelightError
@@ -43,11 +43,12 @@ def cli():
       relight export out/spot_fit -o out/spot.glb  glTF 2.0 binary (or .obj)
       relight report out/spot_fit --capture out/spot -o out/spot_report
                                                    one HTML page about the asset
+      relight view out/spot_fit                    interactive viewer on 127.0.0.1
     """
 
 
 for _cmd in (synth.synth, scenes.scenes, inspect.inspect_capture, material.material, eval_.evaluate_cmd,
-             geometry.geometry, fit.fit, render.render, export.export, report.report, demo.demo):
+             geometry.geometry, fit.fit, render.render, export.export, report.report, view.view, demo.demo):
     cli.add_command(_cmd)
 
 

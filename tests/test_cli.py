@@ -135,7 +135,13 @@ def test_demo_quick_runs_every_stage_and_the_report_is_self_contained(tmp_path, 
     page = (out / "report/index.html").read_text()
     srcs = re.findall(r'src="([^"]+)"', page)
     assert len(srcs) >= 8 and all((out / "report" / s).is_file() for s in srcs)
-    assert "ground truth | reconstruction | error" in page and "albedo_psnr" in page
+    assert "Ground truth | ours | error" in page and "Albedo accuracy, PSNR" in page and "error_scale.png" in page
+    from relight.export.viewer import three_dir
+
+    if three_dir() is not None:  # the interactive viewer and everything it loads sit beside the page
+        cfg = json.loads((out / "report/viewer.json").read_text())
+        assert all((out / "report" / e["file"]).is_file() for e in cfg["envmaps"]) and (out / "report" / cfg["glb"]).is_file()
+        assert (out / "report/three/build/three.module.js").is_file() and 'src="viewer.js"' in page
     info = json.loads((out / "asset/asset.json").read_text())["info"]
     assert info["capture"] == str(out / "capture")  # provenance names the final folder, not the temp one
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no temp folder left
