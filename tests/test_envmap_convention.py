@@ -8,7 +8,12 @@ import pytest
 
 from relight.data.asset import Asset, load_asset, save_asset
 from relight.data.camera import Camera, look_at
-from relight.data.images import ENVMAP_PROJECTION, LEGACY_ENVMAP_PROJECTION, read_envmap, rotate_equirect
+from relight.data.images import (
+    ENVMAP_PROJECTION,
+    LEGACY_ENVMAP_PROJECTION,
+    read_envmap,
+    rotate_equirect,
+)
 from relight.export.formats import export_asset
 from relight.render.mitsuba import build_scene, render_views
 from relight.render.shapes import blob
