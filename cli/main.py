@@ -13,7 +13,20 @@ import threading
 
 import click
 
-from cli import demo, export, fit, geometry, inspect, material, render, report, scenes, synth, view
+from cli import (
+    demo,
+    export,
+    fit,
+    geometry,
+    inspect,
+    material,
+    poses,
+    render,
+    report,
+    scenes,
+    synth,
+    view,
+)
 from cli import eval as eval_
 from relight import __version__
 from relight.runtime.errors import EXIT_USAGE, RelightError
@@ -32,6 +45,7 @@ def cli():
     \b
     Typical flow:
       relight synth spot -o out/spot               ground-truth capture of a scene
+      relight poses PHOTOS -o out/obj              camera poses of your photos (SfM)
       relight inspect out/spot                     read and summarise a capture
       relight material out/spot --mesh out/spot/gt/mesh.obj -o out/spot_asset
                                                    fit textures + envmap on a mesh
@@ -47,7 +61,7 @@ def cli():
     """
 
 
-for _cmd in (synth.synth, scenes.scenes, inspect.inspect_capture, material.material, eval_.evaluate_cmd,
+for _cmd in (synth.synth, scenes.scenes, poses.poses, inspect.inspect_capture, material.material, eval_.evaluate_cmd,
              geometry.geometry, fit.fit, render.render, export.export, report.report, view.view, demo.demo):
     cli.add_command(_cmd)
 

@@ -15,10 +15,11 @@ ALLOWED = {  # package -> the relight packages it may import (besides itself)
     "data": {"runtime"},
     "render": {"data", "runtime"},
     "geometry": {"data", "runtime"},
+    "capture": {"data", "runtime"},
     "material": {"render", "data", "runtime"},
     "evaluation": {"geometry", "render", "data", "runtime"},
     "export": {"render", "data", "runtime"},
-    "commands": {"export", "evaluation", "material", "geometry", "render", "data", "runtime"},
+    "commands": {"export", "evaluation", "material", "geometry", "capture", "render", "data", "runtime"},
 }
 
 

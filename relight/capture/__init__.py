@@ -1,0 +1,9 @@
+"""The capture stage: from photos to posed views relight reads.
+
+* ``sfm`` — structure from motion with pycolmap (features, matching, mapping, undistortion).
+* ``llff`` — LLFF ``poses_bounds.npy`` captures.
+* ``frame`` — the world frame: object at the origin, +y up, known scale; pose errors.
+* ``poses`` — :func:`estimate_poses` and :func:`write_capture` behind ``relight poses``.
+
+May import: data, runtime.
+"""

@@ -1,0 +1,135 @@
+"""A folder of photos to a capture relight reads: camera poses from structure from motion
+(:mod:`relight.capture.sfm`), from an LLFF ``poses_bounds.npy`` (:mod:`relight.capture.llff`)
+or from an existing COLMAP model, then :func:`relight.capture.frame.normalize_frame`.
+
+The capture is a nerfstudio ``transforms.json`` (per-frame pinhole intrinsics, OpenGL
+camera-to-world, ``mask_path`` when masks exist) with ``images/`` (undistorted when SfM or the
+COLMAP model had distortion) and ``masks/`` (white = object, undistorted the same way), plus
+``poses.json``: where the poses came from, which photos were registered, the reprojection error
+and the similarity that put the object at the origin, +y up.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from relight.capture.frame import normalize_frame
+from relight.capture.llff import read_llff
+from relight.capture.sfm import SfmConfig, read_model, run_sfm
+from relight.data.camera import Camera
+from relight.data.capture_io import camera_frame
+from relight.data.images import LDR_EXTS
+from relight.runtime.errors import RelightError
+from relight.runtime.paths import write_json
+
+SOURCES = ("sfm", "llff", "colmap")
+
+
+@dataclass
+class PosesResult:
+    source: str
+    names: list[str]
+    cameras: list[Camera]
+    unregistered: list[str] = field(default_factory=list)
+    reprojection_px: float = float("nan")
+    seconds: float = 0.0
+    distorted: dict = field(default_factory=dict)
+    """name -> COLMAP camera with distortion (SfM), to undistort the masks like the photos."""
+
+
+def photo_names(photos: Path) -> list[str]:
+    """JPEG/PNG files of ``photos`` (sorted); refuses folders with too few or with other files."""
+    if not photos.is_dir():
+        raise RelightError("photo folder not found", path=photos, fix="pass a folder of JPEG/PNG photos")
+    files = sorted(p for p in photos.iterdir() if p.is_file() and not p.name.startswith("."))
+    names = [p.name for p in files if p.suffix.lower() in LDR_EXTS]
+    others = [p.name for p in files if p.suffix.lower() not in LDR_EXTS]
+    if others:
+        raise RelightError(f"{len(others)} file(s) that are not JPEG/PNG photos (e.g. {others[0]})", path=photos,
+                           fix="keep only the photos in the folder (masks go in their own folder: --masks)")
+    if len(names) < 3:
+        raise RelightError(f"{len(names)} photo(s): structure from motion needs at least 3 (20+ around the object)",
+                           path=photos, fix="photograph the object from all around, views <= 15 degrees apart")
+    return names
+
+
+def mask_for(masks: Path, name: str) -> Path:
+    """The mask of photo ``name``: ``masks/<stem>.png`` or ``masks/<name>.png`` (COLMAP's naming)."""
+    for cand in (masks / f"{Path(name).stem}.png", masks / f"{name}.png", masks / name):
+        if cand.is_file():
+            return cand
+    raise RelightError(f"no mask for photo {name}", path=masks, fix=f"add {Path(name).stem}.png (white = object)")
+
+
+def undistort_mask(mask: np.ndarray, src_cam, dst: Camera) -> np.ndarray:
+    """Resample ``mask`` (H, W) taken with COLMAP camera ``src_cam`` (any model) into the pinhole
+    camera ``dst`` (nearest neighbour: masks stay binary)."""
+    ys, xs = np.mgrid[0:dst.height, 0:dst.width].astype(np.float64) + 0.5
+    rays = np.stack([(xs - dst.cx) / dst.fx, (ys - dst.cy) / dst.fy], -1).reshape(-1, 2)
+    px = np.asarray(src_cam.img_from_cam(np.concatenate([rays, np.ones((len(rays), 1))], 1)))[:, :2]
+    ix = np.clip(np.floor(px[:, 0]).astype(int), 0, mask.shape[1] - 1)
+    iy = np.clip(np.floor(px[:, 1]).astype(int), 0, mask.shape[0] - 1)
+    return mask[iy, ix].reshape(dst.height, dst.width)
+
+
+def estimate_poses(photos: Path, work: Path, *, source: str, masks: Path | None, sfm: SfmConfig,
+                   colmap_model: Path | None = None, log: Callable[[str], None] = print) -> tuple[PosesResult, Path]:
+    """Poses of the photos (and the folder holding the images that match them)."""
+    if source == "llff":
+        imgs, cams = read_llff(photos)
+        return PosesResult("llff", [p.name for p in imgs], cams), photos / "images"
+    names = photo_names(photos)
+    if source == "colmap":
+        cams, _, err = read_model(colmap_model)
+        reg = [n for n in names if n in cams]
+        if not reg:
+            raise RelightError("the COLMAP model names none of the photos", path=colmap_model,
+                               fix="pass the images folder the model was made from")
+        if any(cams[n].width != Image.open(photos / n).size[0] for n in reg[:1]):
+            raise RelightError("the COLMAP model's image size differs from the photos'", path=colmap_model,
+                               fix="pass the model's own (undistorted) images folder")
+        return PosesResult("colmap", reg, [cams[n] for n in reg], [n for n in names if n not in cams], err), photos
+    colmap_masks = None
+    if masks is not None:
+        colmap_masks = work / "colmap_masks"
+        colmap_masks.mkdir(parents=True, exist_ok=True)
+        for n in names:  # COLMAP wants <image name>.png, black = no features
+            shutil.copyfile(mask_for(masks, n), colmap_masks / f"{n}.png")
+    r = run_sfm(photos, names, work, sfm, colmap_masks, log)
+    return PosesResult("sfm", r.names, r.cameras, r.unregistered, r.reprojection_px, distorted=r.distorted), r.image_dir
+
+
+def write_capture(out: Path, res: PosesResult, images: Path, masks: Path | None, photos: Path) -> None:
+    """Write the capture folder ``out`` (exists, empty) from normalized poses."""
+    cams, sim = normalize_frame(res.cameras)
+    (out / "images").mkdir()
+    frames = []
+    for name, cam in zip(res.names, cams, strict=True):
+        shutil.copyfile(images / name, out / "images" / name)
+        fr = camera_frame(cam, f"images/{name}")
+        if masks is not None:
+            (out / "masks").mkdir(exist_ok=True)
+            m = np.asarray(Image.open(mask_for(masks, name)).convert("L"))
+            if name in res.distorted:
+                m = undistort_mask(m, res.distorted[name], cam)
+            if m.shape != (cam.height, cam.width):
+                raise RelightError(f"mask is {m.shape[1]}x{m.shape[0]}, its photo {cam.width}x{cam.height}",
+                                   path=mask_for(masks, name), fix="give masks the size of their photos")
+            Image.fromarray(np.where(m >= 128, 255, 0).astype(np.uint8)).save(out / "masks" / f"{Path(name).stem}.png")
+            fr["mask_path"] = f"masks/{Path(name).stem}.png"
+        frames.append(fr)
+    c = cams[0]
+    write_json(out / "transforms.json", {"fl_x": c.fx, "fl_y": c.fy, "cx": c.cx, "cy": c.cy, "w": c.width,
+                                         "h": c.height, "camera_model": "PINHOLE", "frames": frames})
+    write_json(out / "poses.json", {
+        "source": res.source, "photos": str(photos), "registered": len(res.names),
+        "unregistered": res.unregistered, "reprojection_px": res.reprojection_px,
+        "seconds": round(res.seconds, 1),
+        "world_from_source": sim.tolist(),
+        "frame": "object at the origin, +y up (mean camera up), median camera distance 3.2, first camera on +z"})

@@ -1,0 +1,145 @@
+"""Structure from motion with pycolmap (COLMAP's own bindings, CPU): SIFT features, matching,
+incremental mapping, undistortion to pinhole. Returns relight cameras in COLMAP's world frame
+(:mod:`relight.capture.frame` then puts the object at the origin, upright).
+
+COLMAP's conventions: ``cam_from_world`` maps world to camera with OpenCV axes (+x right, +y
+down, +z forward); relight's cameras are camera-to-world with OpenGL axes (+y up, looks along
+-z): ``c2w = inverse([R | t]) @ diag(1, -1, -1, 1)``. Masks for COLMAP are images named
+``<image name>.png`` where black pixels get no features (background on a turntable must not pin
+every camera to one pose).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from relight.data.camera import Camera
+from relight.runtime.errors import RelightError
+
+OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
+MATCHERS = ("exhaustive", "sequential")
+
+
+@dataclass
+class SfmConfig:
+    matcher: str = "exhaustive"
+    """``exhaustive`` (every pair: best for up to a few hundred photos) or ``sequential``
+    (neighbours in file order, with loop detection off: video frames)."""
+    max_image_size: int = 1600
+    """Features are extracted from images downscaled to this longer side (pixels)."""
+    max_features: int = 8192
+    """SIFT features per image."""
+    min_registered: float = 0.5
+    """Fail when fewer than this fraction of the photos get a pose."""
+    single_camera: bool = True
+    """All photos from one camera and lens (one set of intrinsics); false: one per photo."""
+    camera_model: str = "SIMPLE_RADIAL"
+    """COLMAP camera model estimated (undistorted to PINHOLE afterwards)."""
+    num_threads: int = -1
+    """-1: all cores."""
+
+
+@dataclass
+class SfmResult:
+    names: list[str]
+    """Registered photos (file names relative to the photo folder), in file order."""
+    cameras: list[Camera]
+    """Their undistorted pinhole cameras, COLMAP's world frame, OpenGL axes."""
+    image_dir: Path
+    """Folder holding the undistorted images (same names)."""
+    points: np.ndarray
+    """(M, 3) sparse 3D points."""
+    unregistered: list[str] = field(default_factory=list)
+    reprojection_px: float = float("nan")
+    distorted: dict = field(default_factory=dict)
+    """name -> the pycolmap camera (with its distortion) each photo was taken with, for masks."""
+
+
+def camera_from_colmap(image, cam) -> Camera:
+    """A relight :class:`Camera` from a pycolmap image and its PINHOLE camera."""
+    if cam.model_name not in ("PINHOLE", "SIMPLE_PINHOLE"):
+        raise ValueError(f"expected an undistorted pinhole camera, got {cam.model_name}")
+    w2c = np.eye(4)
+    w2c[:3, :4] = image.cam_from_world().matrix() if callable(image.cam_from_world) else image.cam_from_world.matrix()
+    c2w = np.linalg.inv(w2c) @ OPENCV_TO_OPENGL
+    return Camera(int(cam.width), int(cam.height), float(cam.focal_length_x), float(cam.focal_length_y),
+                  float(cam.principal_point_x), float(cam.principal_point_y), c2w)
+
+
+def read_model(model_dir: Path) -> tuple[dict[str, Camera], np.ndarray, float]:
+    """Cameras by image name, points and mean reprojection error of an undistorted COLMAP model
+    (``sparse/0``: text or binary)."""
+    import pycolmap
+
+    rec = pycolmap.Reconstruction(str(model_dir))
+    cams = {img.name: camera_from_colmap(img, rec.cameras[img.camera_id]) for img in rec.images.values()
+            if img.has_pose}
+    pts = np.array([p.xyz for p in rec.points3D.values()], np.float64).reshape(-1, 3)
+    return cams, pts, float(rec.compute_mean_reprojection_error())
+
+
+def run_sfm(photos: Path, names: list[str], work: Path, cfg: SfmConfig, masks: Path | None = None,
+            log: Callable[[str], None] = print) -> SfmResult:
+    """Pose ``names`` (files in ``photos``) by SfM in the scratch folder ``work``."""
+    import pycolmap
+
+    pycolmap.logging.minloglevel = 2  # COLMAP logs every image at INFO; relight reports progress itself
+    if cfg.matcher not in MATCHERS:
+        raise RelightError(f"unknown matcher '{cfg.matcher}'", fix=f"use one of {', '.join(MATCHERS)}")
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "database.db"
+    db.unlink(missing_ok=True)
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = cfg.camera_model
+    if masks is not None:
+        reader.mask_path = str(masks)
+    ext = pycolmap.FeatureExtractionOptions()
+    ext.max_image_size = cfg.max_image_size
+    ext.num_threads = cfg.num_threads
+    ext.sift.max_num_features = cfg.max_features
+    mode = pycolmap.CameraMode.SINGLE if cfg.single_camera else pycolmap.CameraMode.PER_IMAGE
+    log(f"poses: extracting SIFT features from {len(names)} photos")
+    pycolmap.extract_features(db, photos, image_names=names, camera_mode=mode, reader_options=reader,
+                              extraction_options=ext, device=pycolmap.Device.cpu)
+    log(f"poses: matching ({cfg.matcher})")
+    match = pycolmap.FeatureMatchingOptions()
+    match.num_threads = cfg.num_threads
+    if cfg.matcher == "exhaustive":
+        pycolmap.match_exhaustive(db, matching_options=match, device=pycolmap.Device.cpu)
+    else:
+        pycolmap.match_sequential(db, matching_options=match, device=pycolmap.Device.cpu)
+    log("poses: incremental mapping")
+    sparse = work / "sparse"
+    shutil.rmtree(sparse, ignore_errors=True)
+    sparse.mkdir()
+    opts = pycolmap.IncrementalPipelineOptions()
+    opts.num_threads = cfg.num_threads
+    maps = pycolmap.incremental_mapping(db, photos, sparse, options=opts)
+    if not maps:
+        raise RelightError("structure from motion registered no photos", path=photos,
+                           fix="take photos with more overlap (<= 15 degrees apart), more texture and less blur")
+    best = max(maps, key=lambda k: maps[k].num_reg_images())
+    rec = maps[best]
+    model = sparse / str(best)
+    rec.write(model)
+    log(f"poses: undistorting {rec.num_reg_images()} registered photos")
+    und = work / "undistorted"
+    shutil.rmtree(und, ignore_errors=True)
+    pycolmap.undistort_images(und, model, photos)
+    cams, pts, err = read_model(und / "sparse")
+    reg = [n for n in names if n in cams]
+    missing = [n for n in names if n not in cams]
+    if len(reg) < max(3, cfg.min_registered * len(names)):
+        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise RelightError(f"structure from motion registered only {len(reg)} of {len(names)} photos "
+                           f"(not: {shown})", path=photos,
+                           fix="add photos between those views (more overlap), more texture, sharper photos, "
+                               "or masks (--masks) if the background moves with the object")
+    by_name = {img.name: rec.cameras[img.camera_id] for img in rec.images.values()}
+    return SfmResult(reg, [cams[n] for n in reg], und / "images", pts, missing, err,
+                     {n: by_name[n] for n in reg})

@@ -1,0 +1,188 @@
+"""`relight poses`: LLFF and COLMAP-model imports recover the cameras exactly (up to the documented
+similarity), the world frame is object-centred and +y up, SfM poses real photos (../shared), and
+bad photo folders get one line and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cli.main import main
+from relight.capture.frame import (
+    CAMERA_DISTANCE,
+    look_at_point,
+    normalize_frame,
+    rotation_errors_deg,
+)
+from relight.capture.llff import read_llff
+from relight.data.camera import Camera, orbit_cameras
+from relight.data.capture_io import load_capture
+from relight.runtime.paths import read_json
+
+SHARED_HEAD = Path(__file__).resolve().parents[2] / "shared/data/datasets/ethiopian_head_real"
+
+
+def random_similarity(seed: int) -> tuple[np.ndarray, float, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    return q * np.sign(np.linalg.det(q)), float(rng.uniform(0.1, 10)), rng.normal(size=3) * 5
+
+
+def moved(cams: list[Camera], seed: int) -> list[Camera]:
+    """``cams`` in another similarity frame (what SfM or LLFF hands back)."""
+    from dataclasses import replace
+
+    r, s, t = random_similarity(seed)
+    out = []
+    for c in cams:
+        m = c.c2w.copy()
+        m[:3, :3] = r @ m[:3, :3]
+        m[:3, 3] = s * r @ m[:3, 3] + t
+        out.append(replace(c, c2w=m))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ring() -> list[Camera]:
+    return orbit_cameras(12, 3.0, 40.0, 40, 30, hemisphere=True, target=(0.0, 0.0, 0.0))
+
+
+def test_normalize_frame_undoes_any_similarity(ring):
+    """Whatever frame the poses come in, the normalized cameras are the same: the look-at point at
+    the origin, the mean camera up along +y, median distance 3.2, the first camera on +z."""
+    base, _ = normalize_frame(ring)
+    for seed in range(3):
+        norm, sim = normalize_frame(moved(ring, seed))
+        for a, b in zip(norm, base, strict=True):
+            np.testing.assert_allclose(a.c2w, b.c2w, atol=1e-9)
+    c2ws = np.stack([c.c2w for c in base])
+    np.testing.assert_allclose(look_at_point(c2ws), 0, atol=1e-9)
+    up = c2ws[:, :3, 1].mean(0)
+    np.testing.assert_allclose(up / np.linalg.norm(up), [0, 1, 0], atol=1e-9)
+    assert abs(np.median(np.linalg.norm(c2ws[:, :3, 3], axis=1)) - CAMERA_DISTANCE) < 1e-9
+    assert abs(c2ws[0, 0, 3]) < 1e-9 and c2ws[0, 2, 3] > 0
+
+
+def test_pose_errors_are_zero_for_a_similar_set_and_see_a_perturbation(ring):
+    rot, centre = rotation_errors_deg(moved(ring, 5), ring)
+    assert rot.max() < 1e-6 and centre.max() < 1e-9
+    bad = moved(ring, 5)
+    from dataclasses import replace
+
+    m = bad[3].c2w.copy()
+    a = np.radians(2.0)
+    m[:3, :3] = m[:3, :3] @ np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    bad[3] = replace(bad[3], c2w=m)
+    rot, _ = rotation_errors_deg(bad, ring)
+    assert abs(rot[3] - 2.0) < 1e-6 and np.delete(rot, 3).max() < 1e-6
+
+
+def _photos(folder: Path, cams: list[Camera], names: list[str]) -> None:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for c, n in zip(cams, names, strict=True):
+        Image.fromarray(rng.integers(0, 255, (c.height, c.width, 3), dtype=np.uint8)).save(folder / n)
+
+
+def _check_capture(out: Path, truth: list[Camera]) -> None:
+    cap = load_capture(out)
+    rot, centre = rotation_errors_deg(cap.cameras, truth)
+    assert rot.max() < 1e-4 and centre.max() < 1e-6
+    for a, b in zip(cap.cameras, truth, strict=True):
+        assert (a.width, a.height) == (b.width, b.height) and abs(a.fx - b.fx) < 1e-6 and abs(a.cx - b.cx) < 1e-6
+    info = read_json(out / "poses.json")
+    assert info["registered"] == len(truth) and not info["unregistered"]
+
+
+def test_llff_folder_becomes_a_capture(ring, tmp_path):
+    src = tmp_path / "llff"
+    names = [f"IMG_{i:03d}.png" for i in range(len(ring))]
+    _photos(src / "images", ring, names)
+    (src / "masks").mkdir()
+    for n in names:
+        Image.fromarray(np.full((30, 40), 255, np.uint8)).save(src / "masks" / n)
+    rows = []
+    for c in moved(ring, 1):  # LLFF columns: [down, right, backwards] + (H, W, focal); near/far
+        m = c.c2w
+        pose = np.stack([-m[:3, 1], m[:3, 0], m[:3, 2], m[:3, 3], [c.height, c.width, c.fx]], 1)
+        rows.append(np.concatenate([pose.ravel(), [0.5, 9.0]]))
+    np.save(src / "poses_bounds.npy", np.array(rows))
+    imgs, cams = read_llff(src)
+    assert [p.name for p in imgs] == names
+    with pytest.raises(SystemExit) as e:
+        main(["poses", str(src), "-o", str(tmp_path / "cap"), "-q"])
+    assert e.value.code == 0
+    _check_capture(tmp_path / "cap", ring)
+    assert load_capture(tmp_path / "cap").has_masks
+
+
+def test_colmap_model_import(ring, tmp_path):
+    import pycolmap
+
+    names = [f"p{i:02d}.png" for i in range(len(ring))]  # file order = ring order
+    _photos(tmp_path / "photos", ring, names)
+    rec = pycolmap.Reconstruction()
+    c = ring[0]
+    rec.add_camera_with_trivial_rig(pycolmap.Camera(model="PINHOLE", width=c.width, height=c.height,
+                                                    params=[c.fx, c.fy, c.cx, c.cy], camera_id=1))
+    for i, cam in enumerate(moved(ring, 2)):
+        w2c = np.linalg.inv(cam.c2w @ np.diag([1, -1, -1, 1]))  # OpenGL c2w -> COLMAP's OpenCV w2c
+        rec.add_image_with_trivial_frame(pycolmap.Image(name=names[i], camera_id=1, image_id=i + 1),
+                                         pycolmap.Rigid3d(pycolmap.Rotation3d(w2c[:3, :3]), w2c[:3, 3]))
+    (tmp_path / "sparse").mkdir()
+    rec.write_text(str(tmp_path / "sparse"))
+    with pytest.raises(SystemExit) as e:
+        main(["poses", str(tmp_path / "photos"), "--colmap-model", str(tmp_path / "sparse"),
+              "-o", str(tmp_path / "cap"), "-q"])
+    assert e.value.code == 0
+    _check_capture(tmp_path / "cap", ring)
+
+
+@pytest.mark.parametrize("case, msg", [("empty", "0 photo"), ("two", "2 photo"), ("text", "not JPEG/PNG"),
+                                       ("llff-count", "poses but")])
+def test_bad_photo_folders(case, msg, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    img = Image.fromarray(np.zeros((8, 8, 3), np.uint8))
+    if case == "two":
+        img.save(src / "a.png")
+        img.save(src / "b.png")
+    if case == "text":
+        for n in "abc":
+            img.save(src / f"{n}.jpg")
+        (src / "notes.txt").write_text("hi")
+    if case == "llff-count":
+        (src / "images").mkdir()
+        img.save(src / "images/a.png")
+        np.save(src / "poses_bounds.npy", np.zeros((2, 17)))
+    before = sorted(p.relative_to(src) for p in src.rglob("*"))
+    with pytest.raises(SystemExit) as e:
+        main(["poses", str(src), "-o", str(tmp_path / "cap"), "-q"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "cap").exists() and sorted(p.relative_to(src) for p in src.rglob("*")) == before
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not SHARED_HEAD.is_dir(), reason="needs ../shared/data/datasets/ethiopian_head_real")
+def test_sfm_poses_real_photos_like_their_published_poses(tmp_path):
+    """pycolmap SfM on 12 consecutive real turntable photos (masks keep the still room out)
+    registers them all, with rotations within 2 degrees of the dataset's own poses."""
+    names = sorted(p.name for p in (SHARED_HEAD / "images").iterdir())[:12]
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    photos.mkdir()
+    masks.mkdir()
+    for n in names:
+        (photos / n).symlink_to(SHARED_HEAD / "images" / n)
+        (masks / n.replace(".jpg", ".png")).symlink_to(SHARED_HEAD / "masks" / n.replace(".jpg", ".png"))
+    with pytest.raises(SystemExit) as e:
+        main(["poses", str(photos), "--masks", str(masks), "--max-image-size", "640", "-o", str(tmp_path / "cap"), "-q"])
+    assert e.value.code == 0
+    cap = load_capture(tmp_path / "cap")
+    assert len(cap) == len(names) and cap.has_masks
+    _, llff = read_llff(SHARED_HEAD)
+    rot, centre = rotation_errors_deg(cap.cameras, llff[:12])
+    assert np.median(rot) < 2.0, rot
