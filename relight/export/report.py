@@ -121,7 +121,7 @@ def write_report(folder: Path, asset: Asset, backend: Backend, *, title: str, as
     write_png(folder / "envmap.png", _srgb(env))
     sections.append("<h2>Textures and light</h2><div class=row>"
                     + _fig("albedo.png", "albedo (base colour, sRGB)") + _fig("roughness.png", "roughness (0 = mirror, 1 = matte)")
-                    + _fig("envmap.png", "fitted light, equirect (99th percentile shown as white)") + "</div>")
+                    + _fig("envmap.png", "fitted light, equirect (99th percentile shown as white)", 512) + "</div>")
     sections.append(_relit_section(asset, backend, folder, spp, rep))
     if metrics:
         sections.append("<h2>All metrics</h2>" + _metrics_table(metrics))
@@ -129,8 +129,9 @@ def write_report(folder: Path, asset: Asset, backend: Backend, *, title: str, as
     return folder / "index.html"
 
 
-def _fig(src: str, caption: str) -> str:
-    return f'<figure><img src="{html.escape(src)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+def _fig(src: str, caption: str, width: int | None = None) -> str:
+    size = f' style="width:{width}px"' if width else ""
+    return f'<figure><img src="{html.escape(src)}"{size}><figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
 def _read_metrics(asset_dir: Path) -> dict:
