@@ -28,8 +28,6 @@ from relight.data.images import LDR_EXTS
 from relight.runtime.errors import RelightError
 from relight.runtime.paths import write_json
 
-SOURCES = ("sfm", "llff", "colmap")
-
 
 @dataclass
 class PosesResult:
@@ -91,7 +89,9 @@ def estimate_poses(photos: Path, work: Path, *, source: str, masks: Path | None,
         if not reg:
             raise RelightError("the COLMAP model names none of the photos", path=colmap_model,
                                fix="pass the images folder the model was made from")
-        if any(cams[n].width != Image.open(photos / n).size[0] for n in reg[:1]):
+        with Image.open(photos / reg[0]) as im:
+            size = im.size
+        if (cams[reg[0]].width, cams[reg[0]].height) != size:
             raise RelightError("the COLMAP model's image size differs from the photos'", path=colmap_model,
                                fix="pass the model's own (undistorted) images folder")
         return PosesResult("colmap", reg, [cams[n] for n in reg], [n for n in names if n not in cams], err), photos

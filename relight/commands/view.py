@@ -15,12 +15,12 @@ from relight.runtime.paths import check_disjoint, check_output_dir
 
 
 def run(target: Path, port: int = 0, out: Path | None = None, overwrite: bool = False,
-        on_url: Callable[[str], None] = print, serve_forever: bool = True) -> Path:
+        on_url: Callable[[str], None] = print) -> Path:
     """Serve the viewer of ``target`` (an asset folder, or a report folder holding
     ``viewer.json``); ``on_url`` gets the page's URL. Returns the folder served."""
     target = Path(target)
     if (target / "viewer.json").is_file() and (target / "index.html").is_file():
-        _serve(target, "index.html", port, on_url, serve_forever)
+        serve(target, port, lambda base: on_url(f"{base}index.html"))
         return target
     if not (target / "asset.json").is_file():
         raise RelightError("not an asset folder (no asset.json) nor a report folder (no viewer.json)",
@@ -33,21 +33,14 @@ def run(target: Path, port: int = 0, out: Path | None = None, overwrite: bool = 
         check_output_dir(out, overwrite)
         out.mkdir(parents=True, exist_ok=True)
         _write(out, asset, target)
-        _serve(out, "viewer.html", port, on_url, serve_forever)
+        serve(out, port, lambda base: on_url(f"{base}viewer.html"))
         return out
     with tempfile.TemporaryDirectory(prefix="relight-view-") as tmp:
         _write(Path(tmp), asset, target)
-        _serve(Path(tmp), "viewer.html", port, on_url, serve_forever)
+        serve(Path(tmp), port, lambda base: on_url(f"{base}viewer.html"))
     return target
 
 
 def _write(site: Path, asset, target: Path) -> None:
     write_site(site, asset)
     write_viewer_page(site, f"relight view: {target.resolve().name}")
-
-
-def _serve(site: Path, page: str, port: int, on_url: Callable[[str], None], forever: bool) -> None:
-    if not forever:
-        on_url(f"(not served) {site / page}")
-        return
-    serve(site, port, lambda base: on_url(f"{base}{page}"))

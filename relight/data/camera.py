@@ -73,6 +73,11 @@ class Camera:
         return 2.0 * math.atan(0.5 * self.width / self.fx)
 
     @property
+    def fov_y(self) -> float:
+        """Vertical field of view in radians (for a centred principal point)."""
+        return 2.0 * math.atan(0.5 * self.height / self.fy)
+
+    @property
     def w2c(self) -> np.ndarray:
         return np.linalg.inv(self.c2w)
 

@@ -35,7 +35,7 @@ class RelitViews:
     """The capture's views re-rendered under another environment map (relighting GT).
 
     Attributes:
-        envmap: path of the linear lat-long map used (Mitsuba/Y-up convention).
+        envmap: path of the linear equirect map used (``relight.data.images.ENVMAP_PROJECTION``).
         rotation_deg: rotation of that map about world +y, degrees.
         images: (N, H, W, 3) linear RGB premultiplied by coverage.
     """

@@ -41,10 +41,6 @@ def have_chromium() -> bool:
             and (ROOT / "tools/web/node_modules/playwright-core").is_dir())
 
 
-def fov_y_deg(cam: Camera) -> float:
-    return math.degrees(2 * math.atan(0.5 * cam.height / cam.fy))
-
-
 def blender_render(model: Path, envmap: Path, cam: Camera, work: Path, samples: int = 64,
                    rotate_z_deg: float = 0.0, timeout: float = 600) -> tuple[np.ndarray, dict]:
     """Import ``model`` (.glb / .obj) into Blender, light it with ``envmap`` as exported and
@@ -53,7 +49,7 @@ def blender_render(model: Path, envmap: Path, cam: Camera, work: Path, samples: 
     work.mkdir(parents=True, exist_ok=True)
     job = {"model": str(Path(model).resolve()), "envmap": str(Path(envmap).resolve()),
            "out": str((work / "blender.exr").resolve()), "graph": str((work / "blender.json").resolve()),
-           "c2w": [float(x) for x in cam.c2w.ravel()], "fov_y_deg": fov_y_deg(cam),
+           "c2w": [float(x) for x in cam.c2w.ravel()], "fov_y_deg": math.degrees(cam.fov_y),
            "width": cam.width, "height": cam.height, "samples": samples, "rotate_z_deg": rotate_z_deg}
     (work / "job.json").write_text(json.dumps(job))
     r = subprocess.run([str(BLENDER_PYTHON), str(BLENDER_CLIENT), str(work / "job.json")],
@@ -75,7 +71,7 @@ def three_render(site: Path, cam: Camera, work: Path, env: str = "fitted", mode:
     SwiftShader samples textures once per pixel."""
     k = max(1, int(supersample))
     w, h = cam.width * k, cam.height * k
-    query = f"{camera_query(cam.c2w, fov_y_deg(cam), w, h)}&env={env}&mode={mode}&rot={rot_deg}&bg=0"
+    query = f"{camera_query(cam.c2w, math.degrees(cam.fov_y), w, h)}&env={env}&mode={mode}&rot={rot_deg}&bg=0"
     shot = work / f"three_{env}_{mode}.png"
     info = screenshot(site, f"{page}?{query}", shot, w, h, "canvas", timeout)
     img = np.asarray(Image.open(shot).convert("RGB"), np.float32) / 255.0

@@ -78,7 +78,7 @@ def write_site(site: Path, asset: Asset, *, builtin: int = 4) -> dict:
     lo, hi = asset.mesh.bounds()
     cfg = {"glb": "asset.glb", "envmaps": envmaps,
            "camera": {"position": cam.c2w[:3, 3].tolist(), "target": ((lo + hi) / 2).tolist(),
-                      "fov_y_deg": math.degrees(2 * math.atan(0.5 * cam.height / cam.fy))}}
+                      "fov_y_deg": math.degrees(cam.fov_y)}}
     write_json(site / "viewer.json", cfg)
     return cfg
 

@@ -17,7 +17,8 @@ Example (``scenes/spot.toml``)::
     views = 64
     test_views = 8
 
-World frame: +y up (Mitsuba's envmap convention); cameras orbit the origin.
+World frame: +y up; envmaps in the equirect layout of Blender / three.js / HDRI sites
+(``relight.data.images.ENVMAP_PROJECTION``); cameras orbit the origin.
 """
 
 from __future__ import annotations
