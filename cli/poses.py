@@ -13,7 +13,8 @@ from cli.options import reporter
 @click.argument("photos", type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Capture folder to write.")
 @click.option("--masks", type=click.Path(path_type=Path), default=None,
-              help="Folder of masks, <photo stem>.png, white = object (SfM ignores the rest).")
+              help="Folder of masks, <photo stem>.png, white = object (SfM ignores the rest); 'auto': make "
+                   "them (turntable or camera moving in front of a distant/plain background).")
 @click.option("--colmap-model", type=click.Path(path_type=Path), default=None,
               help="Import this COLMAP model (sparse/0, text or binary, pinhole) instead of running SfM.")
 @click.option("--matcher", type=click.Choice(["exhaustive", "sequential"]), default="exhaustive", show_default=True,

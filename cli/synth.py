@@ -19,16 +19,23 @@ from cli.options import device_option, max_memory_option, reporter
 @click.option("--spp", type=click.IntRange(1, 65536), default=None, help="Path-tracing samples per pixel (default: 64).")
 @click.option("--test-spp", type=click.IntRange(1, 65536), default=None,
               help="Samples per pixel of test and relit views, the evaluation references (default: 256).")
+@click.option("--photos", is_flag=True,
+              help="Write the training views as a camera delivers them (OUT/photos: JPEG, visible backdrop, "
+                   "exposure +-0.5 EV, lens distortion) with the capture kept aside as their truth (OUT/truth).")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
 @max_memory_option
-def synth(scene, out, res, views, test_views, spp, test_spp, overwrite, quiet, device, max_memory):
+def synth(scene, out, res, views, test_views, spp, test_spp, photos, overwrite, quiet, device, max_memory):
     """Render a ground-truth capture of SCENE (a built-in name such as 'spot', or a .toml).
 
     Writes train/test views as RGBA PNG (sRGB) and linear EXR, GT AOVs (albedo, roughness,
     normals, mask) and relit renders of the test views under the scene's other envmaps, plus the
     GT asset in OUT/gt.
+
+    With --photos the training views become what a camera delivers (OUT/photos/*.jpg: no alpha,
+    the backdrop visible, auto-exposure, lens distortion) to test 'relight poses' against the
+    truth in OUT/truth.
 
     \b
     Example:
@@ -39,5 +46,5 @@ def synth(scene, out, res, views, test_views, spp, test_spp, overwrite, quiet, d
     from relight.runtime.backend import select_backend
 
     command.run(scene, out, select_backend(device), overwrite=overwrite, max_memory=max_memory, reporter=reporter(quiet),
-                res=res, views=views, test_views=test_views, spp=spp, test_spp=test_spp)
+                photos=photos, res=res, views=views, test_views=test_views, spp=spp, test_spp=test_spp)
     click.echo(str(out))

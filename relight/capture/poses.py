@@ -21,12 +21,16 @@ from PIL import Image
 
 from relight.capture.frame import normalize_frame
 from relight.capture.llff import read_llff
+from relight.capture.masks import MaskConfig, auto_masks, initial_mask, is_static, static_difference
+from relight.capture.photos import check_photos, photo_names, read_photo, upright_folder
 from relight.capture.sfm import SfmConfig, read_model, run_sfm
 from relight.data.camera import Camera
 from relight.data.capture_io import camera_frame
-from relight.data.images import LDR_EXTS
 from relight.runtime.errors import RelightError
 from relight.runtime.paths import write_json
+
+AUTO = "auto"
+"""``masks=AUTO``: make the masks (:mod:`relight.capture.masks`)."""
 
 
 @dataclass
@@ -39,22 +43,9 @@ class PosesResult:
     seconds: float = 0.0
     distorted: dict = field(default_factory=dict)
     """name -> COLMAP camera with distortion (SfM), to undistort the masks like the photos."""
-
-
-def photo_names(photos: Path) -> list[str]:
-    """JPEG/PNG files of ``photos`` (sorted); refuses folders with too few or with other files."""
-    if not photos.is_dir():
-        raise RelightError("photo folder not found", path=photos, fix="pass a folder of JPEG/PNG photos")
-    files = sorted(p for p in photos.iterdir() if p.is_file() and not p.name.startswith("."))
-    names = [p.name for p in files if p.suffix.lower() in LDR_EXTS]
-    others = [p.name for p in files if p.suffix.lower() not in LDR_EXTS]
-    if others:
-        raise RelightError(f"{len(others)} file(s) that are not JPEG/PNG photos (e.g. {others[0]})", path=photos,
-                           fix="keep only the photos in the folder (masks go in their own folder: --masks)")
-    if len(names) < 3:
-        raise RelightError(f"{len(names)} photo(s): structure from motion needs at least 3 (20+ around the object)",
-                           path=photos, fix="photograph the object from all around, views <= 15 degrees apart")
-    return names
+    masks: dict = field(default_factory=dict)
+    """Automatic masks: ``mode``, per photo ``agreement`` with the other views (IoU with the
+    visual hull), ``flagged`` photos (empty when the masks were given)."""
 
 
 def mask_for(masks: Path, name: str) -> Path:
@@ -83,6 +74,7 @@ def estimate_poses(photos: Path, work: Path, *, source: str, masks: Path | None,
         imgs, cams = read_llff(photos)
         return PosesResult("llff", [p.name for p in imgs], cams), photos / "images"
     names = photo_names(photos)
+    rotated = check_photos(photos, names)
     if source == "colmap":
         cams, _, err = read_model(colmap_model)
         reg = [n for n in names if n in cams]
@@ -95,6 +87,11 @@ def estimate_poses(photos: Path, work: Path, *, source: str, masks: Path | None,
             raise RelightError("the COLMAP model's image size differs from the photos'", path=colmap_model,
                                fix="pass the model's own (undistorted) images folder")
         return PosesResult("colmap", reg, [cams[n] for n in reg], [n for n in names if n not in cams], err), photos
+    if rotated:
+        log("poses: some photos carry an EXIF rotation: SfM runs on upright copies")
+        photos = upright_folder(photos, names, work)
+    if masks == AUTO:
+        return _auto_masks(photos, names, work, sfm, MaskConfig(), log)
     colmap_masks = None
     if masks is not None:
         colmap_masks = work / "colmap_masks"
@@ -103,6 +100,45 @@ def estimate_poses(photos: Path, work: Path, *, source: str, masks: Path | None,
             shutil.copyfile(mask_for(masks, n), colmap_masks / f"{n}.png")
     r = run_sfm(photos, names, work, sfm, colmap_masks, log)
     return PosesResult("sfm", r.names, r.cameras, r.unregistered, r.reprojection_px, distorted=r.distorted), r.image_dir
+
+
+def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg: MaskConfig,
+                log: Callable[[str], None]) -> tuple[PosesResult, Path]:
+    """SfM with automatic masks (:mod:`relight.capture.masks`), written to ``work/auto_masks``
+    already in the undistorted cameras."""
+    images = [read_photo(photos / n) for n in names]
+    static = is_static(images)
+    colmap_masks, first = None, None
+    if static:  # a still background would pin every camera to one pose: mask it before SfM
+        log("masks: the background stays still (turntable): first masks from the median photo")
+        first = {n: initial_mask(im, d, None, cfg) for n, im, d in zip(names, images, static_difference(images),
+                                                                         strict=True)}
+        colmap_masks = work / "colmap_masks"
+        colmap_masks.mkdir(parents=True, exist_ok=True)
+        for n, m in first.items():
+            Image.fromarray(np.where(m, 255, 0).astype(np.uint8)).save(colmap_masks / f"{n}.png")
+    else:
+        log("masks: the camera moves: background predicted from neighbouring views after SfM")
+    del images
+    r = run_sfm(photos, names, work, sfm, colmap_masks, log)
+    und = [read_photo(r.image_dir / n) for n in r.names]
+    if first is not None:
+        first = [undistort_mask(first[n].astype(np.uint8), r.distorted[n], c).astype(bool)
+                 for n, c in zip(r.names, r.cameras, strict=True)]
+    log(f"masks: GrabCut and visual-hull consistency on {len(r.names)} views")
+    masks, agree = auto_masks(und, r.cameras, r.points, cfg, static, first)
+    out = work / "auto_masks"
+    out.mkdir(exist_ok=True)
+    for n, m in zip(r.names, masks, strict=True):
+        Image.fromarray(m).save(out / f"{Path(n).stem}.png")
+    flagged = [n for n, a in zip(r.names, agree, strict=True) if a < cfg.flag_iou]
+    if flagged:
+        log(f"masks: {len(flagged)} view(s) disagree with the others (IoU with the hull < {cfg.flag_iou}): "
+            + ", ".join(flagged[:8]) + (" ..." if len(flagged) > 8 else ""))
+    info = {"mode": "auto, " + ("still background (turntable)" if static else "moving camera"),
+            "agreement": {n: round(a, 4) for n, a in zip(r.names, agree, strict=True)}, "flagged": flagged}
+    # distorted={}: the masks were made in the undistorted cameras already
+    return PosesResult("sfm", r.names, r.cameras, r.unregistered, r.reprojection_px, masks=info), r.image_dir
 
 
 def write_capture(out: Path, res: PosesResult, images: Path, masks: Path | None, photos: Path) -> None:
@@ -131,5 +167,5 @@ def write_capture(out: Path, res: PosesResult, images: Path, masks: Path | None,
         "source": res.source, "photos": str(photos), "registered": len(res.names),
         "unregistered": res.unregistered, "reprojection_px": res.reprojection_px,
         "seconds": round(res.seconds, 1),
-        "world_from_source": sim.tolist(),
+        "world_from_source": sim.tolist(), **({"masks": res.masks} if res.masks else {}),
         "frame": "object at the origin, +y up (mean camera up), median camera distance 3.2, first camera on +z"})

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from relight.capture.photos import diagnose
 from relight.data.camera import Camera
 from relight.runtime.errors import RelightError
 
@@ -72,14 +73,15 @@ def camera_from_colmap(image, cam) -> Camera:
 
 
 def read_model(model_dir: Path) -> tuple[dict[str, Camera], np.ndarray, float]:
-    """Cameras by image name, points and mean reprojection error of an undistorted COLMAP model
-    (``sparse/0``: text or binary)."""
+    """Cameras by image name, points (seen by 3+ photos, reprojection error < 2 px) and mean
+    reprojection error of an undistorted COLMAP model (``sparse/0``: text or binary)."""
     import pycolmap
 
     rec = pycolmap.Reconstruction(str(model_dir))
     cams = {img.name: camera_from_colmap(img, rec.cameras[img.camera_id]) for img in rec.images.values()
             if img.has_pose}
-    pts = np.array([p.xyz for p in rec.points3D.values()], np.float64).reshape(-1, 3)
+    pts = np.array([p.xyz for p in rec.points3D.values() if p.track.length() >= 3 and p.error < 2.0],
+                   np.float64).reshape(-1, 3)
     return cams, pts, float(rec.compute_mean_reprojection_error())
 
 
@@ -106,7 +108,10 @@ def run_sfm(photos: Path, names: list[str], work: Path, cfg: SfmConfig, masks: P
     log(f"poses: extracting SIFT features from {len(names)} photos")
     pycolmap.extract_features(db, photos, image_names=names, camera_mode=mode, reader_options=reader,
                               extraction_options=ext, device=pycolmap.Device.cpu)
-    log(f"poses: matching ({cfg.matcher})")
+    dbh = pycolmap.Database.open(db)
+    features = {im.name: dbh.num_keypoints_for_image(im.image_id) for im in dbh.read_all_images()}
+    dbh.close()
+    log(f"poses: matching ({cfg.matcher}; median {int(np.median(list(features.values()) or [0]))} features per photo)")
     match = pycolmap.FeatureMatchingOptions()
     match.num_threads = cfg.num_threads
     if cfg.matcher == "exhaustive":
@@ -121,7 +126,8 @@ def run_sfm(photos: Path, names: list[str], work: Path, cfg: SfmConfig, masks: P
     opts.num_threads = cfg.num_threads
     maps = pycolmap.incremental_mapping(db, photos, sparse, options=opts)
     if not maps:
-        raise RelightError("structure from motion registered no photos", path=photos,
+        why = diagnose(photos, names, features)
+        raise RelightError("structure from motion registered no photos" + (f": {why}" if why else ""), path=photos,
                            fix="take photos with more overlap (<= 15 degrees apart), more texture and less blur")
     best = max(maps, key=lambda k: maps[k].num_reg_images())
     rec = maps[best]
@@ -136,8 +142,9 @@ def run_sfm(photos: Path, names: list[str], work: Path, cfg: SfmConfig, masks: P
     missing = [n for n in names if n not in cams]
     if len(reg) < max(3, cfg.min_registered * len(names)):
         shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        why = diagnose(photos, names, features)
         raise RelightError(f"structure from motion registered only {len(reg)} of {len(names)} photos "
-                           f"(not: {shown})", path=photos,
+                           f"(not: {shown})" + (f"; {why}" if why else ""), path=photos,
                            fix="add photos between those views (more overlap), more texture, sharper photos, "
                                "or masks (--masks) if the background moves with the object")
     by_name = {img.name: rec.cameras[img.camera_id] for img in rec.images.values()}

@@ -6,8 +6,46 @@ from pathlib import Path
 
 import numpy as np
 
+from relight.capture.masks import MaskConfig
 from relight.data.capture import Capture
 from relight.data.capture_io import load_capture
+from relight.runtime.paths import read_json
+
+COVERAGE_RATIO = 1.5
+"""A view is flagged when its mask covers more than this factor more (or less) of the image than
+the median of its four nearest views: a silhouette's area changes smoothly with the viewpoint."""
+
+
+def mask_flags(cap: Capture, ratio: float = COVERAGE_RATIO) -> list[tuple[str, float, float]]:
+    """``(name, coverage, neighbours' median coverage)`` of the views whose mask disagrees with
+    the views nearest in viewing direction."""
+    if len(cap) < 5:
+        return []
+    cov = cap.masks.mean((1, 2))
+    fwd = np.stack([-c.c2w[:3, 2] for c in cap.cameras])
+    out = []
+    for i in range(len(cap)):
+        near = [j for j in np.argsort(-(fwd @ fwd[i])) if j != i][:4]
+        ref = float(np.median(cov[near]))
+        if ref > 0 and not 1 / ratio <= cov[i] / ref <= ratio:
+            out.append((cap.names[i], float(cov[i]), ref))
+    return out
+
+
+def mask_lines(cap: Capture) -> list[str]:
+    """Per-view mask coverage and the views whose masks disagree with the others."""
+    cov = cap.masks.mean((1, 2))
+    per = "  ".join(f"{n} {c:.3f}" for n, c in zip(cap.names, cov, strict=True))
+    lines = [f"mask coverage per view: {per}"]
+    flags = mask_flags(cap)
+    if flags:
+        lines.append("masks that disagree with their neighbouring views (coverage vs their median): "
+                     + ", ".join(f"{n} {c:.3f} vs {r:.3f}" for n, c, r in flags))
+    info = read_json(cap.root / "poses.json").get("masks") if cap.root and (cap.root / "poses.json").is_file() else None
+    if isinstance(info, dict) and info.get("flagged"):
+        lines.append(f"automatic masks flagged by relight poses ({info.get('mode')}; IoU with the visual hull "
+                     f"< {MaskConfig.flag_iou}): " + ", ".join(info["flagged"]))
+    return lines
 
 
 def capture_summary(cap: Capture) -> list[str]:
@@ -21,6 +59,8 @@ def capture_summary(cap: Capture) -> list[str]:
              f"camera distance to origin: {dist.min():.3f} .. {dist.max():.3f}",
              f"masks: {'yes' if cap.has_masks else 'none (all ones)'}  mean coverage {cap.masks.mean():.3f}",
              f"mean linear radiance in mask: {cap.images.sum() / max(cap.masks.sum() * 3, 1e-9):.4f}"]
+    if cap.has_masks:
+        lines += mask_lines(cap)
     if cap.gt is not None:
         lines.append("ground-truth AOVs: " + ", ".join(k for k, v in vars(cap.gt).items() if v is not None))
     if cap.relit:

@@ -8,32 +8,37 @@ import tempfile
 import time
 from pathlib import Path
 
-from relight.capture.poses import PosesResult, estimate_poses, write_capture
+from relight.capture.poses import AUTO, PosesResult, estimate_poses, write_capture
 from relight.capture.sfm import SfmConfig
 from relight.commands.output import command_output
 from relight.runtime.errors import RelightError
 from relight.runtime.progress import Reporter
 
 
-def run(photos: Path, out: Path, *, masks: Path | None = None, colmap_model: Path | None = None,
+def run(photos: Path, out: Path, *, masks: Path | str | None = None, colmap_model: Path | None = None,
         sfm: SfmConfig | None = None, overwrite: bool = False, reporter: Reporter | None = None) -> PosesResult:
     """Pose the photos in ``photos`` (an LLFF folder when it holds ``poses_bounds.npy``) and
-    write the capture folder ``out``; returns what was registered."""
+    write the capture folder ``out``; returns what was registered. ``masks``: a folder of
+    ``<photo stem>.png`` (white = object), ``"auto"`` to make them, or None."""
     rep = reporter or Reporter()
     photos = Path(photos)
     source = "colmap" if colmap_model is not None else "llff" if (photos / "poses_bounds.npy").is_file() else "sfm"
     if source == "llff" and masks is None and (photos / "masks").is_dir():
         masks = photos / "masks"
-    if masks is not None and not Path(masks).is_dir():
+    auto = masks is not None and str(masks) == AUTO
+    if auto and source != "sfm":
+        raise RelightError(f"--masks auto works with structure from motion, not with {source} poses", path=photos,
+                           fix="pass the dataset's mask folder with --masks, or pose the photos by SfM")
+    if masks is not None and not auto and not Path(masks).is_dir():
         raise RelightError("mask folder not found", path=masks, fix="pass a folder of <photo stem>.png masks")
     t = time.perf_counter()
-    with command_output(out, overwrite=overwrite, inputs=[photos, masks, colmap_model]) as o:
+    with command_output(out, overwrite=overwrite, inputs=[photos, None if auto else masks, colmap_model]) as o:
         with tempfile.TemporaryDirectory(prefix="relight-sfm-") as work:
-            res, images = estimate_poses(photos, Path(work), source=source, masks=masks, sfm=sfm or SfmConfig(),
+            res, images = estimate_poses(photos, Path(work), source=source, masks=AUTO if auto else masks, sfm=sfm or SfmConfig(),
                                          colmap_model=colmap_model, log=rep.log)
             res.seconds = time.perf_counter() - t
             with o.folder() as tmp:
-                write_capture(tmp, res, images, masks, photos)
+                write_capture(tmp, res, images, Path(work) / "auto_masks" if auto else masks, photos)
     missing = f"; not registered: {', '.join(res.unregistered)}" if res.unregistered else ""
     rep.log(f"wrote {out}: {len(res.names)} posed photos from {source} in {res.seconds:.0f} s{missing}")
     return res

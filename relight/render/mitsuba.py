@@ -139,10 +139,11 @@ def render_views(backend: Backend, scene, cameras: Sequence[Camera], spp: int, s
     return np.stack(out)
 
 
-def _surface_at_pixel_centres(backend: Backend, scene, cam: Camera):
-    """Ray cast through each pixel centre of ``cam``: ``(si, uv (N, 2) OBJ convention, hit (N,))``."""
+def _surface_at_pixel_centres(backend: Backend, scene, cam: Camera, offsets=(0.5, 0.5)):
+    """Ray cast through each pixel centre (or ``offsets`` within the pixel) of ``cam``:
+    ``(si, uv (N, 2) OBJ convention, hit (N,))``."""
     mi = backend.mitsuba()
-    origin, dirs = cam.pixel_rays()
+    origin, dirs = cam.pixel_rays(offsets)
     d = dirs.reshape(-1, 3).astype(np.float32)
     o = np.broadcast_to(origin.astype(np.float32), d.shape)
     ray = mi.Ray3f(mi.Point3f(*[mi.Float(np.ascontiguousarray(o[:, k])) for k in range(3)]),
@@ -159,10 +160,10 @@ def _rows(a, n: int, c: int) -> np.ndarray:
     return a.reshape(n, c) if a.shape == (n, c) else a.T
 
 
-def pixel_uv(backend: Backend, scene, cam: Camera) -> tuple[np.ndarray, np.ndarray]:
-    """OBJ-convention UVs (H, W, 2) of the surface seen at each pixel centre, and ``hit`` (H, W)
-    in {0, 1} (UV 0 where nothing is hit). Ray cast, no noise."""
-    _, uv, hit = _surface_at_pixel_centres(backend, scene, cam)
+def pixel_uv(backend: Backend, scene, cam: Camera, offsets=(0.5, 0.5)) -> tuple[np.ndarray, np.ndarray]:
+    """OBJ-convention UVs (H, W, 2) of the surface seen at each pixel centre (or at ``offsets``
+    within each pixel), and ``hit`` (H, W) in {0, 1} (UV 0 where nothing is hit). Ray cast, no noise."""
+    _, uv, hit = _surface_at_pixel_centres(backend, scene, cam, offsets)
     return uv.reshape(cam.height, cam.width, 2), hit.reshape(cam.height, cam.width)
 
 

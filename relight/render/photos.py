@@ -1,0 +1,188 @@
+"""``relight synth SCENE --photos``: a capture as a camera delivers it, the truth kept aside.
+
+A real capture is a folder of 8-bit JPEGs: the table and the room behind the object are in
+every photo, there is no alpha, auto-exposure changes from shot to shot and the lens has radial
+distortion. This renders such a folder from a scene, so that ``relight poses`` (structure from
+motion, automatic masks) and exposure compensation can be *scored*::
+
+    OUT/photos/r_000.jpg      sRGB JPEG (quality 92): the object standing on a textured floor,
+                              the scene's envmap visible above the horizon (same light), exposure
+                              2**ev_i with ev_i ~ U(-ev, +ev), radial distortion k1
+    OUT/truth/                the ordinary ``relight synth`` capture of the same cameras (pinhole,
+                              the object alone, masked, linear EXR, GT AOVs, relit test views, ``gt/``)
+    OUT/truth/photo_masks/    GT coverage in the photos' own (distorted) pixels, 8-bit PNG
+    OUT/truth/posed/          the photos before distortion with GT poses and GT masks, a
+                              nerfstudio capture: "the same fit with GT poses and masks"
+    OUT/truth/photos.json     per photo: ``exposure_ev``; the lens: COLMAP SIMPLE_RADIAL f, cx, cy, k1
+
+Distortion follows COLMAP's SIMPLE_RADIAL model: normalized image coordinates ``x_d = x_u (1 +
+k1 |x_u|^2)``. Views are rendered on a pinhole canvas padded by :func:`_pad` pixels so that every
+distorted pixel finds its source. The floor shadows and lights the object from below, so the
+photos' object is not pixel-identical to the truth views (a real table does the same); scores
+compare fits *of the photos* (poses/masks from SfM vs the GT ones in ``posed/``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from relight.data.asset import Asset
+from relight.data.camera import Camera
+from relight.data.capture_io import camera_frame
+from relight.data.images import linear_to_srgb, write_png
+from relight.data.mesh import Mesh
+from relight.render.mitsuba import (
+    bitmap_texture,
+    bsdf_dict,
+    build_scene,
+    envmap_dict,
+    mitsuba_mesh,
+    pixel_uv,
+    render_views,
+)
+from relight.render.scene import SceneSpec
+from relight.render.textures import value_noise
+from relight.runtime.backend import Backend
+from relight.runtime.paths import write_json
+from relight.runtime.progress import Reporter
+
+EXPOSURE_EV = 0.5
+"""Exposures are drawn uniformly in [-EXPOSURE_EV, +EXPOSURE_EV] stops (auto-exposure)."""
+DISTORTION_K1 = -0.05
+"""Mild barrel distortion (COLMAP SIMPLE_RADIAL k1, normalized coordinates): about 1.3 % at a
+40 degree lens' corners, typical of a phone's main camera after its own correction."""
+JPEG_QUALITY = 92
+
+
+def _pad(cam: Camera, k1: float) -> int:
+    """Pixels of padding the pinhole canvas needs so the distorted image's corners are covered."""
+    r_d = math.hypot(cam.width / 2 / cam.fx, cam.height / 2 / cam.fy)
+    r_u = r_d
+    for _ in range(20):
+        r_u = r_d / (1 + k1 * r_u * r_u)
+    return int(math.ceil((r_u / r_d - 1) * max(cam.width, cam.height) / 2)) + 2
+
+
+def padded(cam: Camera, pad: int) -> Camera:
+    """``cam`` on a canvas ``pad`` pixels larger on every side (same focal length and axis)."""
+    return replace(cam, width=cam.width + 2 * pad, height=cam.height + 2 * pad, cx=cam.cx + pad, cy=cam.cy + pad)
+
+
+def distortion_map(cam: Camera, k1: float, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel centre of the distorted photo of ``cam``, the (x, y) pixel position to
+    sample in the padded pinhole render (float32 (H, W) each, OpenCV ``remap`` convention:
+    integer = pixel centre)."""
+    ys, xs = np.mgrid[0:cam.height, 0:cam.width].astype(np.float64) + 0.5
+    xd, yd = (xs - cam.cx) / cam.fx, (ys - cam.cy) / cam.fy
+    xu, yu = xd.copy(), yd.copy()
+    for _ in range(20):  # fixed point of x_u = x_d / (1 + k1 r_u^2)
+        f = 1 + k1 * (xu * xu + yu * yu)
+        xu, yu = xd / f, yd / f
+    return ((xu * cam.fx + cam.cx + pad - 0.5).astype(np.float32),
+            (yu * cam.fy + cam.cy + pad - 0.5).astype(np.float32))
+
+
+def remap(img: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Bilinear resampling of ``img`` (H, W, C) float32 at ``maps`` (see :func:`distortion_map`)."""
+    import cv2
+
+    out = cv2.remap(np.ascontiguousarray(img, np.float32), maps[0], maps[1], cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out if out.ndim == 3 else out[..., None]
+
+
+def write_jpeg(path: Path, linear_rgb: np.ndarray) -> None:
+    """Linear RGB -> 8-bit sRGB JPEG (what a camera writes)."""
+    srgb = np.round(np.clip(linear_to_srgb(np.clip(linear_rgb, 0, 1)), 0, 1) * 255).astype(np.uint8)
+    Image.fromarray(srgb).save(path, quality=JPEG_QUALITY)
+
+
+FLOOR_SIZE = 12.0
+"""Edge of the square floor (scene units) the object stands on in the photos."""
+
+
+def floor_mesh(y: float, size: float = FLOOR_SIZE, repeats: float = 6.0) -> Mesh:
+    """A square floor at height ``y`` facing +y, UVs repeating ``repeats`` times across it."""
+    h = size / 2
+    v = np.array([[-h, y, -h], [h, y, -h], [h, y, h], [-h, y, h]], np.float64)
+    uv = np.array([[0, 0], [repeats, 0], [repeats, repeats], [0, repeats]], np.float64)
+    return Mesh(v, np.array([[0, 2, 1], [0, 3, 2]], np.int64), uvs=uv).with_normals()
+
+
+def floor_texture(seed: int, res: int = 1024) -> np.ndarray:
+    """A fine, non-repeating stone-like albedo (linear RGB): something for SIFT to find."""
+    g = value_noise(res, 24.0, 5, seed)
+    tint = np.array([0.42, 0.36, 0.3])
+    return np.clip(tint * (0.45 + 0.9 * g[..., None]), 0.02, 0.9).astype(np.float32)
+
+
+def photo_scene(backend: Backend, asset: Asset, seed: int, max_depth: int):
+    """Mitsuba scene of the photos: the object standing on a textured floor, under its envmap,
+    the envmap visible above the horizon."""
+    mi = backend.mitsuba()
+    lo, _ = asset.mesh.bounds()
+    floor = mi.load_dict({"type": "diffuse", "reflectance": bitmap_texture(floor_texture(seed))})
+    return mi.load_dict({
+        "type": "scene",
+        "integrator": {"type": "path", "max_depth": int(max_depth), "hide_emitters": False},
+        "object": mitsuba_mesh(mi, asset.mesh, mi.load_dict(bsdf_dict(asset))),
+        "floor": mitsuba_mesh(mi, floor_mesh(float(lo[1]) - 1e-3), floor, name="floor"),
+        "light": envmap_dict(mi, asset.envmap, asset.envmap_rotation_deg),
+    })
+
+
+def coverage(backend: Backend, object_scene, cam: Camera, n: int = 3) -> np.ndarray:
+    """(H, W) fraction of ``n`` x ``n`` rays per pixel that hit the object (GT mask)."""
+    acc = np.zeros((cam.height, cam.width), np.float32)
+    for a in range(n):
+        for b in range(n):
+            acc += pixel_uv(backend, object_scene, cam, ((a + 0.5) / n, (b + 0.5) / n))[1]
+    return acc / (n * n)
+
+
+def render_photos(spec: SceneSpec, backend: Backend, out: Path, *, ev: float = EXPOSURE_EV,
+                  k1: float = DISTORTION_K1, reporter: Reporter | None = None) -> None:
+    """Write ``out/photos`` and the truth extras (layout in the module docstring) for the
+    training cameras of ``spec``; ``out/truth`` is the ordinary capture, written before."""
+    rep = reporter or Reporter()
+    c = spec.cameras
+    cams = spec.train_cameras()
+    asset = spec.build_asset()
+    evs = np.random.default_rng(c.seed).uniform(-ev, ev, len(cams))
+    for d in ("photos", "truth/photo_masks", "truth/posed/images", "truth/posed/masks"):
+        (out / d).mkdir(parents=True, exist_ok=True)
+    scene = photo_scene(backend, asset, c.seed, c.max_depth)
+    alone = build_scene(backend, asset, 1)
+    pad = _pad(cams[0], k1)
+    maps = distortion_map(cams[0], k1, pad)
+    frames = []
+    with rep.task("photos", len(cams)) as advance:
+        for i, cam in enumerate(cams):
+            big = padded(cam, pad)
+            rgb = render_views(backend, scene, [big], c.spp, seed=c.seed + 20_000 + i)[0][..., :3] * 2.0 ** evs[i]
+            alpha = coverage(backend, alone, big)
+            name = f"r_{i:03d}"
+            write_jpeg(out / "photos" / f"{name}.jpg", remap(rgb, maps))
+            write_png(out / "truth/photo_masks" / f"{name}.png", remap(alpha[..., None], maps)[..., 0])
+            crop = (slice(pad, pad + cam.height), slice(pad, pad + cam.width))
+            write_jpeg(out / "truth/posed/images" / f"{name}.jpg", rgb[crop])
+            write_png(out / "truth/posed/masks" / f"{name}.png", (alpha[crop] >= 0.5).astype(np.float32))
+            fr = camera_frame(cam, f"images/{name}.jpg")
+            fr["mask_path"] = f"masks/{name}.png"
+            frames.append(fr)
+            advance()
+    write_json(out / "truth/posed/transforms.json", {"camera_model": "PINHOLE", "frames": frames})
+    c0 = cams[0]
+    write_json(out / "truth/photos.json", {
+        "photos": [{"file": f"photos/r_{i:03d}.jpg", "exposure_ev": float(e)} for i, e in enumerate(evs)],
+        "lens": {"model": "SIMPLE_RADIAL", "f": c0.fx, "cx": c0.cx, "cy": c0.cy, "k1": k1,
+                 "width": c0.width, "height": c0.height},
+        "setting": "the object on a textured floor (12 x 12 units), the envmap visible above the horizon",
+        "jpeg_quality": JPEG_QUALITY,
+        "truth": "transforms_train.json: the photos' pinhole cameras (GT poses) and the object alone; "
+                 "photo_masks/: GT coverage in photo pixels; posed/: the undistorted photos with GT poses and masks"})
