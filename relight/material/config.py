@@ -84,6 +84,13 @@ class MaterialConfig:
     fit_roughness: bool = True
     fit_envmap: bool = True
     """Optimize the envmap (false: keep the initial one, e.g. a measured light probe)."""
+    view_gains: str = "auto"
+    """Per-view exposure and white balance (auto-exposure must not bake into albedo): ``off``;
+    ``exposure`` (one factor per view); ``exposure_wb`` (one per view and colour channel);
+    ``auto`` = ``exposure_wb`` for 8-bit photos, ``off`` for linear HDR captures. Each rendered
+    view's factors move (in log, :data:`relight.material.problem.GAIN_RATE` per visit) to the
+    least-squares ratio of its photo to its render inside the mask; their log-mean over the views
+    is held at 0, since a global scale belongs to the light and the albedo."""
     loss: str = "relative_l2"
     """Image loss: ``relative_l2`` (unbiased under MC noise) or ``log_l1`` (robust, biased)."""
     min_roughness: float = 0.05
@@ -138,6 +145,8 @@ class MaterialConfig:
             raise ValueError(f"tv_norm must be 'l1' or 'l2', got '{self.tv_norm}'")
         if not 0 <= self.shared_warmup < 1:
             raise ValueError(f"shared_warmup is out of range ({self.shared_warmup})")
+        if self.view_gains not in ("auto", "off", "exposure", "exposure_wb"):
+            raise ValueError(f"view_gains must be auto, off, exposure or exposure_wb, got '{self.view_gains}'")
         if self.loss not in ("relative_l2", "log_l1"):
             raise ValueError(f"loss must be 'relative_l2' or 'log_l1', got '{self.loss}'")
         if any(not 0 <= x < 1 for x in self.refine_at):

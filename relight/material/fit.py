@@ -46,7 +46,7 @@ from relight.material.losses import (
     tv_l2,
     white_balance,
 )
-from relight.material.problem import RenderProblem
+from relight.material.problem import RenderProblem, compensated, gain_mode, view_log_gains
 from relight.material.refine import refine_albedo
 from relight.material.state import (
     MaterialState,
@@ -141,13 +141,15 @@ class _MaterialFit:
     def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
         cfg, state, mesh = self.cfg, self.state, self.mesh
         if cfg.fit_albedo and step in self.refine_steps:
-            cur, _ = refine_albedo(self.prob.level_capture, params_to_asset(state.params, mesh), self.backend,
+            cur, _ = refine_albedo(compensated(self.prob.level_capture, state.log_ratios),
+                                   params_to_asset(state.params, mesh), self.backend,
                                    passes=1, seed=cfg.seed + step, **_refine_settings(cfg))
             state.params["albedo"] = cur.albedo
             state.adam.reset("albedo")
         views = rng.choice(len(self.capture), size=min(cfg.batch_views, len(self.capture)), replace=False)
-        value, grads = self.prob.loss_and_grads(state.params, views, rng)
         warm = step < cfg.shared_warmup * cfg.iterations
+        # gains wait for the warm-up: a uniform first light would make them absorb its shading
+        value, grads = self.prob.loss_and_grads(state.params, views, rng, fit_gains=not warm)
         palette = cfg.palette_albedo > 0 and not warm and step < _palette_end(cfg)
         if cfg.palette_albedo > 0 and step == _palette_end(cfg):
             state.adam.reset("albedo")  # moments sized by the prior's pull would slow the data's
@@ -209,7 +211,9 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
          inputs: dict | None) -> MaterialResult:
     import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
 
-    prob = RenderProblem(capture, mesh, cfg, backend, state.params)
+    if gain_mode(cfg, capture) != "off" and (state.log_ratios is None or len(state.log_ratios) != len(capture)):
+        state.log_ratios = np.full((len(capture), 3), np.nan)
+    prob = RenderProblem(capture, mesh, cfg, backend, state.params, state.log_ratios)
     t0 = time.perf_counter()  # primal timing below is at full resolution
     for seed in (0, 1):  # the second call is compiled already: its time is the primal cost
         t = time.perf_counter()
@@ -226,7 +230,7 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
                 if stop.requested:
                     raise Interrupted("material", state.step, cfg.iterations, checkpoint_dir)
 
-            asset, st = refine_albedo(capture, asset, backend, passes=cfg.refine_passes, seed=cfg.seed, reporter=rep,
+            asset, st = refine_albedo(compensated(capture, state.log_ratios), asset, backend, passes=cfg.refine_passes, seed=cfg.seed, reporter=rep,
                                       check_stop=check_stop, **_refine_settings(cfg))
         refine_info = {"refine_seconds": round(st.seconds, 2), "refine_change": [round(c, 5) for c in st.change]}
     require_finite({"albedo": asset.albedo, "roughness": asset.roughness, "envmap": asset.envmap,
@@ -236,4 +240,8 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
     info = {"stage": "material", "config": to_dict(cfg), "seconds": round(total, 2),
             "seconds_per_step": round(sps, 4), "primal_render_seconds": round(primal, 4),
             "final_loss": state.losses[-1] if state.losses else None, **refine_info}
+    if state.log_ratios is not None:
+        info["view_gains"] = {"mode": gain_mode(cfg, capture),
+                              "per_view": {n: np.round(np.exp(g), 4).tolist() for n, g in
+                                           zip(capture.names, view_log_gains(state.log_ratios), strict=True)}}
     return MaterialResult(replace(asset, info=info), state.losses, total, sps, primal)

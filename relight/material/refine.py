@@ -33,7 +33,7 @@ from scipy.ndimage import gaussian_filter
 from relight.data.asset import Asset
 from relight.data.capture import Capture
 from relight.material.losses import relative_weight
-from relight.render.mitsuba import KA, build_scene, pixel_uv, sensor
+from relight.render.mitsuba import KA, build_scene, pixel_uv, sensor, turn_light
 from relight.render.textures import bilinear_taps
 from relight.runtime.backend import Backend
 from relight.runtime.progress import Reporter
@@ -150,7 +150,10 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
             params.update()
             num = np.zeros((h, w, 3))
             den = np.zeros((h, w, 3))
+            turns = capture.light_deg(asset.envmap_rotation_deg)
             for i, (uv, idx, wgt) in enumerate(obs):
+                if turns is not None:  # a turntable capture: this view's light
+                    turn_light(backend, params, turns[i])
                 s = 2 * (seed + k * len(obs) + i)
                 r1 = np.array(mi.render(scene, params, sensor=sensors[i], spp=half, seed=s), np.float32)
                 r2 = np.array(mi.render(scene, params, sensor=sensors[i], spp=half, seed=s + 1), np.float32)

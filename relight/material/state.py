@@ -35,6 +35,9 @@ class MaterialState:
     losses: list[float] = field(default_factory=list)
     avg: dict[str, np.ndarray] = field(default_factory=dict)
     avg_count: int = 0
+    log_ratios: np.ndarray | None = None
+    """(N, 3) per-view measured log ratios photo / render (``view_gains``; NaN = not measured
+    yet; :func:`relight.material.problem.view_log_gains` makes the gains), None when off."""
 
     def accumulate(self) -> None:
         """Add the current parameters to the running mean (restarting on a resolution change).
@@ -110,7 +113,8 @@ def params_to_asset(p: dict[str, np.ndarray], mesh: Mesh, info: dict | None = No
 def save_checkpoint(path: Path, state: MaterialState, cfg: MaterialConfig, inputs: dict | None = None) -> None:
     """Atomic ``ckpt.npz`` (parameters, Adam state, running means + JSON metadata; no pickle)."""
     arrays = ({f"p/{k}": v for k, v in state.params.items()} | {f"adam/{k}": v for k, v in state.adam.state().items()}
-              | {f"avg/{k}": v for k, v in state.avg.items()})
+              | {f"avg/{k}": v for k, v in state.avg.items()}
+              | ({"ratios": state.log_ratios} if state.log_ratios is not None else {}))
     meta = {"step": state.step, "losses": state.losses, "config": to_dict(cfg), "avg_count": state.avg_count}
     if inputs is not None:
         meta["inputs"] = inputs
@@ -131,4 +135,5 @@ def load_checkpoint(path: Path, cfg: MaterialConfig, inputs: dict | None = None)
     state.avg = {k[4:]: v for k, v in z.items() if k.startswith("avg/")}
     state.step, state.losses = int(meta["step"]), list(meta["losses"])
     state.avg_count = int(meta.get("avg_count", 0))
+    state.log_ratios = np.array(z["ratios"]) if "ratios" in z else None
     return state
