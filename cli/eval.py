@@ -16,9 +16,13 @@ from relight.evaluation import EVAL_SPP
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Write OUT.json and OUT.md (default: print the table only).")
 @click.option("--spp", type=click.IntRange(1, 65536), default=EVAL_SPP, show_default=True, help="Samples per pixel of evaluation renders.")
+@click.option("--holdout-every", type=click.IntRange(0, 100000), default=0, show_default=True,
+              help="For a single-file capture: evaluate on every k-th view (as the fit held them out).")
+@click.option("--downscale", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Area-downscale the test views on load.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
-def evaluate_cmd(asset, capture, out, spp, quiet, device):
+def evaluate_cmd(asset, capture, out, spp, holdout_every, downscale, quiet, device):
     """Compare ASSET with the ground truth of CAPTURE's test split.
 
     Albedo PSNR/SSIM (per-channel scale-aligned), roughness MAE, relighting PSNR/SSIM under the
@@ -32,5 +36,6 @@ def evaluate_cmd(asset, capture, out, spp, quiet, device):
     from relight.commands import eval as command
     from relight.runtime.backend import select_backend
 
-    res = command.run(asset, capture, select_backend(device), out=out, spp=spp, reporter=reporter(quiet))
+    res = command.run(asset, capture, select_backend(device), out=out, spp=spp, holdout_every=holdout_every,
+                      downscale=downscale, reporter=reporter(quiet))
     click.echo(res.to_markdown())

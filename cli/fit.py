@@ -21,9 +21,11 @@ from cli.options import reporter, stage_options
 @click.option("--no-eval", is_flag=True, help="Skip the evaluation on the capture's test split.")
 @click.option("--downscale", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Area-downscale the images on load.")
+@click.option("--holdout-every", type=click.IntRange(0, 100000), default=0, show_default=True,
+              help="For a single-file capture (nerfstudio, relight poses): hold out every k-th view for evaluation.")
 @stage_options
 def fit(capture, out, geometry_config, material_config, geometry_iterations, material_iterations, no_eval, downscale,
-        preset, resume, overwrite, quiet, device, max_memory):
+        holdout_every, preset, resume, overwrite, quiet, device, max_memory):
     """Full reconstruction of CAPTURE: geometry -> UV unwrap -> albedo/roughness/envmap.
 
     Checkpoints go to a hidden folder beside OUT; after an interruption rerun with --resume.
@@ -44,7 +46,7 @@ def fit(capture, out, geometry_config, material_config, geometry_iterations, mat
     gcfg = geometry_load(p, geometry_config, iterations=geometry_iterations)
     mcfg = material_load(p, material_config, iterations=material_iterations)
     res = command.run(capture, out, gcfg, mcfg, backend, resume=resume, overwrite=overwrite, evaluate_after=not no_eval,
-                      downscale=downscale, max_memory=max_memory, reporter=reporter(quiet),
+                      downscale=downscale, holdout_every=holdout_every, max_memory=max_memory, reporter=reporter(quiet),
                       configs=[geometry_config, material_config])
     if res.metrics is not None:
         click.echo(res.metrics.to_markdown())

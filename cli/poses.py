@@ -21,9 +21,12 @@ from cli.options import reporter
               help="exhaustive: every pair (photos); sequential: neighbours in file order (video frames).")
 @click.option("--max-image-size", type=click.IntRange(256, 8192), default=1600, show_default=True,
               help="Longer side (pixels) the features are extracted at.")
+@click.option("--light-frame", type=click.Choice(["world", "rig"]), default="world", show_default=True,
+              help="world: the light is fixed to the object; rig: a turntable (camera, room and light still, "
+                   "the object turns: each view sees the light turned by its turntable angle).")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def poses(photos, out, masks, colmap_model, matcher, max_image_size, overwrite, quiet):
+def poses(photos, out, masks, colmap_model, matcher, max_image_size, light_frame, overwrite, quiet):
     """Camera poses for a folder of PHOTOS: structure from motion with pycolmap (SIFT, matching,
     incremental mapping, undistortion), or an LLFF folder's poses_bounds.npy, or --colmap-model.
     Writes a nerfstudio capture (object at the origin, +y up) that relight fit reads.
@@ -36,5 +39,5 @@ def poses(photos, out, masks, colmap_model, matcher, max_image_size, overwrite, 
     from relight.commands import poses as command
 
     command.run(photos, out, masks=masks, colmap_model=colmap_model,
-                sfm=SfmConfig(matcher=matcher, max_image_size=max_image_size), overwrite=overwrite,
+                sfm=SfmConfig(matcher=matcher, max_image_size=max_image_size), light_frame=light_frame, overwrite=overwrite,
                 reporter=reporter(quiet))

@@ -1,6 +1,7 @@
 """Automatic object masks for photos without any, by classic offline methods (no model weights).
 
-Two common setups are covered, told apart by the photos themselves:
+Two common setups are covered (the user says which: ``relight poses --light-frame rig`` is a
+turntable):
 
 * **the background stays still in the image** (a turntable: camera and room fixed, the object
   turns): the background is the per-pixel median of all photos (:func:`static_difference`);
@@ -270,24 +271,11 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
     return out, agree
 
 
-def is_static(images: list[np.ndarray], tol: float = 0.03) -> bool:
-    """True when the photos' borders (where the background is) stay the same from photo to photo
-    after exposure matching: a still camera (turntable), not one moving around the object."""
-    import cv2
-
-    small = [cv2.resize(im, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32) / 255 for im in images]
-    border = np.zeros((64, 64), bool)
-    border[:6], border[-6:], border[:, :6], border[:, -6:] = True, True, True, True
-    med = np.median(np.stack(small), axis=0)
-    devs = [np.median(np.abs(_rescale(s, _gains(med, s, border)) - med).max(-1)[border]) for s in small]
-    return float(np.median(devs)) < tol
-
-
 def auto_masks(images: list[np.ndarray], cams: list[Camera], points: np.ndarray, cfg: MaskConfig,
                static: bool, first: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], list[float]]:
     """Masks (uint8 {0, 255}) of posed photos and each view's agreement with the others (IoU with
     the visual hull). ``points``: SfM points (any frame the cameras share); ``static``: the
-    background stays still in the image (:func:`is_static`); ``first``: first-round masks
+    background stays still in the image (a turntable); ``first``: first-round masks
     already made (a turntable's, made before SfM) instead of predicting the background."""
     from relight.capture.frame import look_at_point
 

@@ -21,7 +21,7 @@ from PIL import Image
 
 from relight.capture.frame import normalize_frame
 from relight.capture.llff import read_llff
-from relight.capture.masks import MaskConfig, auto_masks, initial_mask, is_static, static_difference
+from relight.capture.masks import MaskConfig, auto_masks, initial_mask, static_difference
 from relight.capture.photos import check_photos, photo_names, read_photo, upright_folder
 from relight.capture.sfm import SfmConfig, read_model, run_sfm
 from relight.data.camera import Camera
@@ -68,8 +68,10 @@ def undistort_mask(mask: np.ndarray, src_cam, dst: Camera) -> np.ndarray:
 
 
 def estimate_poses(photos: Path, work: Path, *, source: str, masks: Path | None, sfm: SfmConfig,
-                   colmap_model: Path | None = None, log: Callable[[str], None] = print) -> tuple[PosesResult, Path]:
-    """Poses of the photos (and the folder holding the images that match them)."""
+                   colmap_model: Path | None = None, turntable: bool = False,
+                   log: Callable[[str], None] = print) -> tuple[PosesResult, Path]:
+    """Poses of the photos (and the folder holding the images that match them); ``turntable``:
+    the camera and the room stay still (automatic masks then model a still background)."""
     if source == "llff":
         imgs, cams = read_llff(photos)
         return PosesResult("llff", [p.name for p in imgs], cams), photos / "images"
@@ -91,7 +93,7 @@ def estimate_poses(photos: Path, work: Path, *, source: str, masks: Path | None,
         log("poses: some photos carry an EXIF rotation: SfM runs on upright copies")
         photos = upright_folder(photos, names, work)
     if masks == AUTO:
-        return _auto_masks(photos, names, work, sfm, MaskConfig(), log)
+        return _auto_masks(photos, names, work, sfm, MaskConfig(), turntable, log)
     colmap_masks = None
     if masks is not None:
         colmap_masks = work / "colmap_masks"
@@ -102,12 +104,11 @@ def estimate_poses(photos: Path, work: Path, *, source: str, masks: Path | None,
     return PosesResult("sfm", r.names, r.cameras, r.unregistered, r.reprojection_px, distorted=r.distorted), r.image_dir
 
 
-def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg: MaskConfig,
+def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg: MaskConfig, static: bool,
                 log: Callable[[str], None]) -> tuple[PosesResult, Path]:
     """SfM with automatic masks (:mod:`relight.capture.masks`), written to ``work/auto_masks``
-    already in the undistorted cameras."""
-    images = [read_photo(photos / n) for n in names]
-    static = is_static(images)
+    already in the undistorted cameras; ``static``: a turntable's still background."""
+    images = [read_photo(photos / n) for n in names] if static else []
     colmap_masks, first = None, None
     if static:  # a still background would pin every camera to one pose: mask it before SfM
         log("masks: the background stays still (turntable): first masks from the median photo")
@@ -141,8 +142,10 @@ def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg:
     return PosesResult("sfm", r.names, r.cameras, r.unregistered, r.reprojection_px, masks=info), r.image_dir
 
 
-def write_capture(out: Path, res: PosesResult, images: Path, masks: Path | None, photos: Path) -> None:
-    """Write the capture folder ``out`` (exists, empty) from normalized poses."""
+def write_capture(out: Path, res: PosesResult, images: Path, masks: Path | None, photos: Path,
+                  light_frame: str = "world") -> None:
+    """Write the capture folder ``out`` (exists, empty) from normalized poses; ``light_frame``
+    (:attr:`relight.data.capture.Capture.light_turns_deg`) goes into ``transforms.json``."""
     cams, sim = normalize_frame(res.cameras)
     (out / "images").mkdir()
     frames = []
@@ -162,10 +165,11 @@ def write_capture(out: Path, res: PosesResult, images: Path, masks: Path | None,
         frames.append(fr)
     c = cams[0]
     write_json(out / "transforms.json", {"fl_x": c.fx, "fl_y": c.fy, "cx": c.cx, "cy": c.cy, "w": c.width,
-                                         "h": c.height, "camera_model": "PINHOLE", "frames": frames})
+                                         "h": c.height, "camera_model": "PINHOLE", "light_frame": light_frame,
+                                         "frames": frames})
     write_json(out / "poses.json", {
         "source": res.source, "photos": str(photos), "registered": len(res.names),
         "unregistered": res.unregistered, "reprojection_px": res.reprojection_px,
         "seconds": round(res.seconds, 1),
-        "world_from_source": sim.tolist(), **({"masks": res.masks} if res.masks else {}),
+        "world_from_source": sim.tolist(), "light_frame": light_frame, **({"masks": res.masks} if res.masks else {}),
         "frame": "object at the origin, +y up (mean camera up), median camera distance 3.2, first camera on +z"})

@@ -16,15 +16,16 @@ from relight.runtime.progress import Reporter
 
 
 def run(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | None = None, spp: int = EVAL_SPP,
-        reporter: Reporter | None = None) -> EvalResult:
-    """Evaluate the asset in ``asset_dir``; with ``out``, write ``out.json`` and ``out.md``."""
+        holdout_every: int = 0, downscale: int = 1, reporter: Reporter | None = None) -> EvalResult:
+    """Evaluate the asset in ``asset_dir``; with ``out``, write ``out.json`` and ``out.md``.
+    ``holdout_every``/``downscale``: as the fit that made the asset was given them."""
     files = (Path(out).with_suffix(".json"), Path(out).with_suffix(".md")) if out is not None else ()
     if files:  # before the renders: a bad output path fails at once
         check_output_name(Path(out))
         for f in files:
             check_disjoint(f, [asset_dir, capture])
     asset = load_asset(asset_dir)
-    test = load_capture(capture, "test")
+    test = load_capture(capture, "test", holdout_every=holdout_every, downscale=downscale)
     res = evaluate(asset, test, backend, spp=spp, reporter=reporter, gt_mesh=gt_mesh_of(capture))
     if files:
         files[0].parent.mkdir(parents=True, exist_ok=True)

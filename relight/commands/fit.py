@@ -48,26 +48,27 @@ class FitResult:
 
 def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, backend: Backend, *,
         resume: bool = False, overwrite: bool = False, evaluate_after: bool = True, downscale: int = 1,
-        max_memory: str | int | None = None, reporter: Reporter | None = None,
+        holdout_every: int = 0, max_memory: str | int | None = None, reporter: Reporter | None = None,
         within: Output | None = None, configs: Sequence[Path | None] = ()) -> FitResult:
     """Reconstruct the asset of ``capture`` into the folder ``out``.
 
     ``max_memory`` (bytes or ``"8G"``; None = available RAM) bounds the estimated peak memory.
     ``within``: the enclosing command's output when ``out`` and ``capture`` lie inside it.
     ``configs``: the TOML files the settings came from (inputs the output must not touch).
+    ``holdout_every = k > 0``: a single-file capture's every k-th view is held out for evaluation.
     """
     rep = reporter or Reporter()
     source = locate(within, capture)
 
     def memory():
-        return estimate_fit(capture_memory(source, downscale), backend.device, gcfg, mcfg)
+        return estimate_fit(capture_memory(source, downscale, holdout_every), backend.device, gcfg, mcfg)
 
     with command_output(out, overwrite=overwrite, command="relight fit", inputs=[capture, *configs], memory=memory,
                         max_memory=max_memory,
                         fix=FIX_CAPTURE, checkpoints=True, resume=resume, within=within) as o:
-        splits = load_splits(source, downscale)
+        splits = load_splits(source, downscale, holdout_every)
         gdir, mdir = o.checkpoints / "geometry", o.checkpoints / "material"
-        inputs = run_fingerprint(capture=folder_fingerprint(source), downscale=downscale)
+        inputs = run_fingerprint(capture=folder_fingerprint(source), downscale=downscale, holdout_every=holdout_every)
         raster = make_raster(backend.torch_device)
         done = gdir / "done"
         if resume and done.is_file():

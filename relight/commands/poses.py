@@ -16,10 +16,13 @@ from relight.runtime.progress import Reporter
 
 
 def run(photos: Path, out: Path, *, masks: Path | str | None = None, colmap_model: Path | None = None,
-        sfm: SfmConfig | None = None, overwrite: bool = False, reporter: Reporter | None = None) -> PosesResult:
+        sfm: SfmConfig | None = None, light_frame: str = "world", overwrite: bool = False,
+        reporter: Reporter | None = None) -> PosesResult:
     """Pose the photos in ``photos`` (an LLFF folder when it holds ``poses_bounds.npy``) and
     write the capture folder ``out``; returns what was registered. ``masks``: a folder of
-    ``<photo stem>.png`` (white = object), ``"auto"`` to make them, or None."""
+    ``<photo stem>.png`` (white = object), ``"auto"`` to make them, or None. ``light_frame``:
+    ``world`` (the light is fixed to the object) or ``rig`` (a turntable: camera, room and light
+    stay still while the object turns; automatic masks then model a still background)."""
     rep = reporter or Reporter()
     photos = Path(photos)
     source = "colmap" if colmap_model is not None else "llff" if (photos / "poses_bounds.npy").is_file() else "sfm"
@@ -35,10 +38,11 @@ def run(photos: Path, out: Path, *, masks: Path | str | None = None, colmap_mode
     with command_output(out, overwrite=overwrite, inputs=[photos, None if auto else masks, colmap_model]) as o:
         with tempfile.TemporaryDirectory(prefix="relight-sfm-") as work:
             res, images = estimate_poses(photos, Path(work), source=source, masks=AUTO if auto else masks, sfm=sfm or SfmConfig(),
-                                         colmap_model=colmap_model, log=rep.log)
+                                         colmap_model=colmap_model, turntable=light_frame == "rig", log=rep.log)
             res.seconds = time.perf_counter() - t
             with o.folder() as tmp:
-                write_capture(tmp, res, images, Path(work) / "auto_masks" if auto else masks, photos)
+                write_capture(tmp, res, images, Path(work) / "auto_masks" if auto else masks, photos, light_frame)
     missing = f"; not registered: {', '.join(res.unregistered)}" if res.unregistered else ""
-    rep.log(f"wrote {out}: {len(res.names)} posed photos from {source} in {res.seconds:.0f} s{missing}")
+    rep.log(f"wrote {out}: {len(res.names)} posed photos from {source} in {res.seconds:.0f} s, "
+            f"light frame {light_frame}{missing}")
     return res

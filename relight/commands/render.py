@@ -44,12 +44,14 @@ class RenderResult:
     files: list[Path]
 
 
-def cameras_of(capture: Path) -> list[Camera]:
-    """The cameras of a capture's test split, or of its train split when it has no test split."""
+def cameras_of(capture: Path) -> tuple[list[Camera], np.ndarray | None]:
+    """The cameras of a capture's test split, or of its train split when it has no test split,
+    and their light turns (a turntable capture's; None in the world light frame)."""
     try:
-        return load_capture(capture, "test", load_gt=False).cameras
+        cap = load_capture(capture, "test", load_gt=False)
     except RelightError:
-        return load_capture(capture, "train", load_gt=False).cameras
+        cap = load_capture(capture, "train", load_gt=False)
+    return cap.cameras, cap.light_turns_deg
 
 
 def run(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | None = None, rotate: float = 0.0,
@@ -65,8 +67,9 @@ def run(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | None = N
                            fix="use e.g. --spp 256 --res 512 --orbit 8")
     with command_output(out, overwrite=overwrite, inputs=[asset_dir, envmap, cameras_from], within=within) as o:
         asset = load_asset(o.locate(asset_dir))
+        turns = None
         if cameras is None and cameras_from is not None:
-            cameras = cameras_of(cameras_from)
+            cameras, turns = cameras_of(cameras_from)
         cams = cameras if cameras is not None else ring_cameras(asset.mesh, orbit, res)
         h, w = cams[0].height, cams[0].width
         limit, _ = resolve_limit(max_memory)
@@ -84,7 +87,8 @@ def run(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | None = N
         scene = build_scene(backend, asset, max_depth)
         t = time.perf_counter()
         with rep.task("render", len(cams)) as adv:
-            imgs = render_views(backend, scene, cams, spp, seed=0, on_view=lambda i, _: adv(), passes=passes)
+            imgs = render_views(backend, scene, cams, spp, seed=0, on_view=lambda i, _: adv(), passes=passes,
+                                light_deg=None if turns is None else [asset.envmap_rotation_deg + t for t in turns])
         spf = (time.perf_counter() - t) / len(cams)
         frames = []
         if turntable:

@@ -45,6 +45,16 @@ class RelitViews:
     images: np.ndarray
 
 
+LIGHT_FRAMES = ("world", "rig")
+
+
+def rig_turns_deg(cameras: list[Camera]) -> np.ndarray:
+    """Each camera's azimuth about +y, ``atan2(x, z)`` of its centre, in degrees: how far a
+    turntable has turned the object (and so the rig's light, seen from the object) for that view."""
+    c = np.stack([cam.center for cam in cameras])
+    return np.degrees(np.arctan2(c[:, 0], c[:, 2]))
+
+
 @dataclass(frozen=True)
 class Capture:
     """Posed views of an object.
@@ -62,6 +72,11 @@ class Capture:
         relit: optional relighting ground truth, keyed by environment-map name.
         max_depth: path length of the renderer that made the views (``relight synth`` records
             it); evaluation renders at the same depth. None for photographs.
+        light_turns_deg: the **light frame**. None (``world``): the light is fixed to the object's
+            world, every view sees the same envmap. A turntable capture (``rig``): the light is
+            fixed to the camera rig while the object turns, so view *i* sees the envmap turned
+            about +y by its camera's azimuth ``atan2(x, z)`` in degrees (N,); the fitted envmap
+            is then the light as seen with the camera at azimuth 0 (+z).
     """
 
     cameras: list[Camera]
@@ -74,6 +89,7 @@ class Capture:
     gt: GroundTruth | None = None
     relit: dict[str, RelitViews] = field(default_factory=dict)
     max_depth: int | None = None
+    light_turns_deg: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.cameras)
@@ -110,5 +126,14 @@ class Capture:
         if self.gt is not None:
             gt = GroundTruth(**{k: (None if v is None else v[idx]) for k, v in vars(self.gt).items()})
         relit = {k: replace(r, images=r.images[idx]) for k, r in self.relit.items()}
+        turns = None if self.light_turns_deg is None else self.light_turns_deg[idx]
         return replace(self, cameras=[self.cameras[i] for i in idx], images=self.images[idx],
-                       masks=self.masks[idx], names=[self.names[i] for i in idx], gt=gt, relit=relit)
+                       masks=self.masks[idx], names=[self.names[i] for i in idx], gt=gt, relit=relit,
+                       light_turns_deg=turns)
+
+    def light_deg(self, base: float = 0.0) -> list[float] | None:
+        """Per-view envmap turn (degrees about +y) of an asset whose own turn is ``base``: None
+        in the world light frame (the scene's turn applies), else ``base`` + each view's turn."""
+        if self.light_turns_deg is None:
+            return None
+        return [base + float(t) for t in self.light_turns_deg]

@@ -3,7 +3,8 @@
 One reader handles both: ``transforms_{split}.json`` (NeRF-synthetic: ``camera_angle_x``, RGBA
 PNG where alpha = mask, ``file_path`` without extension) and nerfstudio's ``transforms.json``
 (``fl_x, fl_y, cx, cy, w, h`` at the top level, optionally overridden per frame, optional
-``mask_path``). ``transform_matrix`` is camera-to-world with OpenGL axes in both.
+``mask_path``). ``transform_matrix`` is camera-to-world with OpenGL axes in both. A top-level
+``"light_frame": "rig"`` marks a turntable capture (:attr:`relight.data.capture.Capture.light_turns_deg`).
 
 Captures written by ``relight synth`` add, next to each PNG, a linear premultiplied RGBA EXR of
 the same name, which the reader prefers (``prefer_exr``), plus optional GT AOVs and relit views
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from relight.data.camera import Camera
-from relight.data.capture import Capture, GroundTruth, RelitViews
+from relight.data.capture import LIGHT_FRAMES, Capture, GroundTruth, RelitViews, rig_turns_deg
 from relight.data.images import (
     LDR_EXTS,
     check_radiance,
@@ -218,7 +219,12 @@ def load_capture(path: str | Path, split: str = "train", *, downscale: int = 1, 
         names.append(ip.stem)
         any_mask |= has_mask
     hdr = ip.suffix.lower() in (".exr", ".hdr")
-    cap = Capture(cams, np.stack(imgs), np.stack(masks), names, root=root, hdr=hdr, has_masks=any_mask)
+    frame = meta.get("light_frame", "world")
+    if frame not in LIGHT_FRAMES:
+        raise RelightError(f"light_frame must be one of {', '.join(LIGHT_FRAMES)}, got {frame!r}", path=tf,
+                           fix="write 'world' (light fixed to the object) or 'rig' (a turntable: light fixed to the cameras)")
+    cap = Capture(cams, np.stack(imgs), np.stack(masks), names, root=root, hdr=hdr, has_masks=any_mask,
+                  light_turns_deg=rig_turns_deg(cams) if frame == "rig" else None)
     extra = meta.get("relight") if load_gt else None
     fmt = extra.get("format", FORMAT_VERSION) if isinstance(extra, dict) else FORMAT_VERSION
     if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt > FORMAT_VERSION:

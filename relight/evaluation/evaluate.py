@@ -98,7 +98,8 @@ def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_S
     mask = test.masks > 0.5
     scene = build_scene(backend, asset, max_depth)
     with rep.task("eval: novel views", len(test)) as adv:
-        nv = render_views(backend, scene, test.cameras, spp, seed=7, on_view=lambda i, _: adv())
+        nv = render_views(backend, scene, test.cameras, spp, seed=7, on_view=lambda i, _: adv(),
+                          light_deg=test.light_deg(asset.envmap_rotation_deg))
     iou = mask_iou(nv[..., 3], test.masks)
     nv_s, gt_s = linear_to_srgb(nv[..., :3]), linear_to_srgb(test.images)
     res = EvalResult(novel_view_psnr=psnr(nv_s, gt_s, mask), novel_view_ssim=ssim(nv_s, gt_s, mask),

@@ -187,7 +187,9 @@ def _capture_section(asset: Asset, test: Capture, backend: Backend, tmp: Path, v
     parts = ["<h2>Ground truth | ours | error</h2><p>Test views the fit never saw; the error is on this scale:</p>",
              '<img class=scale src="error_scale.png">']
     with rep.task("report: test views", len(cams)) as adv:
-        pred = render_views(backend, build_scene(backend, asset, max_depth), cams, spp, on_view=lambda i, _: adv())
+        turns = test.subset(idx).light_deg(asset.envmap_rotation_deg)  # a turntable's light per view
+        pred = render_views(backend, build_scene(backend, asset, max_depth), cams, spp, on_view=lambda i, _: adv(),
+                            light_deg=turns)
     for j, i in enumerate(idx):
         write_png(tmp / f"view_{j}.png", _strip([_srgb(test.images[i]), _srgb(pred[j, ..., :3]),
                                                  error_image(pred[j, ..., :3], test.images[i])]))

@@ -77,8 +77,19 @@ def envmap_dict(mi, envmap: np.ndarray, rotation_deg: float = 0.0) -> dict:
     looks along +z, read the Blender / three.js layout (centre along +x): the one place where
     Mitsuba's envmap layout appears."""
     bmp = mi.Bitmap(np.ascontiguousarray(envmap[..., :3], dtype=np.float32))
-    turn = mi.ScalarTransform4f().rotate(axis=[0, 1, 0], angle=float(rotation_deg) + MITSUBA_TO_EQUIRECT_DEG)
-    return {"type": "envmap", "bitmap": bmp, "to_world": turn}
+    return {"type": "envmap", "bitmap": bmp, "to_world": light_transform(mi, rotation_deg)}
+
+
+def light_transform(mi, rotation_deg: float):
+    """The envmap emitter's ``to_world`` for a turn of ``rotation_deg`` about +y (see :func:`envmap_dict`)."""
+    return mi.ScalarTransform4f().rotate(axis=[0, 1, 0], angle=float(rotation_deg) + MITSUBA_TO_EQUIRECT_DEG)
+
+
+def turn_light(backend: Backend, params, rotation_deg: float) -> None:
+    """Set the envmap's turn about +y in a traversed scene (``params = mi.traverse(scene)``):
+    the per-view light of a turntable capture (:attr:`relight.data.capture.Capture.light_turns_deg`)."""
+    params["light.to_world"] = light_transform(backend.mitsuba(), rotation_deg)
+    params.update()
 
 
 def build_scene(backend: Backend, asset: Asset, max_depth: int = RENDER_DEPTH, integrator: str = "path"):
@@ -115,17 +126,23 @@ of one view reuses another view's seed for any realistic view count)."""
 
 
 def render_views(backend: Backend, scene, cameras: Sequence[Camera], spp: int, seed: int = 0,
-                 on_view: Callable[[int, np.ndarray], None] | None = None, passes: int = 1) -> np.ndarray:
+                 on_view: Callable[[int, np.ndarray], None] | None = None, passes: int = 1,
+                 light_deg: Sequence[float] | None = None) -> np.ndarray:
     """Path-trace every camera; returns (N, H, W, 4) linear premultiplied RGBA.
 
     ``on_view(i, rgba)`` is called after each view (progress, streaming writes). ``passes > 1``
     splits the samples of a view into that many renders with distinct seeds, averaged by sample
     count (the memory guard's tiling in sample space, see :mod:`relight.runtime.resources`).
+    ``light_deg``: the envmap's turn about +y for each view (a turntable capture's light), which
+    replaces the scene's own.
     """
     mi = backend.mitsuba()
+    params = mi.traverse(scene) if light_deg is not None else None
     out = []
     chunks = [len(c) for c in np.array_split(np.arange(int(spp)), max(1, min(int(passes), int(spp))))]
     for i, cam in enumerate(cameras):
+        if params is not None:
+            turn_light(backend, params, light_deg[i])
         acc = 0.0
         for k, n in enumerate(chunks):
             s = seed + i if k == 0 else (seed + i) * PASS_SEED_STRIDE + k  # one pass = the plain render
