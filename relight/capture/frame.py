@@ -79,10 +79,9 @@ def normalize_frame(cameras: list[Camera], distance: float = CAMERA_DISTANCE) ->
     return out, sim
 
 
-def rotation_errors_deg(a: list[Camera], b: list[Camera]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-camera rotation error (degrees) and centre error (fraction of the median distance to
-    the look-at point) of ``a`` against ``b`` after the best similarity alignment (Umeyama on the
-    camera centres, rotations then compared directly)."""
+def align_similarity(a: list[Camera], b: list[Camera]) -> np.ndarray:
+    """The 4x4 similarity ``x -> s R x + t`` taking the frame of cameras ``a`` to that of the same
+    cameras ``b`` (Umeyama on the camera centres)."""
     pa = np.stack([c.c2w[:3, 3] for c in a])
     pb = np.stack([c.c2w[:3, 3] for c in b])
     ma, mb = pa.mean(0), pb.mean(0)
@@ -91,7 +90,21 @@ def rotation_errors_deg(a: list[Camera], b: list[Camera]) -> tuple[np.ndarray, n
     d = np.sign(np.linalg.det(u @ vt))
     r = u @ np.diag([1, 1, d]) @ vt
     s = (sig * [1, 1, d]).sum() / (xa ** 2).sum() * len(pa)
-    aligned = (s * (r @ xa.T)).T + mb
+    sim = np.eye(4)
+    sim[:3, :3], sim[:3, 3] = s * r, mb - s * r @ ma
+    return sim
+
+
+def rotation_errors_deg(a: list[Camera], b: list[Camera]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-camera rotation error (degrees) and centre error (fraction of the median distance to
+    the look-at point) of ``a`` against ``b`` after the best similarity alignment
+    (:func:`align_similarity`, rotations then compared directly)."""
+    sim = align_similarity(a, b)
+    s = float(np.cbrt(np.linalg.det(sim[:3, :3])))
+    r = sim[:3, :3] / s
+    pa = np.stack([c.c2w[:3, 3] for c in a])
+    pb = np.stack([c.c2w[:3, 3] for c in b])
+    aligned = pa @ sim[:3, :3].T + sim[:3, 3]
     rot_err = []
     for ca, cb in zip(a, b, strict=True):
         rel = (r @ ca.c2w[:3, :3]).T @ cb.c2w[:3, :3]

@@ -43,6 +43,8 @@ class PosesResult:
     seconds: float = 0.0
     distorted: dict = field(default_factory=dict)
     """name -> COLMAP camera with distortion (SfM), to undistort the masks like the photos."""
+    lens: dict = field(default_factory=dict)
+    """The photos' lens as SfM estimated it (COLMAP model name, size, parameters), before undistortion."""
     masks: dict = field(default_factory=dict)
     """Automatic masks: ``mode``, per photo ``agreement`` with the other views (IoU with the
     visual hull), ``flagged`` photos (empty when the masks were given)."""
@@ -101,7 +103,14 @@ def estimate_poses(photos: Path, work: Path, *, source: str, masks: Path | None,
         for n in names:  # COLMAP wants <image name>.png, black = no features
             shutil.copyfile(mask_for(masks, n), colmap_masks / f"{n}.png")
     r = run_sfm(photos, names, work, sfm, colmap_masks, log)
-    return PosesResult("sfm", r.names, r.cameras, r.unregistered, r.reprojection_px, distorted=r.distorted), r.image_dir
+    return (PosesResult("sfm", r.names, r.cameras, r.unregistered, r.reprojection_px, distorted=r.distorted,
+                        lens=lens_of(r.distorted[r.names[0]])), r.image_dir)
+
+
+def lens_of(cam) -> dict:
+    """A pycolmap camera as JSON: ``model``, ``width``, ``height``, ``params`` (COLMAP's order)."""
+    return {"model": cam.model_name, "width": int(cam.width), "height": int(cam.height),
+            "params": [float(x) for x in cam.params]}
 
 
 def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg: MaskConfig, static: bool,
@@ -139,7 +148,8 @@ def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg:
     info = {"mode": "auto, " + ("still background (turntable)" if static else "moving camera"),
             "agreement": {n: round(a, 4) for n, a in zip(r.names, agree, strict=True)}, "flagged": flagged}
     # distorted={}: the masks were made in the undistorted cameras already
-    return PosesResult("sfm", r.names, r.cameras, r.unregistered, r.reprojection_px, masks=info), r.image_dir
+    return (PosesResult("sfm", r.names, r.cameras, r.unregistered, r.reprojection_px, masks=info,
+                        lens=lens_of(r.distorted[r.names[0]])), r.image_dir)
 
 
 def write_capture(out: Path, res: PosesResult, images: Path, masks: Path | None, photos: Path,
@@ -171,5 +181,6 @@ def write_capture(out: Path, res: PosesResult, images: Path, masks: Path | None,
         "source": res.source, "photos": str(photos), "registered": len(res.names),
         "unregistered": res.unregistered, "reprojection_px": res.reprojection_px,
         "seconds": round(res.seconds, 1),
-        "world_from_source": sim.tolist(), "light_frame": light_frame, **({"masks": res.masks} if res.masks else {}),
+        "world_from_source": sim.tolist(), "light_frame": light_frame,
+        **({"lens": res.lens} if res.lens else {}), **({"masks": res.masks} if res.masks else {}),
         "frame": "object at the origin, +y up (mean camera up), median camera distance 3.2, first camera on +z"})

@@ -29,6 +29,7 @@ from relight.data.images import (
     linear_to_srgb,
     read_envmap,
     read_exr,
+    turn_equirect,
     write_exr,
     write_png,
 )
@@ -71,6 +72,20 @@ class Asset:
 
     def with_envmap(self, envmap: np.ndarray, rotation_deg: float = 0.0) -> Asset:
         return replace(self, envmap=envmap, envmap_rotation_deg=rotation_deg)
+
+    def transformed(self, sim: np.ndarray) -> Asset:
+        """The asset moved by the similarity ``sim`` (4, 4; ``x -> s R x + t``): mesh, normals and
+        the light turned with it (its turn about +y baked in), e.g. into a ground-truth frame."""
+        sim = np.asarray(sim, np.float64)
+        s = float(np.cbrt(np.linalg.det(sim[:3, :3])))
+        rot = sim[:3, :3] / s
+        m = self.mesh
+        n = None if m.normals is None else (m.normals @ rot.T).astype(np.float32)
+        mesh = Mesh((m.vertices @ (s * rot).T + sim[:3, 3]).astype(np.float32), m.faces, m.uvs, n)
+        t = np.radians(self.envmap_rotation_deg)
+        turn = np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
+        env = turn_equirect(self.envmap, rot @ turn)
+        return replace(self, mesh=mesh, envmap=env, envmap_rotation_deg=0.0)
 
 
 def save_asset(asset: Asset, folder: str | Path, extra: dict | None = None) -> Path:

@@ -259,6 +259,32 @@ def rotate_equirect(env: np.ndarray, deg: float) -> np.ndarray:
     return (a * (1 - t) + b * t).astype(env.dtype) if t else a
 
 
+def equirect_directions(h: int, w: int) -> np.ndarray:
+    """(H, W, 3) unit world directions of the pixel centres of an :data:`ENVMAP_PROJECTION` map."""
+    a = 2 * np.pi * ((np.arange(w) + 0.5) / w - 0.5)  # azimuth: 0 at +x, +pi/2 at +z
+    t = np.pi * (np.arange(h) + 0.5) / h  # polar angle from +y
+    st = np.sin(t)[:, None]
+    return np.stack([st * np.cos(a)[None], np.broadcast_to(np.cos(t)[:, None], (h, w)), st * np.sin(a)[None]], -1)
+
+
+def turn_equirect(env: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """``env`` (H, W, C) under the rotation ``rot`` (3, 3) of the world: the light that came from
+    direction d now comes from ``rot @ d`` (bilinear lookup, wrapping in azimuth)."""
+    h, w = env.shape[:2]
+    d = equirect_directions(h, w) @ np.asarray(rot, np.float64)  # rot^T applied to each direction
+    a = np.arctan2(d[..., 2], d[..., 0])
+    t = np.arccos(np.clip(d[..., 1], -1, 1))
+    x = (a / (2 * np.pi) + 0.5) * w - 0.5
+    y = np.clip(t / np.pi * h - 0.5, 0, h - 1)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    y1 = np.minimum(y0 + 1, h - 1)
+    x0w, x1w = x0 % w, (x0 + 1) % w
+    top = env[y0, x0w] * (1 - fx) + env[y0, x1w] * fx
+    bot = env[y1, x0w] * (1 - fx) + env[y1, x1w] * fx
+    return (top * (1 - fy) + bot * fy).astype(env.dtype)
+
+
 def read_envmap(path: str | Path) -> np.ndarray:
     """Read an equirectangular HDR environment map as linear float32 (H, W, 3), >= 0, in
     :data:`ENVMAP_PROJECTION` (what Blender, three.js and HDRI sites use).
