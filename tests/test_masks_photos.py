@@ -180,3 +180,17 @@ def test_inspect_flags_a_view_whose_mask_disagrees(tiny_capture):
     bad = replace(cap, masks=masks)
     assert [f[0] for f in mask_flags(bad)] == [cap.names[2]]
     assert cap.names[2] in mask_lines(bad)[-1]
+
+
+def test_a_textureless_set_is_named_as_such(tmp_path, capsys):
+    """SfM finds nothing to match on blurred, featureless photos: one line that says why."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(5):
+        g = np.linspace(0, 1, 96)[None, :, None] * np.ones((72, 1, 3)) * (0.3 + 0.1 * i)
+        Image.fromarray((g * 255).astype(np.uint8)).save(src / f"p{i}.jpg", quality=95)
+    with pytest.raises(SystemExit) as e:
+        main(["poses", str(src), "-o", str(tmp_path / "cap"), "-q"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "blurry or textureless" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "cap").exists()
