@@ -1,8 +1,10 @@
 """The capture stage: from photos to posed views relight reads.
 
+* ``photos`` — photo folders: listing, EXIF orientation, one camera, duplicates, blur diagnosis.
 * ``sfm`` — structure from motion with pycolmap (features, matching, mapping, undistortion).
 * ``llff`` — LLFF ``poses_bounds.npy`` captures.
 * ``frame`` — the world frame: object at the origin, +y up, known scale; pose errors.
+* ``masks`` — automatic masks (still background or homography warps, GrabCut, visual hull).
 * ``poses`` — :func:`estimate_poses` and :func:`write_capture` behind ``relight poses``.
 
 May import: data, runtime.
