@@ -44,6 +44,9 @@ class MaskConfig:
     high: float = 0.12
     """... above which it is probable object."""
     grabcut_iterations: int = 5
+    max_side: int = 640
+    """Masks are made at this longer side at most and scaled back (GrabCut takes ~5 s a
+    megapixel photo; the edge moves by under a pixel of the full photo per 2x)."""
     hull_grid: int = 128
     """Voxels along the longest side of the carving volume."""
     hull_votes: float = 0.9
@@ -65,13 +68,20 @@ def _rescale(img: np.ndarray, gain: float) -> np.ndarray:
     return np.clip(linear_to_srgb(np.clip(srgb_to_linear(img) * gain, 0, 1)), 0, 1)
 
 
-def static_difference(images: list[np.ndarray]) -> list[np.ndarray]:
+def static_difference(images: list[np.ndarray], low: float = 0.04) -> list[np.ndarray]:
     """Per view, the difference (max over channels, sRGB [0, 1]) to the per-pixel median of all
-    photos, exposure-matched: a still background (turntable) differs by noise only."""
+    photos, exposure-matched, for a still background (turntable). The turning object stays in
+    the same image region, so the median there is the object itself: where a pixel changes over
+    the set (its 75th-percentile difference > ``low``) but not in this view, the view's
+    difference says nothing and is NaN (left to GrabCut's colour models); pixels that never
+    change are the still background (0)."""
     stack = np.stack(images).astype(np.float32) / 255
     med = np.median(stack, axis=0)
     ones = np.ones(med.shape[:2], bool)
-    return [np.abs(im - _rescale(med, _gains(im, med, ones))).max(-1) for im in stack]
+    diffs = np.stack([np.abs(im - _rescale(med, _gains(im, med, ones))).max(-1) for im in stack])
+    moving = np.percentile(diffs, 75, axis=0) > low
+    del stack
+    return [np.where(moving & (d <= low), np.nan, np.where(moving, d, 0.0)).astype(np.float32) for d in diffs]
 
 
 def dominant_plane(points: np.ndarray, tol: float, min_share: float = 0.25, iters: int = 500,
@@ -296,3 +306,26 @@ def auto_masks(images: list[np.ndarray], cams: list[Camera], points: np.ndarray,
                  for im, d, c in zip(images, diff, cams, strict=True)]
     masks, agree = refine_with_hull(images, [m.astype(bool) for m in first], cams, centre, half, cfg)
     return [np.where(m, 255, 0).astype(np.uint8) for m in masks], agree
+
+
+def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:
+    """(height, width) of a photo downscaled so its longer side is at most ``max_side``."""
+    s = min(1.0, max_side / max(h, w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def shrink(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``img`` area-resized to ``size`` (height, width)."""
+    import cv2
+
+    return img if img.shape[:2] == size else cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def grow(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A working-resolution mask (bool or uint8) back at ``size`` (bilinear, threshold at half)."""
+    import cv2
+
+    m = mask.astype(np.float32) / (255.0 if mask.dtype == np.uint8 else 1.0)
+    if m.shape != size:
+        m = cv2.resize(m, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return m >= 0.5

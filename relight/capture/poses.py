@@ -21,7 +21,15 @@ from PIL import Image
 
 from relight.capture.frame import normalize_frame
 from relight.capture.llff import read_llff
-from relight.capture.masks import MaskConfig, auto_masks, initial_mask, static_difference
+from relight.capture.masks import (
+    MaskConfig,
+    auto_masks,
+    grow,
+    initial_mask,
+    shrink,
+    static_difference,
+    working_size,
+)
 from relight.capture.photos import check_photos, photo_names, read_photo, upright_folder
 from relight.capture.sfm import SfmConfig, read_model, run_sfm
 from relight.data.camera import Camera
@@ -116,31 +124,39 @@ def lens_of(cam) -> dict:
 def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg: MaskConfig, static: bool,
                 log: Callable[[str], None]) -> tuple[PosesResult, Path]:
     """SfM with automatic masks (:mod:`relight.capture.masks`), written to ``work/auto_masks``
-    already in the undistorted cameras; ``static``: a turntable's still background."""
-    images = [read_photo(photos / n) for n in names] if static else []
+    already in the undistorted cameras; ``static``: a turntable's still background. Masks are
+    made at :attr:`MaskConfig.max_side` and scaled back to the photos."""
     colmap_masks, first = None, None
     if static:  # a still background would pin every camera to one pose: mask it before SfM
-        log("masks: the background stays still (turntable): first masks from the median photo")
-        first = {n: initial_mask(im, d, None, cfg) for n, im, d in zip(names, images, static_difference(images),
-                                                                         strict=True)}
+        log("masks: a turntable (still background): first masks from the median photo")
+        full = [read_photo(photos / n) for n in names]
+        sizes = [im.shape[:2] for im in full]
+        images = [shrink(im, working_size(*im.shape[:2], cfg.max_side)) for im in full]
+        del full
+        first = {n: grow(initial_mask(im, d, None, cfg), size) for n, im, d, size in
+                 zip(names, images, static_difference(images), sizes, strict=True)}
+        del images
         colmap_masks = work / "colmap_masks"
         colmap_masks.mkdir(parents=True, exist_ok=True)
         for n, m in first.items():
             Image.fromarray(np.where(m, 255, 0).astype(np.uint8)).save(colmap_masks / f"{n}.png")
     else:
         log("masks: the camera moves: background predicted from neighbouring views after SfM")
-    del images
     r = run_sfm(photos, names, work, sfm, colmap_masks, log)
     und = [read_photo(r.image_dir / n) for n in r.names]
+    sizes = [im.shape[:2] for im in und]
+    small = [working_size(*s, cfg.max_side) for s in sizes]
+    und = [shrink(im, s) for im, s in zip(und, small, strict=True)]
+    cams = [c.scaled(s[1], s[0]) for c, s in zip(r.cameras, small, strict=True)]
     if first is not None:
-        first = [undistort_mask(first[n].astype(np.uint8), r.distorted[n], c).astype(bool)
-                 for n, c in zip(r.names, r.cameras, strict=True)]
+        first = [shrink(undistort_mask(np.where(first[n], 255, 0).astype(np.uint8), r.distorted[n], c), s) >= 128
+                 for n, c, s in zip(r.names, r.cameras, small, strict=True)]
     log(f"masks: GrabCut and visual-hull consistency on {len(r.names)} views")
-    masks, agree = auto_masks(und, r.cameras, r.points, cfg, static, first)
+    masks, agree = auto_masks(und, cams, r.points, cfg, static, first)
     out = work / "auto_masks"
     out.mkdir(exist_ok=True)
-    for n, m in zip(r.names, masks, strict=True):
-        Image.fromarray(m).save(out / f"{Path(n).stem}.png")
+    for n, m, size in zip(r.names, masks, sizes, strict=True):
+        Image.fromarray(np.where(grow(m, size), 255, 0).astype(np.uint8)).save(out / f"{Path(n).stem}.png")
     flagged = [n for n, a in zip(r.names, agree, strict=True) if a < cfg.flag_iou]
     if flagged:
         log(f"masks: {len(flagged)} view(s) disagree with the others (IoU with the hull < {cfg.flag_iou}): "
