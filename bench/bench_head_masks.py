@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +28,8 @@ from relight.data.capture_io import load_capture
 from relight.runtime.paths import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = ROOT.parent / "shared/data/datasets/ethiopian_head_real"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_poses import HEAD, link_head  # noqa: E402  (same folder)
 
 
 def main() -> int:
@@ -42,11 +43,7 @@ def main() -> int:
         print(f"skipped: {HEAD} not found")
         return 0
     work = ROOT / "out/bench/head_masks"
-    shutil.rmtree(work, ignore_errors=True)
-    photos = work / "photos"
-    photos.mkdir(parents=True)
-    for p in sorted((HEAD / "images").iterdir()):
-        (photos / p.name).symlink_to(p)
+    photos, _ = link_head(work, masks=False)
     t = time.perf_counter()
     res = command.run(photos, work / "cap", masks="auto", light_frame="rig",
                       sfm=SfmConfig(max_image_size=a.max_image_size))

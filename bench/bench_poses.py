@@ -28,6 +28,21 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAD = ROOT.parent / "shared/data/datasets/ethiopian_head_real"
 
 
+def link_head(work: Path, masks: bool) -> tuple[Path, Path | None]:
+    """A fresh ``work`` folder with links to the head's photos (``photos/``) and, with ``masks``,
+    to its masks (``masks/<stem>.png``): a plain photo folder, as a user would have one."""
+    shutil.rmtree(work, ignore_errors=True)
+    photos, mask_dir = work / "photos", (work / "masks" if masks else None)
+    photos.mkdir(parents=True)
+    if mask_dir is not None:
+        mask_dir.mkdir()
+    for p in sorted((HEAD / "images").iterdir()):
+        (photos / p.name).symlink_to(p)
+        if mask_dir is not None:
+            (mask_dir / f"{p.stem}.png").symlink_to(HEAD / "masks" / f"{p.stem}.png")
+    return photos, mask_dir
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--max-image-size", type=int, default=1000)
@@ -38,13 +53,7 @@ def main() -> int:
         print(f"skipped: {HEAD} not found")
         return 0
     work = ROOT / "out/bench/poses"
-    shutil.rmtree(work, ignore_errors=True)
-    photos, masks = work / "photos", work / "masks"
-    photos.mkdir(parents=True)
-    masks.mkdir()
-    for p in sorted((HEAD / "images").iterdir()):
-        (photos / p.name).symlink_to(p)
-        (masks / f"{p.stem}.png").symlink_to(HEAD / "masks" / f"{p.stem}.png")
+    photos, masks = link_head(work, masks=True)
     t = time.perf_counter()
     res = command.run(photos, work / "sfm", masks=masks,
                       sfm=SfmConfig(matcher=a.matcher, max_image_size=a.max_image_size))

@@ -68,7 +68,13 @@ def _rescale(img: np.ndarray, gain: float) -> np.ndarray:
     return np.clip(linear_to_srgb(np.clip(srgb_to_linear(img) * gain, 0, 1)), 0, 1)
 
 
-def static_difference(images: list[np.ndarray], low: float = 0.04) -> list[np.ndarray]:
+def nearest_views(cams: list[Camera], k: int) -> list[list[int]]:
+    """For each camera, the ``k`` others whose viewing directions are closest to its own."""
+    fwd = np.stack([-c.c2w[:3, 2] for c in cams])
+    return [[j for j in np.argsort(-(fwd @ fwd[i])) if j != i][:k] for i in range(len(cams))]
+
+
+def static_difference(images: list[np.ndarray], low: float) -> list[np.ndarray]:
     """Per view, the difference (max over channels, sRGB [0, 1]) to the per-pixel median of all
     photos, exposure-matched, for a still background (turntable). The turning object stays in
     the same image region, so the median there is the object itself: where a pixel changes over
@@ -139,15 +145,14 @@ def warp_difference(images: list[np.ndarray], cams: list[Camera], k: int,
     that sees it unoccluded; the object, off both, matches none."""
     import cv2
 
-    fwd = np.stack([-c.c2w[:3, 2] for c in cams])
+    floats = [im.astype(np.float32) / 255 for im in images]
     out = []
-    for i, ci in enumerate(cams):
-        near = [j for j in np.argsort(-(fwd @ fwd[i])) if j != i][:k]
-        img = images[i].astype(np.float32) / 255
+    for i, (ci, near) in enumerate(zip(cams, nearest_views(cams, k), strict=True)):
+        img = floats[i]
         best = np.full(img.shape[:2], np.nan, np.float32)
         for j in near:
             for h in _homographies(ci, cams[j], plane):
-                w = cv2.warpPerspective(images[j].astype(np.float32) / 255, h, (ci.width, ci.height),
+                w = cv2.warpPerspective(floats[j], h, (ci.width, ci.height),
                                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=(np.nan,) * 3)
                 valid = np.isfinite(w).all(-1)
                 if valid.sum() < 100:
@@ -217,9 +222,9 @@ def _largest_parts(mask: np.ndarray, keep: float = 0.05) -> np.ndarray:
 
 
 def carve_hull(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, radius: float,
-               cfg: MaskConfig) -> np.ndarray:
-    """(P, 3) centres of the voxels of the visual hull of ``masks`` within the cube of half-size
-    ``radius`` around ``centre``, and their size, as ``(points, voxel)``."""
+               cfg: MaskConfig) -> tuple[np.ndarray, float]:
+    """``(points, voxel)``: the (P, 3) centres of the voxels of the visual hull of ``masks``
+    within the cube of half-size ``radius`` around ``centre``, and their edge length."""
     n = cfg.hull_grid
     g = (np.arange(n) + 0.5) / n * 2 - 1
     pts = centre + radius * np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
@@ -301,7 +306,7 @@ def auto_masks(images: list[np.ndarray], cams: list[Camera], points: np.ndarray,
             n, c = -n, -c
         seeds = seeds[seeds @ n - c > 0.02 * dist]
     if first is None:
-        diff = static_difference(images) if static else warp_difference(images, cams, cfg.neighbours, plane)
+        diff = static_difference(images, cfg.low) if static else warp_difference(images, cams, cfg.neighbours, plane)
         first = [initial_mask(im, d, c.project(seeds)[0] if len(seeds) else None, cfg)
                  for im, d, c in zip(images, diff, cams, strict=True)]
     masks, agree = refine_with_hull(images, [m.astype(bool) for m in first], cams, centre, half, cfg)

@@ -134,7 +134,7 @@ def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg:
         images = [shrink(im, working_size(*im.shape[:2], cfg.max_side)) for im in full]
         del full
         first = {n: grow(initial_mask(im, d, None, cfg), size) for n, im, d, size in
-                 zip(names, images, static_difference(images), sizes, strict=True)}
+                 zip(names, images, static_difference(images, cfg.low), sizes, strict=True)}
         del images
         colmap_masks = work / "colmap_masks"
         colmap_masks.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relight.capture.masks import MaskConfig
+from relight.capture.masks import MaskConfig, nearest_views
 from relight.data.capture import Capture
 from relight.data.capture_io import load_capture
 from relight.runtime.paths import read_json
@@ -22,10 +22,8 @@ def mask_flags(cap: Capture, ratio: float = COVERAGE_RATIO) -> list[tuple[str, f
     if len(cap) < 5:
         return []
     cov = cap.masks.mean((1, 2))
-    fwd = np.stack([-c.c2w[:3, 2] for c in cap.cameras])
     out = []
-    for i in range(len(cap)):
-        near = [j for j in np.argsort(-(fwd @ fwd[i])) if j != i][:4]
+    for i, near in enumerate(nearest_views(cap.cameras, 4)):
         ref = float(np.median(cov[near]))
         if ref > 0 and not 1 / ratio <= cov[i] / ref <= ratio:
             out.append((cap.names[i], float(cov[i]), ref))

@@ -19,6 +19,7 @@ from PIL import Image
 from relight.commands.output import Output, command_output
 from relight.data.asset import load_asset
 from relight.data.camera import Camera, ring_cameras
+from relight.data.capture import Capture
 from relight.data.capture_io import load_capture
 from relight.data.images import (
     GREY_BACKGROUND,
@@ -44,14 +45,13 @@ class RenderResult:
     files: list[Path]
 
 
-def cameras_of(capture: Path) -> tuple[list[Camera], np.ndarray | None]:
-    """The cameras of a capture's test split, or of its train split when it has no test split,
-    and their light turns (a turntable capture's; None in the world light frame)."""
+def views_of(capture: Path) -> Capture:
+    """A capture's test split, or its train split when it has no test split: the cameras (and,
+    in a turntable capture, the per-view light turns) to render from."""
     try:
-        cap = load_capture(capture, "test", load_gt=False)
+        return load_capture(capture, "test", load_gt=False)
     except RelightError:
-        cap = load_capture(capture, "train", load_gt=False)
-    return cap.cameras, cap.light_turns_deg
+        return load_capture(capture, "train", load_gt=False)
 
 
 def run(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | None = None, rotate: float = 0.0,
@@ -67,9 +67,10 @@ def run(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | None = N
                            fix="use e.g. --spp 256 --res 512 --orbit 8")
     with command_output(out, overwrite=overwrite, inputs=[asset_dir, envmap, cameras_from], within=within) as o:
         asset = load_asset(o.locate(asset_dir))
-        turns = None
+        source = None
         if cameras is None and cameras_from is not None:
-            cameras, turns = cameras_of(cameras_from)
+            source = views_of(cameras_from)
+            cameras = source.cameras
         cams = cameras if cameras is not None else ring_cameras(asset.mesh, orbit, res)
         h, w = cams[0].height, cams[0].width
         limit, _ = resolve_limit(max_memory)
@@ -88,17 +89,15 @@ def run(asset_dir: Path, out: Path, backend: Backend, *, envmap: Path | None = N
         t = time.perf_counter()
         with rep.task("render", len(cams)) as adv:
             imgs = render_views(backend, scene, cams, spp, seed=0, on_view=lambda i, _: adv(), passes=passes,
-                                light_deg=None if turns is None else [asset.envmap_rotation_deg + t for t in turns])
+                                light_deg=None if source is None else source.light_deg(asset.envmap_rotation_deg))
         spf = (time.perf_counter() - t) / len(cams)
         frames = []
         if turntable:
             n = max(orbit, 8)
-            with rep.task("turntable", n) as adv:
-                for k in range(n):
-                    sc = build_scene(backend, asset.with_envmap(asset.envmap, asset.envmap_rotation_deg + 360 * k / n),
-                                     max_depth)
-                    frames.append(render_views(backend, sc, cams[:1], spp, seed=k, passes=passes)[0])
-                    adv()
+            with rep.task("turntable", n) as adv:  # one scene, the light turned per frame (frame k: seed k)
+                frames = list(render_views(backend, scene, cams[:1] * n, spp, seed=0, on_view=lambda i, _: adv(),
+                                           passes=passes,
+                                           light_deg=[asset.envmap_rotation_deg + 360 * k / n for k in range(n)]))
         with o.folder() as tmp:
             files = []
             for i, img in enumerate(imgs):

@@ -33,7 +33,7 @@ from relight.data.images import (
     write_exr,
     write_png,
 )
-from relight.data.mesh import Mesh, load_mesh, validate_mesh, write_obj
+from relight.data.mesh import Mesh, load_mesh, rotation_y, validate_mesh, write_obj
 from relight.runtime.errors import RelightError
 from relight.runtime.paths import is_finite_number, read_json, resolve_inside, write_json
 
@@ -82,9 +82,7 @@ class Asset:
         m = self.mesh
         n = None if m.normals is None else (m.normals @ rot.T).astype(np.float32)
         mesh = Mesh((m.vertices @ (s * rot).T + sim[:3, 3]).astype(np.float32), m.faces, m.uvs, n)
-        t = np.radians(self.envmap_rotation_deg)
-        turn = np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
-        env = turn_equirect(self.envmap, rot @ turn)
+        env = turn_equirect(self.envmap, rot @ rotation_y(self.envmap_rotation_deg))
         return replace(self, mesh=mesh, envmap=env, envmap_rotation_deg=0.0)
 
 

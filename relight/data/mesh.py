@@ -63,10 +63,15 @@ class Mesh:
 
     def rotated_y(self, deg: float) -> Mesh:
         """Rotated about +y by ``deg`` degrees (right-handed)."""
-        t = np.radians(deg)
-        R = np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]], np.float32)
+        R = rotation_y(deg).astype(np.float32)
         n = None if self.normals is None else self.normals @ R.T
         return Mesh(self.vertices @ R.T, self.faces, self.uvs, n)
+
+
+def rotation_y(deg: float) -> np.ndarray:
+    """(3, 3) right-handed rotation about +y by ``deg`` degrees (float64)."""
+    t = np.radians(deg)
+    return np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
 
 
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -59,12 +59,20 @@ DISTORTION_K1 = -0.05
 JPEG_QUALITY = 92
 
 
+def undistort(xd, yd, k1: float):
+    """Normalized coordinates ``(x_u, y_u)`` whose SIMPLE_RADIAL image is ``(x_d, y_d)``: the fixed
+    point of ``x_u = x_d / (1 + k1 |x_u|^2)`` (scalars or arrays)."""
+    xu, yu = xd, yd
+    for _ in range(20):
+        f = 1 + k1 * (xu * xu + yu * yu)
+        xu, yu = xd / f, yd / f
+    return xu, yu
+
+
 def _pad(cam: Camera, k1: float) -> int:
     """Pixels of padding the pinhole canvas needs so the distorted image's corners are covered."""
     r_d = math.hypot(cam.width / 2 / cam.fx, cam.height / 2 / cam.fy)
-    r_u = r_d
-    for _ in range(20):
-        r_u = r_d / (1 + k1 * r_u * r_u)
+    r_u, _ = undistort(r_d, 0.0, k1)
     return int(math.ceil((r_u / r_d - 1) * max(cam.width, cam.height) / 2)) + 2
 
 
@@ -78,11 +86,7 @@ def distortion_map(cam: Camera, k1: float, pad: int) -> tuple[np.ndarray, np.nda
     sample in the padded pinhole render (float32 (H, W) each, OpenCV ``remap`` convention:
     integer = pixel centre)."""
     ys, xs = np.mgrid[0:cam.height, 0:cam.width].astype(np.float64) + 0.5
-    xd, yd = (xs - cam.cx) / cam.fx, (ys - cam.cy) / cam.fy
-    xu, yu = xd.copy(), yd.copy()
-    for _ in range(20):  # fixed point of x_u = x_d / (1 + k1 r_u^2)
-        f = 1 + k1 * (xu * xu + yu * yu)
-        xu, yu = xd / f, yd / f
+    xu, yu = undistort((xs - cam.cx) / cam.fx, (ys - cam.cy) / cam.fy, k1)
     return ((xu * cam.fx + cam.cx + pad - 0.5).astype(np.float32),
             (yu * cam.fy + cam.cy + pad - 0.5).astype(np.float32))
 
