@@ -14,6 +14,7 @@ import threading
 import click
 
 from cli import (
+    batch,
     demo,
     export,
     fit,
@@ -58,11 +59,13 @@ def cli():
       relight report out/spot_fit --capture out/spot -o out/spot_report
                                                    one HTML page about the asset
       relight view out/spot_fit                    interactive viewer on 127.0.0.1
+      relight batch catalogue.toml -o out/cat      many captures at once, on Ray
     """
 
 
 for _cmd in (synth.synth, scenes.scenes, poses.poses, inspect.inspect_capture, material.material, eval_.evaluate_cmd,
-             geometry.geometry, fit.fit, render.render, export.export, report.report, view.view, demo.demo):
+             geometry.geometry, fit.fit, render.render, export.export, report.report, view.view, demo.demo,
+             batch.batch):
     cli.add_command(_cmd)
 
 
@@ -120,7 +123,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"interrupted: {e}{hint}", err=True)
         code = 130
     except KeyboardInterrupt:
-        if args and args[0] in ("fit", "geometry", "material"):
+        if args and args[0] == "batch":
+            click.echo("interrupted: unfinished captures keep their checkpoints (OUT/batch.md); continue with the "
+                       f"same command: {shlex.join(['relight', *args])}", err=True)
+        elif args and args[0] in ("fit", "geometry", "material"):
             click.echo("interrupted: the last periodic checkpoint is kept; continue with: "
                        f"{_resume_command(args)}", err=True)
         else:

@@ -61,7 +61,8 @@ def test_top_level_help_keeps_the_typical_flow_as_a_list():
     steps = [line for line in flow if line.startswith("relight ")]
     # every step on a line of its own, in the order of the pipeline
     names = [line.split()[1] for line in steps]
-    assert names == ["synth", "poses", "inspect", "material", "eval", "geometry", "fit", "render", "export", "report", "view"]
+    assert names == ["synth", "poses", "inspect", "material", "eval", "geometry", "fit", "render", "export", "report", "view",
+                     "batch"]
     # the other lines continue the description of the step above them (indented past the commands)
     raw = out.split("Typical flow:\n")[1].split("\n\n")[0].splitlines()
     indent = len(raw[0]) - len(raw[0].lstrip())

@@ -74,7 +74,7 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
         if resume and done.is_file():
             ck = load_checkpoint(gdir, gcfg, inputs)
             geo = GeometryResult(Mesh(ck.verts, ck.faces).with_normals(), ck.colors, ck.losses, 0.0, 0.0, -1)
-            rep.log(f"resuming after the geometry stage ({ck.step} steps done)")
+            rep.resumed("geometry (finished)", ck.step)
         else:
             geo = fit_geometry(splits.train, gcfg, raster, checkpoint_dir=gdir,
                                resume=resume and (gdir / "geom.npz").is_file(), reporter=rep, inputs=inputs)

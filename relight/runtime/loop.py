@@ -99,6 +99,8 @@ def run_loop(stage: FitStage, schedule: Schedule, *, step: int = 0, level: int =
     end = min(schedule.iterations, stop_at or schedule.iterations)
     times = []
     with rep.task(stage.name, schedule.iterations) as advance, graceful_stop() as stop:
+        if step:
+            rep.resumed(stage.name, step)
         advance(step)
         while step < end:
             ts = time.perf_counter()

@@ -26,6 +26,10 @@ class Reporter:
     def log(self, message: str) -> None:
         pass
 
+    def resumed(self, description: str, step: int) -> None:
+        """A loop continues from a checkpoint at ``step`` (called before its first step)."""
+        self.log(f"{description}: resuming from the checkpoint at step {step}")
+
 
 class RichReporter(Reporter):
     """Progress bars and messages on stderr through ``rich``."""

@@ -1,0 +1,169 @@
+"""Ray: connect (or start a local instance), submit one task per capture, collect the records.
+
+Each capture is one Ray task running :func:`relight.commands.batching.task.run_capture` with declared
+resources — ``num_cpus``, ``num_gpus`` and ``memory`` (relight's own peak estimate,
+:func:`estimate_item`) — so Ray's scheduler packs captures onto the nodes that fit them. Tasks
+run with ``max_calls=1``: every capture gets a fresh worker process, so Mitsuba's JIT caches and
+torch's allocator give their memory back between captures (the cost, one interpreter start with
+torch and Mitsuba per capture, is measured in ``results/batch.md``). ``max_retries`` retries a task
+whose worker died (SIGKILL, OOM killer, a lost node); the retry resumes from the fit's checkpoint.
+Application errors are not retried: bad input fails the same way twice.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from relight.commands.batching.manifest import BatchItem
+from relight.commands.batching.task import needs_poses, run_capture
+from relight.runtime.errors import RelightError
+from relight.runtime.resources import MemoryEstimate, capture_bytes, estimate_fit
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Where and how the tasks run."""
+
+    address: str | None = None
+    """None: start a local Ray instance in this process; ``auto`` / ``ray://host:port``: join a cluster."""
+    workers: int = 1
+    """Captures in flight at once (local Ray gets ``workers x cpus_per_task`` CPUs)."""
+    cpus_per_task: int = 1
+    gpus_per_task: float = 0.0
+    """GPUs a task claims (> 0: the task runs on CUDA; fractions share a GPU)."""
+    retries: int = 2
+    """Ray retries of a task whose worker process died."""
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.gpus_per_task > 0 else "cpu"
+
+
+def estimate_item(item: BatchItem, device: str) -> MemoryEstimate:
+    """Peak memory of ``item``'s fit (from image headers, not the images): the ``memory`` a task
+    declares. A folder of photos is estimated from its photos' count and size."""
+    from relight.data.capture_io import capture_memory
+
+    s = item.settings
+    if needs_poses(item.path):
+        from PIL import Image
+
+        photos = sorted(p for p in item.path.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif"))
+        if not photos:
+            raise RelightError("no capture (transforms.json) and no photos in the folder", path=item.path,
+                               fix="point the manifest at a capture folder or a folder of photos")
+        with Image.open(photos[0]) as im:
+            w, h = im.size
+        h, w = h // s.downscale, w // s.downscale
+        cap = (capture_bytes(len(photos), h, w), h, w)
+    else:
+        cap = capture_memory(item.path, s.downscale, s.holdout_every)
+    return estimate_fit(cap, device, item.geometry, item.material)
+
+
+def connect(opts: ClusterOptions) -> None:
+    """Start a local Ray instance (no address) or join the cluster at ``opts.address``."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import logging
+
+    import ray
+
+    kw = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    if opts.address is None:
+        gpus = None if opts.gpus_per_task > 0 else 0
+        ray.init(num_cpus=opts.workers * opts.cpus_per_task, num_gpus=gpus, object_store_memory=256 * 2**20, **kw)
+    else:
+        try:
+            ray.init(address=opts.address, **kw)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise RelightError(f"cannot join the Ray cluster at {opts.address}: {str(e).splitlines()[0]}",
+                               fix="start it with 'ray start --head' (or check the address), or drop --address "
+                                   "to run on this machine") from None
+
+
+def largest_node_memory() -> float | None:
+    """The ``memory`` resource of the largest alive node (bytes), None when unknown."""
+    import ray
+
+    mems = [n["Resources"].get("memory", 0.0) for n in ray.nodes() if n.get("Alive")]
+    return max(mems) if mems else None
+
+
+def failure_record(item: BatchItem, error: str) -> dict:
+    return {"name": item.name, "path": str(item.path), "status": "failed", "error": error, "attempts": 0,
+            "seconds": {}, "metrics": {}, "resumed": {}, "host": None, "outputs": {}}
+
+
+def run_tasks(items: list[BatchItem], estimates: dict[str, MemoryEstimate], out_dir: Path, opts: ClusterOptions,
+              on_event: Callable[[str, BatchItem, dict | None], None]) -> dict[str, dict]:
+    """Run ``items`` on Ray, at most ``opts.workers`` at once, each declaring the memory of its
+    entry in ``estimates`` (:func:`estimate_item`); ``on_event(kind, item, record)`` is
+    called with ``submitted`` / ``finished`` and, about once a second, ``tick`` (item None). On
+    Ctrl-C the running tasks are cancelled (they stop at a step boundary with a checkpoint) and
+    KeyboardInterrupt propagates after their records are in."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayError, TaskCancelledError
+
+    device = opts.device
+    task = ray.remote(max_calls=1)(run_capture)
+    node_memory = largest_node_memory()
+    records: dict[str, dict] = {}
+    queue = list(items)
+    running: dict = {}  # ObjectRef -> item
+
+    def submit(item: BatchItem) -> None:
+        est = estimates[item.name]
+        if node_memory and est.total > node_memory:
+            records[item.name] = failure_record(item, RelightError(
+                f"needs an estimated {est.describe()}, more than any node of the cluster offers "
+                f"({node_memory / 2**30:.1f} GiB)", path=item.path,
+                fix="load the images smaller (downscale), lower batch_views/spp, or add a larger node").one_line())
+            on_event("finished", item, records[item.name])
+            return
+        ref = task.options(num_cpus=opts.cpus_per_task, num_gpus=opts.gpus_per_task, memory=est.total,
+                           max_retries=opts.retries, retry_exceptions=False,
+                           name=f"relight:{item.name}").remote(item, out_dir, device, opts.cpus_per_task)
+        running[ref] = item
+        on_event("submitted", item, None)
+
+    def collect(ref) -> None:
+        item = running.pop(ref)
+        try:
+            rec = ray.get(ref)
+        except TaskCancelledError:
+            rec = failure_record(item, "cancelled (Ctrl-C); rerun to resume") | {"status": "interrupted"}
+        except RayError as e:  # the worker died more often than --retries allows, or the node was lost
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            rec = failure_record(item, f"{type(e).__name__} after {opts.retries + 1} attempts: {first} — fix: see "
+                                       f"{out_dir / '.batch' / item.name / 'log.txt'}; rerun to resume")
+        records[item.name] = rec
+        on_event("finished", item, rec)
+
+    try:
+        while queue or running:
+            while queue and len(running) < opts.workers:
+                submit(queue.pop(0))
+            if not running:
+                continue
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            for ref in ready:
+                collect(ref)
+            on_event("tick", None, None)
+    except KeyboardInterrupt:
+        for ref in running:
+            ray.cancel(ref, force=False)  # SIGINT in the worker: a checkpoint, then the task ends
+        deadline = time.time() + 60
+        for ref in list(running):
+            item = running.pop(ref)
+            try:
+                rec = ray.get(ref, timeout=max(1.0, deadline - time.time()))
+            except (GetTimeoutError, RayError, KeyboardInterrupt):
+                rec = failure_record(item, "interrupted (Ctrl-C); rerun to resume") | {"status": "interrupted"}
+            records[item.name] = rec
+            on_event("finished", item, rec)
+        raise
+    return records
