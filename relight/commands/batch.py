@@ -10,6 +10,7 @@ option (nothing written), 130 after Ctrl-C (running captures keep their checkpoi
 from __future__ import annotations
 
 import json
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,9 @@ def _run(todo: list[BatchItem], estimates: dict, out: Path, opts: ClusterOptions
         if view is not None:
             view.update(state.renderable())
 
+    t = time.perf_counter()
     connect(opts)
+    state.ray_start_seconds = round(time.perf_counter() - t, 2)
     view = None
     try:
         ctx = nullcontext()

@@ -26,6 +26,8 @@ class BatchState:
     running: dict[str, float] = field(default_factory=dict)
     """Capture name -> when its task was submitted."""
     started: float = field(default_factory=time.time)
+    ray_start_seconds: float | None = None
+    """Time to start (or join) Ray, None when nothing ran."""
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.records.values() if r["status"] == status)
@@ -74,6 +76,7 @@ class BatchState:
     def to_json(self) -> dict:
         return {"out_dir": str(self.out_dir), "started": self.started, "elapsed_seconds": round(time.time() -
                                                                                                 self.started, 2),
+                "ray_start_seconds": self.ray_start_seconds,
                 "counts": {s: self.count(s) for s in FINAL} | {"not_run": self.remaining},
                 "captures": [self.records.get(n, {"name": n, "status": "not run"}) for n in self.names]}
 

@@ -131,6 +131,7 @@ def run_capture(item: BatchItem, out_dir: Path, device: str = "cpu", threads: in
         rec["error"] = f"internal error {type(e).__name__}: {e} (traceback in {book / 'log.txt'})"
     rec["resumed"] = rep.resumed_at
     rec["seconds"]["task"] = round(time.perf_counter() - t_all, 2)
+    rec["peak_rss_mib"] = round(_peak_rss() / 2**20)
     status.update(stage=rec["status"])
     rep.write_status(force=True)
     rep.log(f"{rec['status']}" + (f": {rec['error']}" if rec["error"] else ""))
@@ -138,6 +139,13 @@ def run_capture(item: BatchItem, out_dir: Path, device: str = "cpu", threads: in
         rec["made_with"] = settings_key(item)
         write_text_atomic(folder / DONE, json.dumps(rec, indent=2) + "\n")
     return rec
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process (the worker: one capture, ``max_calls=1``), bytes."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _cap_threads(n: int) -> None:
@@ -156,9 +164,13 @@ def _timed(rec: dict, rep: TaskReporter, stage: str):
 
 
 def _stages(item: BatchItem, folder: Path, device: str, rep: TaskReporter, rec: dict) -> None:
+    done = _timed(rec, rep, "startup")  # torch, Mitsuba and the variant: what every new process pays
     from relight.commands import export, fit, poses, render
     from relight.runtime.backend import select_backend
 
+    backend = select_backend(device)
+    backend.mitsuba()
+    done()
     s = item.settings
     folder.mkdir(parents=True, exist_ok=True)
     capture = item.path
@@ -175,7 +187,6 @@ def _stages(item: BatchItem, folder: Path, device: str, rep: TaskReporter, rec: 
         rec["outputs"]["capture"] = str(capture)
     if "fit" not in s.stages:
         return
-    backend = select_backend(device)
     asset = folder / "asset"
     if not asset.is_dir():
         done = _timed(rec, rep, "fit")
