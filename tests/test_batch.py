@@ -153,8 +153,8 @@ def test_batch_two_workers_survives_a_killed_worker_and_a_broken_capture(capture
     assert "b_killed" in (out / "batch.md").read_text()
     assert _tree_hash(captures / "caps") == before
 
-    # results equal to a sequential `relight fit` (same seed; thread counts differ, so float
-    # reductions may differ in the last bits: identical thread counts give identical numbers)
+    # results equal to a sequential `relight fit` (same seed; the thread counts differ, so atomic
+    # gradient sums may differ in the last bits: with one thread each the numbers are identical)
     item = load_manifest(m)[0]
     seq = captures / "seq"
     fit.run(item.path, seq, item.geometry, item.material, cpu_backend)
@@ -188,3 +188,40 @@ def test_ctrl_c_stops_the_batch_and_keeps_the_checkpoint(captures):
     assert rec["status"] == "interrupted", rec
     assert (out / "a" / ".asset.ckpt" / "material" / "ckpt.npz").is_file() and not (out / "a" / "asset").exists()
     assert not (out / "a" / "done.json").exists()
+
+
+def test_cluster_yaml_passes_rays_schema():
+    """The README's autoscaler example is a config Ray accepts (its own schema; a typo is refused)."""
+    yaml = pytest.importorskip("yaml")
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    cfg = prepare_config(yaml.safe_load((ROOT / "scripts" / "ray_cluster.yaml").read_text()))
+    validate_config(cfg)
+    cfg["available_node_types"]["gpu"]["min_worker"] = 0
+    with pytest.raises(BaseException, match="min_worker"):
+        validate_config(cfg)
+
+
+def test_ray_loads_only_when_a_batch_runs():
+    """Ray's import (and its start) stays out of every other command and of --help."""
+    code = ("import sys, cli.main, relight.commands.batch, relight.commands.batching.cluster; "
+            "print('ray' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert p.stdout.strip() == "False", p.stderr
+
+
+def test_task_reports_bad_input_as_a_record_not_a_raise(tmp_path):
+    """The task function runs without Ray: a folder of photos without the poses stage ends as a
+    failed record with the one-line error, and no done marker."""
+    from PIL import Image
+
+    from relight.commands.batching.task import DONE, run_capture
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (32, 32), (120, 90, 60)).save(photos / "a.jpg")
+    m = _write(tmp_path / "m.toml", '[defaults]\nstages = ["fit"]\n[[captures]]\npath = "photos"\n')
+    rec = run_capture(load_manifest(m)[0], tmp_path / "out")
+    assert rec["status"] == "failed" and "needs the poses stage" in rec["error"] and "\n" not in rec["error"]
+    assert not (tmp_path / "out" / "photos" / DONE).exists()
+    assert json.loads((tmp_path / "out" / ".batch" / "photos" / "status.json").read_text())["stage"] == "failed"
