@@ -19,7 +19,7 @@ from cli.options import FINITE
 @click.option("--workers", type=click.IntRange(1, 100000), default=1, show_default=True,
               help="Captures reconstructed at once.")
 @click.option("--cpus-per-task", type=click.IntRange(1, 1024), default=None,
-              help="CPU threads per capture [default: this machine's cores / --workers locally, 4 on a cluster].")
+              help="CPU threads per capture [default: this machine's cores / --workers locally, 2 on a cluster].")
 @click.option("--gpus-per-task", type=FINITE, default=0.0, show_default=True,
               help="GPUs per capture (> 0 runs the fits on CUDA; 0.5 puts two captures on a GPU).")
 @click.option("--retries", type=click.IntRange(0, 100), default=2, show_default=True,
@@ -45,7 +45,7 @@ def batch(manifest, out, address, workers, cpus_per_task, gpus_per_task, retries
     if gpus_per_task < 0:
         raise click.BadParameter("must be >= 0", param_hint="--gpus-per-task")
     local = address in (None, "local")
-    cpus = cpus_per_task or (max(1, (os.cpu_count() or 1) // workers) if local else 4)
+    cpus = cpus_per_task or (max(1, (os.cpu_count() or 1) // workers) if local else 2)
     opts = ClusterOptions(None if local else address, workers, cpus, gpus_per_task, retries)
     res = command.run(manifest, out, opts, preset=preset, live=not quiet, log=lambda m: click.echo(m, err=True))
     return res.exit_code

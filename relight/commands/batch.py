@@ -64,7 +64,6 @@ def run(manifest: Path, out: Path, opts: ClusterOptions, *, preset: str | None =
     check_disjoint(out, [manifest, *(it.path for it in items)])
     if out.exists() and not out.is_dir():
         raise RelightError("the batch output is a file, not a folder", path=out, fix="choose another -o folder")
-    out.mkdir(parents=True, exist_ok=True)
     state = BatchState(out, [it.name for it in items], opts.workers)
     todo = []
     with output_lock(out):
@@ -81,19 +80,34 @@ def run(manifest: Path, out: Path, opts: ClusterOptions, *, preset: str | None =
             except RelightError as e:
                 state.records[it.name] = failure_record(it, e.one_line())
                 todo.remove(it)
-        state.write()
-        if todo:
-            _run(todo, estimates, out, opts, state, live, log)
-        state.write()
+        if todo:  # before anything is written: a cluster that cannot be joined leaves no trace
+            t = time.perf_counter()
+            connect(opts)
+            state.ray_start_seconds = round(time.perf_counter() - t, 2)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            state.write()
+            if todo:
+                _run(todo, estimates, out, opts, state, live, log)
+        finally:
+            state.running.clear()
+            if out.is_dir():
+                state.write()
+            if todo:
+                import ray
+
+                ray.shutdown()
     log(f"wrote {out / 'batch.md'}: {state.summary()}")
     return BatchResult(state)
 
 
-def _run(todo: list[BatchItem], estimates: dict, out: Path, opts: ClusterOptions, state: BatchState, live: bool, log) -> None:
-    import ray
-
+def _run(todo: list[BatchItem], estimates: dict, out: Path, opts: ClusterOptions, state: BatchState, live: bool,
+         log) -> None:
     def on_event(kind: str, item: BatchItem | None, rec: dict | None) -> None:
-        if kind == "submitted":
+        if kind == "waiting":
+            log(f"{item.name} waits: {rec['error']} — the cluster's autoscaler must add such a node "
+                "(Ctrl-C to stop)")
+        elif kind == "submitted":
             state.running[item.name] = 0.0
         elif kind == "finished":
             state.running.pop(item.name, None)
@@ -104,20 +118,12 @@ def _run(todo: list[BatchItem], estimates: dict, out: Path, opts: ClusterOptions
         if view is not None:
             view.update(state.renderable())
 
-    t = time.perf_counter()
-    connect(opts)
-    state.ray_start_seconds = round(time.perf_counter() - t, 2)
     view = None
-    try:
-        ctx = nullcontext()
-        if live:
-            from rich.console import Console
-            from rich.live import Live
+    ctx = nullcontext()
+    if live:
+        from rich.console import Console
+        from rich.live import Live
 
-            ctx = view = Live(state.renderable(), console=Console(stderr=True), refresh_per_second=2)
-        with ctx:
-            run_tasks(todo, estimates, out, opts, on_event)
-    finally:
-        state.running.clear()
-        state.write()
-        ray.shutdown()
+        ctx = view = Live(state.renderable(), console=Console(stderr=True), refresh_per_second=2)
+    with ctx:
+        run_tasks(todo, estimates, out, opts, on_event)

@@ -73,6 +73,10 @@ def estimate_item(item: BatchItem, device: str) -> MemoryEstimate:
 def connect(opts: ClusterOptions) -> None:
     """Start a local Ray instance (no address) or join the cluster at ``opts.address``."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if opts.address is not None and _has_token():
+        # `ray start` (2.60) turns token authentication on and writes ~/.ray/auth_token, but a
+        # driver joining it sends the token only in token mode
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     import logging
 
     import ray
@@ -82,6 +86,7 @@ def connect(opts: ClusterOptions) -> None:
         gpus = None if opts.gpus_per_task > 0 else 0
         ray.init(num_cpus=opts.workers * opts.cpus_per_task, num_gpus=gpus, object_store_memory=256 * 2**20, **kw)
     else:
+        _check_reachable(opts.address)
         try:
             ray.init(address=opts.address, **kw)
         except (ConnectionError, RuntimeError, ValueError) as e:
@@ -90,12 +95,44 @@ def connect(opts: ClusterOptions) -> None:
                                    "to run on this machine") from None
 
 
-def largest_node_memory() -> float | None:
-    """The ``memory`` resource of the largest alive node (bytes), None when unknown."""
+def _has_token() -> bool:
+    """A Ray auth token is at hand (the variable, its path, or the file ``ray start`` wrote)."""
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    return bool(os.environ.get("RAY_AUTH_TOKEN")) or os.path.isfile(path)
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse at once an address where nothing listens (Ray itself retries a missing head for
+    minutes). ``auto`` is resolved as Ray does: ``RAY_ADDRESS``, else Ray's own lookup."""
+    import socket
+
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS", "")
+        if not address or address == "auto":
+            return  # ray.init finds the local head or fails fast by itself
+    hostport = address.removeprefix("ray://").rsplit("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise RelightError(f"cannot read the Ray address {address!r}", fix="write auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise RelightError(f"nothing answers at the Ray address {address} ({e.strerror or e})",
+                           fix="start the head with 'ray start --head' (GCS port 6379, Ray Client 10001) or "
+                               "correct --address / RAY_ADDRESS") from None
+
+
+def shortfall(cpus: float, gpus: float, memory: int) -> str | None:
+    """What no alive node of the cluster offers for a task asking ``cpus``, ``gpus`` and
+    ``memory`` bytes (None when some node can run it)."""
     import ray
 
-    mems = [n["Resources"].get("memory", 0.0) for n in ray.nodes() if n.get("Alive")]
-    return max(mems) if mems else None
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus and r.get("memory", 0) >= memory for r in nodes):
+        return None
+    best = {k: max((r.get(k, 0) for r in nodes), default=0) for k in ("CPU", "GPU", "memory")}
+    return (f"no node has {cpus:g} CPUs, {gpus:g} GPUs and {memory / 2**30:.2f} GiB at once (the largest offer "
+            f"{best['CPU']:g} CPUs, {best['GPU']:g} GPUs, {best['memory'] / 2**30:.1f} GiB)")
 
 
 def failure_record(item: BatchItem, error: str) -> dict:
@@ -107,7 +144,8 @@ def run_tasks(items: list[BatchItem], estimates: dict[str, MemoryEstimate], out_
               on_event: Callable[[str, BatchItem, dict | None], None]) -> dict[str, dict]:
     """Run ``items`` on Ray, at most ``opts.workers`` at once, each declaring the memory of its
     entry in ``estimates`` (:func:`estimate_item`); ``on_event(kind, item, record)`` is
-    called with ``submitted`` / ``finished`` and, about once a second, ``tick`` (item None). On
+    called with ``submitted`` / ``finished``, ``waiting`` (no node can run it yet: record has the
+    reason) and, about once a second, ``tick`` (item None). On
     Ctrl-C the running tasks are cancelled (they stop at a step boundary with a checkpoint) and
     KeyboardInterrupt propagates after their records are in."""
     import ray
@@ -115,7 +153,6 @@ def run_tasks(items: list[BatchItem], estimates: dict[str, MemoryEstimate], out_
 
     device = opts.device
     task = ray.remote(max_calls=1)(run_capture)
-    node_memory = largest_node_memory()
     records: dict[str, dict] = {}
     queue = list(items)
     running: dict = {}  # ObjectRef -> item
@@ -123,13 +160,16 @@ def run_tasks(items: list[BatchItem], estimates: dict[str, MemoryEstimate], out_
 
     def submit(item: BatchItem) -> None:
         est = estimates[item.name]
-        if node_memory and est.total > node_memory:
+        missing = shortfall(opts.cpus_per_task, opts.gpus_per_task, est.total)
+        if missing and opts.address is None:  # no autoscaler on a local instance: it would wait forever
             records[item.name] = failure_record(item, RelightError(
-                f"needs an estimated {est.describe()}, more than any node of the cluster offers "
-                f"({node_memory / 2**30:.1f} GiB)", path=item.path,
-                fix="load the images smaller (downscale), lower batch_views/spp, or add a larger node").one_line())
+                f"cannot run here: {missing}; its memory estimate is {est.describe()}", path=item.path,
+                fix="lower --cpus-per-task / --gpus-per-task, load the images smaller (downscale), or run on a "
+                    "larger machine").one_line())
             on_event("finished", item, records[item.name])
             return
+        if missing:  # a cluster: its autoscaler may add such a node; say why the capture waits
+            on_event("waiting", item, {"error": missing})
         ref = task.options(num_cpus=opts.cpus_per_task, num_gpus=opts.gpus_per_task, memory=est.total,
                            max_retries=opts.retries, retry_exceptions=False,
                            name=f"relight:{item.name}").remote(item, out_dir, device, opts.cpus_per_task)
