@@ -49,9 +49,16 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _default_sigint() -> None:
+    """A shell's background job (``cmd &``) starts with SIGINT ignored and Python then keeps it
+    ignored; the batch gets the default, as in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _batch(*args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "cli.main", "batch", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, **kw)
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=_default_sigint, **kw)
 
 
 def _status(out: Path, name: str) -> dict:
