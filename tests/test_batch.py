@@ -232,3 +232,21 @@ def test_task_reports_bad_input_as_a_record_not_a_raise(tmp_path):
     assert rec["status"] == "failed" and "needs the poses stage" in rec["error"] and "\n" not in rec["error"]
     assert not (tmp_path / "out" / "photos" / DONE).exists()
     assert json.loads((tmp_path / "out" / ".batch" / "photos" / "status.json").read_text())["stage"] == "failed"
+
+
+def test_llff_folder_is_estimated_from_its_images(shared_data, tmp_path):
+    """An LLFF dataset (poses_bounds.npy beside images/) goes through the poses stage and its
+    memory is estimated from images/, where `relight poses` reads it."""
+    from PIL import Image
+
+    from relight.commands.batching.cluster import estimate_item
+    from relight.commands.batching.task import needs_poses
+    from relight.runtime.resources import capture_bytes
+
+    head = shared_data / "datasets" / "ethiopian_head_real"
+    item = load_manifest(_write(tmp_path / "m.toml", f'[[captures]]\npath = "{head}"\n'))[0]
+    images = sorted((head / "images").iterdir())
+    with Image.open(images[0]) as im:
+        w, h = im.size
+    assert needs_poses(item.path)
+    assert estimate_item(item, "cpu").parts["images"] == capture_bytes(len(images), h, w)

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from relight.capture.frame import normalize_frame
-from relight.capture.llff import read_llff
+from relight.capture.llff import llff_images, read_llff
 from relight.capture.masks import (
     MaskConfig,
     auto_masks,
@@ -56,6 +56,17 @@ class PosesResult:
     masks: dict = field(default_factory=dict)
     """Automatic masks: ``mode``, per photo ``agreement`` with the other views (IoU with the
     visual hull), ``flagged`` photos (empty when the masks were given)."""
+
+
+def is_llff(photos: Path) -> bool:
+    """An LLFF dataset folder (``poses_bounds.npy`` beside ``images/``): poses given, no SfM."""
+    return (Path(photos) / "poses_bounds.npy").is_file()
+
+
+def source_images(photos: Path) -> list[Path]:
+    """The images :func:`estimate_poses` reads from ``photos`` (an LLFF folder's ``images/``, else
+    the photos themselves), refused as it refuses them."""
+    return llff_images(photos) if is_llff(photos) else [photos / n for n in photo_names(photos)]
 
 
 def mask_for(masks: Path, name: str) -> Path:

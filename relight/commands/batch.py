@@ -19,12 +19,11 @@ from relight.commands.batching.cluster import (
     ClusterOptions,
     connect,
     estimate_item,
-    failure_record,
     run_tasks,
 )
 from relight.commands.batching.manifest import BatchItem, load_manifest
 from relight.commands.batching.report import BatchState
-from relight.commands.batching.task import DONE, settings_key
+from relight.commands.batching.task import DONE, new_record, settings_key
 from relight.runtime.errors import RelightError
 from relight.runtime.paths import check_disjoint, check_output_name, output_lock
 
@@ -78,7 +77,7 @@ def run(manifest: Path, out: Path, opts: ClusterOptions, *, preset: str | None =
             try:
                 estimates[it.name] = estimate_item(it, opts.device)
             except RelightError as e:
-                state.records[it.name] = failure_record(it, e.one_line())
+                state.records[it.name] = new_record(it, error=e.one_line())
                 todo.remove(it)
         if todo:  # before anything is written: a cluster that cannot be joined leaves no trace
             t = time.perf_counter()
@@ -108,9 +107,9 @@ def _run(todo: list[BatchItem], estimates: dict, out: Path, opts: ClusterOptions
             log(f"{item.name} waits: {rec['error']} — the cluster's autoscaler must add such a node "
                 "(Ctrl-C to stop)")
         elif kind == "submitted":
-            state.running[item.name] = 0.0
+            state.running.add(item.name)
         elif kind == "finished":
-            state.running.pop(item.name, None)
+            state.running.discard(item.name)
             state.records[item.name] = rec
             state.write()
             if not live:

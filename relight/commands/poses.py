@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from relight.capture.poses import AUTO, PosesResult, estimate_poses, write_capture
+from relight.capture.poses import AUTO, PosesResult, estimate_poses, is_llff, write_capture
 from relight.capture.sfm import SfmConfig
 from relight.commands.output import command_output
 from relight.runtime.errors import RelightError
@@ -25,7 +25,7 @@ def run(photos: Path, out: Path, *, masks: Path | str | None = None, colmap_mode
     stay still while the object turns; automatic masks then model a still background)."""
     rep = reporter or Reporter()
     photos = Path(photos)
-    source = "colmap" if colmap_model is not None else "llff" if (photos / "poses_bounds.npy").is_file() else "sfm"
+    source = "colmap" if colmap_model is not None else "llff" if is_llff(photos) else "sfm"
     if source == "llff" and masks is None and (photos / "masks").is_dir():
         masks = photos / "masks"
     auto = masks is not None and str(masks) == AUTO

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relight.commands.batching.manifest import BatchItem
-from relight.commands.batching.task import needs_poses, run_capture
+from relight.commands.batching.task import bookkeeping, needs_poses, new_record, run_capture
 from relight.runtime.errors import RelightError
 from relight.runtime.resources import MemoryEstimate, capture_bytes, estimate_fit
 
@@ -56,10 +56,9 @@ def estimate_item(item: BatchItem, device: str) -> MemoryEstimate:
     if needs_poses(item.path):
         from PIL import Image
 
-        photos = sorted(p for p in item.path.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif"))
-        if not photos:
-            raise RelightError("no capture (transforms.json) and no photos in the folder", path=item.path,
-                               fix="point the manifest at a capture folder or a folder of photos")
+        from relight.capture.poses import source_images
+
+        photos = source_images(item.path)
         with Image.open(photos[0]) as im:
             w, h = im.size
         h, w = h // s.downscale, w // s.downscale
@@ -135,13 +134,8 @@ def shortfall(cpus: float, gpus: float, memory: int) -> str | None:
             f"{best['CPU']:g} CPUs, {best['GPU']:g} GPUs, {best['memory'] / 2**30:.1f} GiB)")
 
 
-def failure_record(item: BatchItem, error: str) -> dict:
-    return {"name": item.name, "path": str(item.path), "status": "failed", "error": error, "attempts": 0,
-            "seconds": {}, "metrics": {}, "resumed": {}, "host": None, "outputs": {}}
-
-
 def run_tasks(items: list[BatchItem], estimates: dict[str, MemoryEstimate], out_dir: Path, opts: ClusterOptions,
-              on_event: Callable[[str, BatchItem, dict | None], None]) -> dict[str, dict]:
+              on_event: Callable[[str, BatchItem, dict | None], None]) -> None:
     """Run ``items`` on Ray, at most ``opts.workers`` at once, each declaring the memory of its
     entry in ``estimates`` (:func:`estimate_item`); ``on_event(kind, item, record)`` is
     called with ``submitted`` / ``finished``, ``waiting`` (no node can run it yet: record has the
@@ -153,7 +147,6 @@ def run_tasks(items: list[BatchItem], estimates: dict[str, MemoryEstimate], out_
 
     device = opts.device
     task = ray.remote(max_calls=1)(run_capture)
-    records: dict[str, dict] = {}
     queue = list(items)
     running: dict = {}  # ObjectRef -> item
     submitted: dict[str, tuple[float, int]] = {}  # name -> (when, declared memory)
@@ -162,11 +155,10 @@ def run_tasks(items: list[BatchItem], estimates: dict[str, MemoryEstimate], out_
         est = estimates[item.name]
         missing = shortfall(opts.cpus_per_task, opts.gpus_per_task, est.total)
         if missing and opts.address is None:  # no autoscaler on a local instance: it would wait forever
-            records[item.name] = failure_record(item, RelightError(
+            on_event("finished", item, new_record(item, error=RelightError(
                 f"cannot run here: {missing}; its memory estimate is {est.describe()}", path=item.path,
                 fix="lower --cpus-per-task / --gpus-per-task, load the images smaller (downscale), or run on a "
-                    "larger machine").one_line())
-            on_event("finished", item, records[item.name])
+                    "larger machine").one_line()))
             return
         if missing:  # a cluster: its autoscaler may add such a node; say why the capture waits
             on_event("waiting", item, {"error": missing})
@@ -182,15 +174,14 @@ def run_tasks(items: list[BatchItem], estimates: dict[str, MemoryEstimate], out_
         try:
             rec = ray.get(ref)
         except TaskCancelledError:
-            rec = failure_record(item, "cancelled (Ctrl-C); rerun to resume") | {"status": "interrupted"}
+            rec = new_record(item, "interrupted", "cancelled (Ctrl-C); rerun to resume")
         except RayError as e:  # the worker died more often than --retries allows, or the node was lost
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            rec = failure_record(item, f"{type(e).__name__} after {opts.retries + 1} attempts: {first} — fix: see "
-                                       f"{out_dir / '.batch' / item.name / 'log.txt'}; rerun to resume")
+            rec = new_record(item, error=f"{type(e).__name__} after {opts.retries + 1} attempts: {first} — fix: "
+                                         f"see {bookkeeping(out_dir, item.name) / 'log.txt'}; rerun to resume")
         t, declared = submitted[item.name]
         rec["seconds"]["submitted_to_done"] = round(time.perf_counter() - t, 2)
         rec["declared_memory_mib"] = round(declared / 2**20)
-        records[item.name] = rec
         on_event("finished", item, rec)
 
     try:
@@ -212,8 +203,6 @@ def run_tasks(items: list[BatchItem], estimates: dict[str, MemoryEstimate], out_
             try:
                 rec = ray.get(ref, timeout=max(1.0, deadline - time.time()))
             except (GetTimeoutError, RayError, KeyboardInterrupt):
-                rec = failure_record(item, "interrupted (Ctrl-C); rerun to resume") | {"status": "interrupted"}
-            records[item.name] = rec
+                rec = new_record(item, "interrupted", "interrupted (Ctrl-C); rerun to resume")
             on_event("finished", item, rec)
         raise
-    return records

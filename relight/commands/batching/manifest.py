@@ -63,7 +63,8 @@ class PosesSettings:
     """The ``poses`` stage (``relight poses``), for captures given as a folder of photos."""
 
     masks: str = "auto"
-    """``auto``, or a mask folder relative to the photo folder (``<photo stem>.png``)."""
+    """``auto`` (the folder's own ``masks/`` when it has one, as an LLFF dataset does, else
+    automatic masks), or a mask folder relative to the photo folder (``<photo stem>.png``)."""
     light_frame: str = "world"
     """``world`` (light fixed to the object) or ``rig`` (turntable: light fixed to the camera)."""
 

@@ -23,8 +23,8 @@ class BatchState:
     names: list[str]
     workers: int
     records: dict[str, dict] = field(default_factory=dict)
-    running: dict[str, float] = field(default_factory=dict)
-    """Capture name -> when its task was submitted."""
+    running: set[str] = field(default_factory=set)
+    """Captures whose task is submitted and not finished."""
     started: float = field(default_factory=time.time)
     ray_start_seconds: float | None = None
     """Time to start (or join) Ray, None when nothing ran."""
@@ -55,7 +55,7 @@ class BatchState:
     def running_rows(self) -> list[tuple[str, str]]:
         """(name, "stage task step/total (attempt k)") of each running capture."""
         rows = []
-        for name in self.running:
+        for name in sorted(self.running):
             try:
                 st = json.loads((bookkeeping(self.out_dir, name) / "status.json").read_text())
             except (OSError, ValueError):

@@ -23,9 +23,12 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from relight.commands.batching.manifest import BatchItem
+from relight.data.capture_io import find_transforms
 from relight.runtime.config import to_dict
 from relight.runtime.errors import RelightError
 from relight.runtime.interrupt import Interrupted
@@ -47,8 +50,19 @@ def settings_key(item: BatchItem) -> dict:
 
 
 def needs_poses(path: Path) -> bool:
-    """A folder of photos (no ``transforms*.json``, no nerfstudio file) needs the poses stage."""
-    return not any((Path(path) / n).is_file() for n in ("transforms.json", "transforms_train.json"))
+    """A folder the capture loader cannot read (no transforms JSON: photos) needs the poses stage."""
+    try:
+        find_transforms(Path(path), "train")
+    except RelightError:
+        return True
+    return False
+
+
+def new_record(item: BatchItem, status: str = "failed", error: str | None = None, attempts: int = 0,
+               host: str | None = None) -> dict:
+    """A capture's record as batch.json lists it (the task fills in seconds, metrics, outputs)."""
+    return {"name": item.name, "path": str(item.path), "status": status, "error": error, "attempts": attempts,
+            "seconds": {}, "metrics": {}, "resumed": {}, "host": host, "outputs": {}}
 
 
 class TaskReporter(Reporter):
@@ -74,20 +88,15 @@ class TaskReporter(Reporter):
         self.resumed_at[description] = step
         self.log(f"{description}: resumed from the checkpoint at step {step}")
 
-    def task(self, description: str, total: int):
-        from contextlib import contextmanager
+    @contextmanager
+    def task(self, description: str, total: int) -> Iterator:
+        def advance(n=1, **info):
+            self.status.update(task=description, step=self.status["step"] + n, total=total)
+            self.write_status()
 
-        @contextmanager
-        def progress():
-            def advance(n=1, **info):
-                self.status.update(task=description, step=self.status.get("step", 0) + n, total=total)
-                self.write_status()
-
-            self.status.update(task=description, step=0, total=total)
-            self.write_status(force=True)
-            yield advance
-
-        return progress()
+        self.status.update(task=description, step=0, total=total)
+        self.write_status(force=True)
+        yield advance
 
 
 def _metrics(asset: Path) -> dict:
@@ -114,8 +123,7 @@ def run_capture(item: BatchItem, out_dir: Path, device: str = "cpu", threads: in
     status = {"name": item.name, "attempt": attempts, "pid": os.getpid(), "host": socket.gethostname(),
               "stage": "start", "started": time.time()}
     rep = TaskReporter(book, status)
-    rec = {"name": item.name, "path": str(item.path), "status": "failed", "error": None, "attempts": attempts,
-           "seconds": {}, "metrics": {}, "resumed": {}, "host": status["host"], "outputs": {}}
+    rec = new_record(item, attempts=attempts, host=status["host"])
     t_all = time.perf_counter()
     try:
         if threads > 0:
@@ -181,7 +189,9 @@ def _stages(item: BatchItem, folder: Path, device: str, rep: TaskReporter, rec: 
         capture = folder / "capture"
         if not capture.is_dir():
             done = _timed(rec, rep, "poses")
-            masks = s.poses.masks if s.poses.masks == "auto" else item.path / s.poses.masks
+            masks = item.path / ("masks" if s.poses.masks == "auto" else s.poses.masks)
+            if s.poses.masks == "auto" and not masks.is_dir():  # no masks of its own: make them
+                masks = "auto"
             poses.run(item.path, capture, masks=masks, light_frame=s.poses.light_frame, reporter=rep)
             done()
         rec["outputs"]["capture"] = str(capture)
