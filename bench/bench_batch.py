@@ -149,12 +149,12 @@ def projection(runs: dict) -> list[str]:
     """A paper projection to N GPU nodes from the measured overheads (assumptions stated)."""
     from relight.geometry.config import load_config as gload
     from relight.material.config import load_config as mload
-    from relight.runtime.resources import capture_bytes, estimate_fit
+    from relight.runtime.resources import CaptureSize, estimate_fit
 
     rep = runs[1][1]
     start = sum(r["seconds"]["submitted_to_done"] - r["seconds"]["fit"] for r in rep["captures"]) / len(rep["captures"])
     res, views = 800, 100
-    est = estimate_fit((capture_bytes(views, res, res) + capture_bytes(8, res, res, 12), res, res), "cuda",
+    est = estimate_fit(CaptureSize(views, res, res, True, 8 * res * res * 4 * 13), "cuda",
                        gload("quality"), mload("quality"))
     gib = est.total / 2**30
     per_gpu = max(1, int(141 // gib))

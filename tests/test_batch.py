@@ -241,7 +241,8 @@ def test_llff_folder_is_estimated_from_its_images(shared_data, tmp_path):
 
     from relight.commands.batching.cluster import estimate_item
     from relight.commands.batching.task import needs_poses
-    from relight.runtime.resources import capture_bytes
+    from relight.data.images import is_8bit
+    from relight.runtime.resources import CaptureSize, estimate_fit
 
     head = shared_data / "datasets" / "ethiopian_head_real"
     item = load_manifest(_write(tmp_path / "m.toml", f'[[captures]]\npath = "{head}"\n'))[0]
@@ -249,4 +250,7 @@ def test_llff_folder_is_estimated_from_its_images(shared_data, tmp_path):
     with Image.open(images[0]) as im:
         w, h = im.size
     assert needs_poses(item.path)
-    assert estimate_item(item, "cpu").parts["images"] == capture_bytes(len(images), h, w)
+    size = CaptureSize(len(images), h, w, is_8bit(images[0]))
+    assert size.eight_bit  # JPEG photos: packed at 4 B a pixel
+    assert estimate_item(item, "cpu").parts["images"] == \
+        estimate_fit(size, "cpu", item.geometry, item.material).parts["images"]

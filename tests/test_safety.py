@@ -62,7 +62,8 @@ def test_estimate_grows_with_what_costs_memory():
     # LLVM: spp does not change the measured work; CUDA: the wavefront holds every sample
     assert rs.material_work_bytes(128, 128, 64, 1, 256, 64) == small
     assert rs.material_work_bytes(128, 128, 64, 1, 256, 64, "cuda") > 2 * rs.material_work_bytes(128, 128, 1, 1, 256, 64, "cuda")
-    assert rs.capture_bytes(100, 800, 800) == 100 * 800 * 800 * 32
+    assert rs.packed_bytes(100, 800, 800, eight_bit=True) == 100 * 800 * 800 * 4
+    assert rs.packed_bytes(100, 800, 800, eight_bit=False) == 100 * 800 * 800 * 8
 
 
 def test_render_passes_split_samples_only_when_needed():

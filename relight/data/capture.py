@@ -9,6 +9,7 @@ import numpy as np
 
 from relight.data.camera import Camera
 from relight.data.images import resize_area
+from relight.data.views import PackedViews, ViewArray, pack_resized
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,11 @@ class Capture:
     Attributes:
         cameras: one :class:`~relight.data.camera.Camera` per view (OpenGL axes).
         images: (N, H, W, 3) float32 **linear** RGB, premultiplied by the mask (object over
-            black). From 8-bit PNGs the sRGB curve has been removed.
-        masks: (N, H, W) float32 object coverage in [0, 1] (all ones if the capture has none).
+            black). From 8-bit PNGs the sRGB curve has been removed. A capture read from disk
+            holds a :class:`~relight.data.views.ViewArray` instead: the same interface, views
+            decoded one at a time (never all in memory; :mod:`relight.data.views`).
+        masks: (N, H, W) float32 object coverage in [0, 1] (all ones if the capture has none);
+            a :class:`~relight.data.views.ViewArray` alongside ``images``.
         names: a short name per view (file stem).
         root: the folder the capture was read from (None when built in memory).
         hdr: True when images came from linear EXR (radiance), False for 8-bit LDR.
@@ -80,8 +84,8 @@ class Capture:
     """
 
     cameras: list[Camera]
-    images: np.ndarray
-    masks: np.ndarray
+    images: np.ndarray | ViewArray
+    masks: np.ndarray | ViewArray
     names: list[str]
     root: Path | None = None
     hdr: bool = True
@@ -108,12 +112,19 @@ class Capture:
 
     def downscaled(self, factor: int) -> Capture:
         """Images, masks and cameras at the resolution divided by ``factor`` (area average, the
-        image cropped to a multiple of ``factor``); GT and relit views are dropped."""
-        if factor == 1:
-            return replace(self, gt=None, relit={})
-
+        image cropped to a multiple of ``factor``); GT and relit views are dropped. Views on
+        disk come back packed in memory (:func:`relight.data.views.pack_resized`), also at
+        ``factor`` 1: the result is what a stage trains on."""
         h, w = self.resolution
         hs, ws = max(1, h // factor), max(1, w // factor)
+        if isinstance(self.images, ViewArray):
+            if factor == 1 and isinstance(self.images.store, PackedViews):
+                return replace(self, gt=None, relit={})
+            imgs, masks = pack_resized(self.images, hs, ws, crop=(hs * factor, ws * factor))
+            return replace(self, cameras=[c.downscaled(factor) for c in self.cameras], images=imgs, masks=masks,
+                           gt=None, relit={})
+        if factor == 1:
+            return replace(self, gt=None, relit={})
         imgs = np.stack([resize_area(im[: hs * factor, : ws * factor], hs, ws) for im in self.images])
         masks = np.stack([resize_area(m[: hs * factor, : ws * factor, None], hs, ws)[..., 0] for m in self.masks])
         return replace(self, cameras=[c.downscaled(factor) for c in self.cameras], images=imgs, masks=masks,

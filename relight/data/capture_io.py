@@ -24,6 +24,7 @@ from relight.data.capture import LIGHT_FRAMES, Capture, GroundTruth, RelitViews,
 from relight.data.images import (
     LDR_EXTS,
     check_radiance,
+    is_8bit,
     linear_to_srgb,
     read_exr,
     read_linear,
@@ -32,9 +33,10 @@ from relight.data.images import (
     write_exr,
     write_png,
 )
+from relight.data.views import DiskViews, views_of
 from relight.runtime.errors import RelightError
 from relight.runtime.paths import is_finite_number, read_json, resolve_inside, write_json
-from relight.runtime.resources import capture_bytes
+from relight.runtime.resources import CaptureSize
 
 FORMAT_VERSION = 1
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
@@ -140,15 +142,17 @@ def _camera(top: dict, frame: dict, w: int, h: int, src: Path, i: int) -> Camera
 
 def _load_view(path: Path, mask_path: Path | None, scale: int) -> tuple[np.ndarray, np.ndarray, bool, tuple]:
     """(rgb premultiplied linear, mask, has_mask, full (h, w)) of a frame, area-downscaled."""
-    img = check_radiance(read_linear(path), path)
+    img = read_linear(path)
+    if path.suffix.lower() not in LDR_EXTS:  # 8-bit codes are finite and >= 0 already
+        img = check_radiance(img, path)
     if scale > min(img.shape[:2]):
         raise RelightError(f"--downscale {scale} is larger than the image ({img.shape[1]}x{img.shape[0]})",
                            path=path, fix=f"use --downscale {max(1, min(img.shape[:2]) // 8)} or less")
     c = img.shape[-1]
     rgb = img[..., :3] if c >= 3 else np.repeat(img[..., :1], 3, axis=-1)
     has_mask = c in (2, 4)
-    alpha = img[..., -1] if has_mask else np.ones(img.shape[:2], np.float32)
-    if path.suffix.lower() != ".exr":  # PNG alpha is straight: premultiply
+    alpha = img[..., -1] if has_mask else None
+    if alpha is not None and path.suffix.lower() != ".exr":  # PNG alpha is straight: premultiply
         rgb = rgb * alpha[..., None]
     if mask_path is not None:
         m = read_png(mask_path) if mask_path.suffix.lower() != ".exr" else read_exr(mask_path)
@@ -158,12 +162,16 @@ def _load_view(path: Path, mask_path: Path | None, scale: int) -> tuple[np.ndarr
         alpha = m[..., 0]
         rgb = rgb * alpha[..., None]
         has_mask = True
-    rgb = np.maximum(rgb, 0.0)
+    if alpha is None:
+        alpha = np.ones(img.shape[:2], np.float32)
+    if path.suffix.lower() not in LDR_EXTS:
+        rgb = np.maximum(rgb, 0.0)
     if scale > 1:
         h, w = img.shape[0] // scale, img.shape[1] // scale
         rgb = resize_area(rgb[: h * scale, : w * scale], h, w)
         alpha = resize_area(alpha[: h * scale, : w * scale, None], h, w)[..., 0]
-    return rgb.astype(np.float32), np.clip(alpha, 0, 1).astype(np.float32), has_mask, img.shape[:2]
+    return (rgb.astype(np.float32, copy=False), np.clip(alpha, 0, 1).astype(np.float32, copy=False), has_mask,
+            img.shape[:2])
 
 
 def _split_frames(frames: list, split: str, single: bool, holdout_every: int) -> list:
@@ -199,7 +207,7 @@ def load_capture(path: str | Path, split: str = "train", *, downscale: int = 1, 
         raise RelightError("the capture has no frames", path=tf, fix="add frames to the 'frames' list")
     if not isinstance(downscale, int) or downscale < 1:
         raise RelightError(f"downscale must be a positive integer, got {downscale!r}", fix="use e.g. 1, 2, 4 or 8")
-    cams, imgs, masks, names, any_mask, size = [], [], [], [], False, None
+    cams, sources, names, any_mask, size, eight_bit = [], [], [], False, None, True
     for i, fr in enumerate(frames):
         if not isinstance(fr, dict) or "file_path" not in fr:
             raise RelightError(f"frame {i} has no 'file_path'", path=tf, fix="give every frame a file_path")
@@ -207,23 +215,26 @@ def load_capture(path: str | Path, split: str = "train", *, downscale: int = 1, 
         mp = resolve_inside(root, fr["mask_path"], "frame mask_path", tf) if "mask_path" in fr else None
         if mp is not None and not mp.is_file():
             raise RelightError(f"mask '{fr['mask_path']}' does not exist", path=tf, fix="fix mask_path")
-        rgb, alpha, has_mask, (fh, fw) = _load_view(ip, mp, downscale)
+        rgb, alpha, has_mask, (fh, fw) = _load_view(ip, mp, downscale)  # read once: bad input fails here
         if size is None:
             size = rgb.shape[:2]
         elif rgb.shape[:2] != size:
             raise RelightError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but earlier frames are {size[1]}x{size[0]}",
                                path=ip, fix="give every frame the same resolution")
         cams.append(_camera(meta, fr, fw, fh, tf, i).downscaled(downscale))
-        imgs.append(rgb)
-        masks.append(alpha)
+        sources.append((ip, mp))
         names.append(ip.stem)
         any_mask |= has_mask
+        eight_bit &= is_8bit(ip)
+    del rgb, alpha
     hdr = ip.suffix.lower() in (".exr", ".hdr")
     frame = meta.get("light_frame", "world")
     if frame not in LIGHT_FRAMES:
         raise RelightError(f"light_frame must be one of {', '.join(LIGHT_FRAMES)}, got {frame!r}", path=tf,
                            fix="write 'world' (light fixed to the object) or 'rig' (a turntable: light fixed to the cameras)")
-    cap = Capture(cams, np.stack(imgs), np.stack(masks), names, root=root, hdr=hdr, has_masks=any_mask,
+    store = DiskViews(lambda i: _load_view(*sources[i], downscale)[:2], len(sources), *size, eight_bit=eight_bit)
+    images, masks = views_of(store)  # views stay on disk: read one at a time when a stage asks
+    cap = Capture(cams, images, masks, names, root=root, hdr=hdr, has_masks=any_mask,
                   light_turns_deg=rig_turns_deg(cams) if frame == "rig" else None)
     extra = meta.get("relight") if load_gt else None
     fmt = extra.get("format", FORMAT_VERSION) if isinstance(extra, dict) else FORMAT_VERSION
@@ -297,7 +308,7 @@ def _load_extras(cap: Capture, extra: dict, root: Path, tf: Path, scale: int) ->
                          roughness=stack(aovs["roughness"], 1, "roughness AOV") if "roughness" in aovs else None,
                          normals=stack(aovs["normals"], 3, "normals AOV") if "normals" in aovs else None,
                          metallic=stack(aovs["metallic"], 1, "metallic AOV") if "metallic" in aovs else None,
-                         mask=cap.masks.copy())
+                         mask=np.asarray(cap.masks))
     relit = {}
     for env, spec in relit_spec.items():
         if not isinstance(spec, dict) or "images" not in spec or not isinstance(spec.get("envmap"), str):
@@ -333,14 +344,17 @@ def write_transforms(path: Path, cameras: list[Camera], file_paths: list[str], e
     write_json(path, meta)
 
 
-def capture_memory(capture: Path, downscale: int = 1, holdout_every: int = 0) -> tuple[int, int, int]:
-    """(bytes of the train + test splits in memory, height, width) of a capture on disk, from its
-    JSON and first images (:func:`peek_capture`), for the memory guard."""
+def capture_memory(capture: Path, downscale: int = 1, holdout_every: int = 0) -> CaptureSize:
+    """The train split's size and the bytes the test split's ground truth holds in memory, from the
+    capture's JSON and first images (:func:`peek_capture`), for the memory guard."""
     n, h, w, _ = peek_capture(capture, "train", downscale=downscale, holdout_every=holdout_every)
-    total = capture_bytes(n, h, w)
+    tf, _ = find_transforms(Path(capture), "train")
+    frames = read_json(tf)["frames"]
+    first = _frame_image_path(tf.parent, frames[0]["file_path"], tf, True)
+    extra = 0
     try:
         nt, ht, wt, ch = peek_capture(capture, "test", downscale=downscale, holdout_every=holdout_every)
-        total += capture_bytes(nt, ht, wt, ch)
+        extra = nt * ht * wt * 4 * (ch + 1) if ch else 0  # GT AOVs, relit views and the GT mask: float32
     except RelightError:
         pass
-    return total, h, w
+    return CaptureSize(n, h, w, is_8bit(first), extra)

@@ -36,6 +36,10 @@ def srgb_to_linear(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
+_SRGB8_LINEAR = srgb_to_linear(np.arange(256, dtype=np.float32) / np.float32(255.0))
+"""Linear value of each 8-bit sRGB code."""
+
+
 def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     """Linear values -> sRGB-encoded in [0, 1] (clipped; no tone mapping)."""
     x = np.clip(np.asarray(x, dtype=np.float32), 0.0, 1.0)
@@ -149,13 +153,8 @@ def read_hdr(path: str | Path) -> np.ndarray:
     return _as_hwc(a).astype(np.float32)
 
 
-def read_png(path: str | Path) -> np.ndarray:
-    """Read a PNG/JPEG as float32 (H, W, C) in [0, 1], values still sRGB-encoded.
-
-    8- and 16-bit PNGs are supported; C is 1, 2 (LA), 3 or 4 as stored.
-    """
-
-    path = Path(path)
+def _read_ldr(path: Path) -> np.ndarray:
+    """A PNG/JPEG's stored values as (H, W, C): uint8, or float32 in [0, 1] for 16-bit PNGs."""
     try:
         with Image.open(path) as im:
             check_size(*im.size, path)  # from the header: nothing is decoded yet
@@ -165,7 +164,7 @@ def read_png(path: str | Path) -> np.ndarray:
             else:
                 if im.mode not in ("L", "LA", "RGB", "RGBA"):
                     im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
-                a = np.asarray(im, dtype=np.float32) / 255.0
+                a = np.asarray(im)
     except Image.DecompressionBombError as e:  # PIL's own header check, before ours
         raise RelightError(f"image claims too many pixels ({e})".replace(", could be decompression bomb DOS attack", ""),
                            path=path, fix="give images of a sensible size (or a damaged/hostile file?)") from None
@@ -173,6 +172,15 @@ def read_png(path: str | Path) -> np.ndarray:
         raise RelightError(f"cannot read image ({e})", path=path,
                            fix="check the file is a complete PNG/JPEG") from None
     return _as_hwc(a)
+
+
+def read_png(path: str | Path) -> np.ndarray:
+    """Read a PNG/JPEG as float32 (H, W, C) in [0, 1], values still sRGB-encoded.
+
+    8- and 16-bit PNGs are supported; C is 1, 2 (LA), 3 or 4 as stored.
+    """
+    a = _read_ldr(Path(path))
+    return a.astype(np.float32) / np.float32(255.0) if a.dtype == np.uint8 else a
 
 
 def write_png(path: str | Path, img: np.ndarray, bits: int = 8) -> None:
@@ -189,6 +197,18 @@ def write_png(path: str | Path, img: np.ndarray, bits: int = 8) -> None:
         Image.fromarray((a * 255.0 + 0.5).astype(np.uint8)).save(path)
 
 
+def is_8bit(path: str | Path) -> bool:
+    """Whether ``path`` holds 8 bits a channel (JPEG, 8-bit PNG), from its header."""
+    path = Path(path)
+    if path.suffix.lower() not in LDR_EXTS:
+        return False
+    try:
+        with Image.open(path) as im:
+            return im.mode in ("L", "LA", "RGB", "RGBA", "P", "PA", "CMYK", "YCbCr")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False
+
+
 def read_linear(path: str | Path) -> np.ndarray:
     """Read any supported image as **linear** float32 (H, W, C); PNG/JPEG colour is decoded
     from sRGB, their alpha channel is kept as is."""
@@ -201,8 +221,12 @@ def read_linear(path: str | Path) -> np.ndarray:
     if ext in (".hdr", ".rgbe", ".pfm"):
         return read_hdr(path)
     if ext in LDR_EXTS:
-        a = read_png(path)
+        a = _read_ldr(path)
         c = 3 if a.shape[-1] >= 3 else 1
+        if a.dtype == np.uint8:  # a table of the 256 values: the same numbers, ~10x faster
+            out = a.astype(np.float32) / np.float32(255.0) if a.shape[-1] > c else np.empty(a.shape, np.float32)
+            out[..., :c] = _SRGB8_LINEAR[a[..., :c]]
+            return out
         out = a.copy()
         out[..., :c] = srgb_to_linear(a[..., :c])
         return out

@@ -53,24 +53,33 @@ class GeometryResult:
 
 @dataclass
 class _Level:
-    images: torch.Tensor  # (N, H, W, 3) sRGB
-    masks: torch.Tensor  # (N, H, W)
+    images: np.ndarray  # (N, H, W, 3) sRGB, float16 (packed: converted a batch at a time)
+    masks: np.ndarray  # (N, H, W) coverage, float16
     mvps: torch.Tensor  # (N, 4, 4)
     res: tuple[int, int]
     cameras: list  # the capture's cameras at this level's resolution
+    device: torch.device
+
+    def batch(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sRGB images (B, H, W, 3), coverage (B, H, W)) of ``views``, float32 on the device."""
+        idx = views.cpu().numpy()
+        t = dict(device=self.device, dtype=torch.float32)
+        return torch.from_numpy(self.images[idx]).to(**t), torch.from_numpy(self.masks[idx]).to(**t)
 
 
 def _level_data(capture: Capture, cfg: GeometryConfig, level: int, device) -> _Level:
+    """The level's views, area-resized one at a time from the capture (which may be on disk)."""
     h, w = capture.resolution
     scale = min(1.0, cfg.image_res / max(h, w)) / 2 ** (cfg.levels - 1 - level)
     hs, ws = max(8, round(h * scale)), max(8, round(w * scale))
-    imgs = np.stack([resize_area(im, hs, ws) for im in capture.images])
-    masks = np.stack([resize_area(m[..., None], hs, ws)[..., 0] for m in capture.masks])
+    imgs = np.empty((len(capture), hs, ws, 3), np.float16)
+    masks = np.empty((len(capture), hs, ws), np.float16)
+    for i in range(len(capture)):
+        imgs[i] = linear_to_srgb(np.clip(resize_area(capture.images[i], hs, ws), 0, 1))
+        masks[i] = resize_area(capture.masks[i][..., None], hs, ws)[..., 0]
     cams = [c.scaled(ws, hs) for c in capture.cameras]
     mvps = np.stack([c.mvp() for c in cams])
-    t = dict(device=device, dtype=torch.float32)
-    return _Level(torch.tensor(linear_to_srgb(np.clip(imgs, 0, 1)), **t), torch.tensor(masks, **t),
-                  torch.tensor(mvps, **t), (hs, ws), cams)
+    return _Level(imgs, masks, torch.tensor(mvps, device=device, dtype=torch.float32), (hs, ws), cams, device)
 
 
 def _resample(v: np.ndarray, f: np.ndarray, c: np.ndarray, cfg: GeometryConfig, data: _Level):
@@ -105,8 +114,8 @@ class _GeometryFit:
         views = torch.tensor(rng.choice(len(self.capture), min(cfg.batch_views, len(self.capture)), replace=False))
         rgb, cov = render_views(self.raster, st.verts(), st.faces, st.c, data.mvps[views], data.res,
                                 cfg.supersample, st.topology)
-        loss = cfg.w_mask * silhouette_loss(cov, data.masks[views]) \
-            + cfg.w_rgb * photometric_loss(rgb, data.images[views])
+        images, masks = data.batch(views)
+        loss = cfg.w_mask * silhouette_loss(cov, masks) + cfg.w_rgb * photometric_loss(rgb, images)
         st.opt_u.zero_grad()
         st.opt_c.zero_grad()
         loss.backward()

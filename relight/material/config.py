@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,11 @@ class MaterialConfig:
     """Final albedo/roughness texture resolution (square)."""
     env_width: int = 64
     """Final envmap width (height = width / 2)."""
+    image_res: int = 1024
+    """Longest side (px) of the training images at the finest level, at most: a larger capture is
+    area-downscaled by the smallest integer factor that fits (0 = always the capture's own
+    resolution). Path tracing costs per pixel, and a texel of a ``tex_res`` texture is seen by
+    a few pixels already at this size."""
     levels: int = 3
     """Coarse-to-fine levels; each halves the image, texture and envmap resolution of the next."""
     level_split: list[float] = field(default_factory=lambda: [0.4, 0.3, 0.3])
@@ -132,7 +138,7 @@ class MaterialConfig:
                   ("spp", 1 <= self.spp <= 4096), ("spp_grad", 0 <= self.spp_grad <= 4096),
                   ("max_depth", 2 <= self.max_depth <= 32),
                   ("tex_res", 4 <= self.tex_res <= 8192), ("env_width", 8 <= self.env_width <= 8192),
-                  ("levels", 1 <= self.levels <= 6),
+                  ("levels", 1 <= self.levels <= 6), ("image_res", self.image_res == 0 or self.image_res >= 16),
                   ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1),
                   ("lr_decay", 0 < self.lr_decay <= 1),
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
@@ -162,8 +168,13 @@ class MaterialConfig:
                 raise ValueError(f"{k} must be >= 0")
 
 
+    def finest_factor(self, height: int, width: int) -> int:
+        """Integer downscale of a ``height`` x ``width`` capture at the finest level (:attr:`image_res`)."""
+        return max(1, math.ceil(max(height, width) / self.image_res)) if self.image_res else 1
+
+
 PRESETS: dict[str, MaterialConfig] = {
-    "fast": MaterialConfig(spp_grad=4, tex_res=512, tv_albedo=0.05, tv_env_chroma=0.1, refine_at=[0.1, 0.4, 0.7]),
+    "fast": MaterialConfig(spp_grad=4, image_res=512, tex_res=512, tv_albedo=0.05, tv_env_chroma=0.1, refine_at=[0.1, 0.4, 0.7]),
     "quality": MaterialConfig(iterations=3000, batch_views=4, spp=32, max_depth=5, tex_res=1024,
                               env_width=256, levels=4, level_split=[0.25, 0.25, 0.25, 0.25],
                               tv_env_chroma=0.1, refine_at=[0.1, 0.25, 0.5, 0.75]),

@@ -136,7 +136,7 @@ class _MaterialFit:
 
     def enter_level(self, level: int) -> None:
         resample_to_level(self.state, self.cfg, level)
-        self.prob.set_image_factor(image_factor(self.cfg, level))
+        self.prob.set_image_factor(image_factor(self.cfg, level, self.capture.resolution))
 
     def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
         cfg, state, mesh = self.cfg, self.state, self.mesh
@@ -214,7 +214,7 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
     if gain_mode(cfg, capture) != "off" and (state.log_ratios is None or len(state.log_ratios) != len(capture)):
         state.log_ratios = np.full((len(capture), 3), np.nan)
     prob = RenderProblem(capture, mesh, cfg, backend, state.params, state.log_ratios)
-    t0 = time.perf_counter()  # primal timing below is at full resolution
+    t0 = time.perf_counter()  # primal timing below is at the finest level (image_res)
     for seed in (0, 1):  # the second call is compiled already: its time is the primal cost
         t = time.perf_counter()
         prob.render(state.params, 0, seed)
@@ -230,13 +230,15 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
                 if stop.requested:
                     raise Interrupted("material", state.step, cfg.iterations, checkpoint_dir)
 
-            asset, st = refine_albedo(compensated(capture, state.log_ratios), asset, backend, passes=cfg.refine_passes, seed=cfg.seed, reporter=rep,
-                                      check_stop=check_stop, **_refine_settings(cfg))
+            prob.set_image_factor(image_factor(cfg, cfg.levels - 1, capture.resolution))  # the finest level's views
+            asset, st = refine_albedo(compensated(prob.level_capture, state.log_ratios), asset, backend,
+                                      passes=cfg.refine_passes, seed=cfg.seed, reporter=rep, check_stop=check_stop,
+                                      **_refine_settings(cfg))
         refine_info = {"refine_seconds": round(st.seconds, 2), "refine_change": [round(c, 5) for c in st.change]}
     require_finite({"albedo": asset.albedo, "roughness": asset.roughness, "envmap": asset.envmap,
                     "metallic": asset.metallic}, "material", "lower lr_env / lr_albedo in a --config TOML")
     total = time.perf_counter() - t0
-    sps = loop.seconds_per_step  # at full resolution
+    sps = loop.seconds_per_step  # at the finest level
     info = {"stage": "material", "config": to_dict(cfg), "seconds": round(total, 2),
             "seconds_per_step": round(sps, 4), "primal_render_seconds": round(primal, 4),
             "final_loss": state.losses[-1] if state.losses else None, **refine_info}

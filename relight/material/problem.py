@@ -10,8 +10,10 @@ import numpy as np
 from relight.data.asset import Asset
 from relight.data.capture import Capture
 from relight.data.mesh import Mesh
+from relight.data.views import ViewArray
 from relight.material.config import MaterialConfig
 from relight.material.losses import log_l1, relative_l2, relative_weight
+from relight.material.state import image_factor
 from relight.render.mitsuba import KA, KE, KM, KR, build_scene, sensor, turn_light
 from relight.runtime.backend import Backend
 
@@ -51,8 +53,10 @@ def compensated(capture: Capture, log_ratios: np.ndarray | None) -> Capture:
     """``capture`` with each view divided by its gain (photos brought to one exposure)."""
     if log_ratios is None:
         return capture
-    g = np.exp(-view_log_gains(log_ratios)).astype(np.float32)[:, None, None, :]
-    return replace(capture, images=capture.images * g)
+    g = np.exp(-view_log_gains(log_ratios)).astype(np.float32)
+    if isinstance(capture.images, ViewArray):
+        return replace(capture, images=capture.images.with_gains(g))
+    return replace(capture, images=capture.images * g[:, None, None, :])
 
 
 def update_ratios(log_ratios: np.ndarray, view: int, render: np.ndarray, target: np.ndarray, mask: np.ndarray,
@@ -90,24 +94,25 @@ class RenderProblem:
         self.gain_mode = gain_mode(cfg, capture)
         self.log_ratios = log_ratios  # (N, 3) measured per-view log ratios, updated in place; None: off
         self.factor = 0
-        self.set_image_factor(1)
+        self.set_image_factor(image_factor(cfg, cfg.levels - 1, capture.resolution))
         self._pad: dict[tuple[int, int], object] = {}
 
     def set_image_factor(self, factor: int) -> None:
         """Render and compare at the capture's resolution divided by ``factor`` (area-averaged)."""
         if factor == self.factor:
             return
-        mi = self.mi
+        self.level_capture = None  # the old level's views go before the new ones are made
         self.level_capture = self.capture.downscaled(factor)
-        imgs, masks = self.level_capture.images, self.level_capture.masks
         self.sensors = [sensor(self.backend, c, self.cfg.spp, pixel_format="rgb") for c in self.level_capture.cameras]
-        self.targets = [mi.TensorXf(np.ascontiguousarray(im, dtype=np.float32)) for im in imgs]
-        if self.cfg.loss == "relative_l2":
-            w = [relative_weight(im, m) for im, m in zip(imgs, masks, strict=True)]
-        else:
-            w = [(m > 0).astype(np.float32)[..., None] for m in masks]
-        self.weights = [mi.TensorXf(np.ascontiguousarray(x)) for x in w]
         self.factor = factor
+
+    def target(self, view: int) -> tuple:
+        """(target image, per-pixel loss weight) of ``view`` at the current level, as Mitsuba
+        tensors; made when a step needs them (the level's views are kept packed, not as tensors)."""
+        mi, lc = self.mi, self.level_capture
+        img, mask = lc.images[view], lc.masks[view]
+        w = relative_weight(img, mask) if self.cfg.loss == "relative_l2" else (mask > 0).astype(np.float32)[..., None]
+        return mi.TensorXf(np.ascontiguousarray(img, dtype=np.float32)), mi.TensorXf(np.ascontiguousarray(w))
 
     def _assign(self, p: dict[str, np.ndarray]) -> dict:
         import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
@@ -163,7 +168,7 @@ class RenderProblem:
             if gains is not None:  # the photo's exposure / white balance, fixed this step
                 g = np.exp(gains[v]).astype(np.float32)
                 img = img * self.mi.TensorXf(np.ascontiguousarray(np.broadcast_to(g, tuple(img.shape))))
-            loss = loss + loss_fn(img, self.targets[v], self.weights[v]) / len(views)
+            loss = loss + loss_fn(img, *self.target(v)) / len(views)
         dr.backward(loss)
         if self.log_ratios is not None and fit_gains:
             lc = self.level_capture

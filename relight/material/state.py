@@ -60,14 +60,15 @@ class MaterialState:
                 for k, v in self.avg.items()}
 
 
-def image_factor(cfg: MaterialConfig, level: int) -> int:
-    """Integer downscale of the training images at ``level`` (1 at the finest)."""
-    return 2 ** (cfg.levels - 1 - level)
+def image_factor(cfg: MaterialConfig, level: int, resolution: tuple[int, int] = (0, 0)) -> int:
+    """Integer downscale of a capture of ``resolution`` (h, w) at ``level`` (at the finest:
+    :meth:`MaterialConfig.finest_factor`, 1 for a capture within ``image_res``)."""
+    return cfg.finest_factor(*resolution) * 2 ** (cfg.levels - 1 - level)
 
 
 def texture_res(cfg: MaterialConfig, level: int) -> tuple[int, int]:
     """(texture side, envmap width) of ``level``."""
-    f = image_factor(cfg, level)
+    f = 2 ** (cfg.levels - 1 - level)
     return max(4, cfg.tex_res // f), max(8, cfg.env_width // f)
 
 

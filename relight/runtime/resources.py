@@ -4,8 +4,11 @@ The model is additive and calibrated on measured peaks (``bench/bench_memory.py`
 ``results/memory.md``, CPU ``llvm_ad_rgb`` + torch CPU):
 
 * ``BASE`` — the interpreter with torch, Mitsuba and Dr.Jit loaded (≈ 380 MB measured);
-* capture — every view as float32 RGB + mask, held twice (numpy and the renderer's copy), plus
-  the test split's ground-truth AOVs and relit views when present;
+* capture — views stay on disk (:mod:`relight.data.views`); what is held is the images a stage
+  trains on, packed: the geometry level (half-float sRGB + coverage, 8 B a pixel), the material
+  stage's finest level (8-bit: 4 B, else 8 B a pixel) with the albedo refinement's per-pixel
+  texture lookups (16 B a pixel, counted as if every pixel were inside), plus the test split's
+  ground-truth AOVs and relit views (float32) when present;
 * stage work — per pixel of one view batch: rasterizer + autograd buffers (geometry),
   path-tracer state (material, render). On the LLVM backend the measured work does not grow with
   spp (samples are generated and accumulated inside one kernel); on CUDA the wavefront holds every
@@ -83,9 +86,28 @@ class MemoryEstimate:
         return f"{self.total / GiB:.2f} GiB ({detail} GiB, +{round((SAFETY - 1) * 100)}% margin)"
 
 
-def capture_bytes(views: int, height: int, width: int, extra_channels: int = 0) -> int:
-    """A capture held in memory: RGB + mask float32, twice, plus optional AOV/relit channels."""
-    return views * height * width * 4 * (2 * 4 + extra_channels)
+GEOMETRY_LEVEL_BYTES = 8
+"""Per pixel of the geometry stage's level images: half-float sRGB RGB + coverage."""
+REFINE_BYTES = 16
+"""Per pixel of the albedo refinement's observations: texture uv (2 float32), index, weight."""
+
+
+@dataclass(frozen=True)
+class CaptureSize:
+    """What the memory guard needs to know of a capture (:func:`relight.data.capture_io.capture_memory`)."""
+
+    views: int
+    height: int
+    width: int
+    eight_bit: bool = False
+    """8-bit sources: the material stage's images pack to 4 B a pixel instead of 8."""
+    extra: int = 0
+    """Bytes held whole: the test split's ground-truth AOVs and relit views (float32)."""
+
+
+def packed_bytes(views: int, height: int, width: int, eight_bit: bool) -> int:
+    """Views packed in memory (:class:`relight.data.views.PackedViews`): RGB + coverage."""
+    return views * height * width * (4 if eight_bit else 8)
 
 
 def geometry_work_bytes(height: int, width: int, batch: int, faces: int) -> int:
@@ -131,21 +153,25 @@ def check_memory(est: MemoryEstimate, max_memory: str | int | None, what: str, f
                            f"of {source}", fix=fix)
 
 
-def estimate_fit(capture: tuple[int, int, int], device: str, gcfg=None, mcfg=None) -> MemoryEstimate:
+def estimate_fit(capture: CaptureSize, device: str, gcfg=None, mcfg=None) -> MemoryEstimate:
     """Peak memory of ``relight geometry`` (``gcfg``), ``material`` (``mcfg``) or ``fit`` (both:
-    the stages run one after the other, so the larger work counts). ``capture`` is (bytes of its
-    views in memory, height, width): :func:`relight.data.capture_io.capture_memory`."""
-    cap, h, w = capture
-    work = {}
+    the stages run one after the other, so the larger one counts)."""
+    c, stages = capture, {}
     if gcfg is not None:
-        s = min(1.0, gcfg.image_res / max(h, w))
+        s = min(1.0, gcfg.image_res / max(c.height, c.width))
+        h, w = round(c.height * s), round(c.width * s)
         k = gcfg.supersample  # rasterized at k x the level's resolution
-        work["geometry"] = geometry_work_bytes(round(h * s) * k, round(w * s) * k, gcfg.batch_views, gcfg.max_faces)
+        stages["geometry"] = (GEOMETRY_LEVEL_BYTES * c.views * h * w,
+                              geometry_work_bytes(h * k, w * k, gcfg.batch_views, gcfg.max_faces))
     if mcfg is not None:
-        work["material"] = material_work_bytes(h, w, mcfg.spp, mcfg.batch_views, mcfg.tex_res, mcfg.env_width,
-                                               device)
-    name = max(work, key=work.get)
-    return MemoryEstimate({"base": BASE, "images": cap, name: work[name]})
+        f = mcfg.finest_factor(c.height, c.width)
+        h, w = c.height // f, c.width // f
+        stages["material"] = (packed_bytes(c.views, h, w, c.eight_bit) + REFINE_BYTES * c.views * h * w,
+                              material_work_bytes(h, w, mcfg.spp, mcfg.batch_views, mcfg.tex_res, mcfg.env_width,
+                                                  device))
+    name = max(stages, key=lambda k: sum(stages[k]))
+    images, work = stages[name]
+    return MemoryEstimate({"base": BASE, "images": images + c.extra, name: work})
 
 
 def estimate_render(views: int, height: int, width: int, spp: int, device: str, budget: int | None = None,

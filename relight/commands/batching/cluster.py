@@ -21,7 +21,7 @@ from pathlib import Path
 from relight.commands.batching.manifest import BatchItem
 from relight.commands.batching.task import bookkeeping, needs_poses, new_record, run_capture
 from relight.runtime.errors import RelightError
-from relight.runtime.resources import MemoryEstimate, capture_bytes, estimate_fit
+from relight.runtime.resources import CaptureSize, MemoryEstimate, estimate_fit
 
 RAY_WORKER = 80 * 2**20
 """What a Ray worker process holds beyond a plain relight process (its core worker and gRPC):
@@ -59,10 +59,11 @@ def estimate_item(item: BatchItem, device: str) -> MemoryEstimate:
         from relight.capture.poses import source_images
 
         photos = source_images(item.path)
+        from relight.data.images import is_8bit
+
         with Image.open(photos[0]) as im:
             w, h = im.size
-        h, w = h // s.downscale, w // s.downscale
-        cap = (capture_bytes(len(photos), h, w), h, w)
+        cap = CaptureSize(len(photos), h // s.downscale, w // s.downscale, is_8bit(photos[0]))
     else:
         cap = capture_memory(item.path, s.downscale, s.holdout_every)
     est = estimate_fit(cap, device, item.geometry, item.material)
