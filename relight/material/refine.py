@@ -135,14 +135,13 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
     params = mi.traverse(scene)
     h, w = asset.albedo.shape[:2]
     half = max(1, spp // 2)
-    sensors = [sensor(backend, c, half, pixel_format="rgb") for c in capture.cameras]
     obs = []  # per view: (uv of the inside pixels, their flat indices, their relative weights)
     for i, cam in enumerate(capture.cameras):
         uv, hit = pixel_uv(backend, scene, cam)
         inside = (hit > 0) & (capture.masks[i] >= 0.999)
-        idx = np.flatnonzero(inside)
+        idx = np.flatnonzero(inside).astype(np.int32)
         wgt = relative_weight(capture.images[i], capture.masks[i])[..., 0].ravel()[idx]
-        obs.append((uv.reshape(-1, 2)[idx], idx, wgt))
+        obs.append((uv.reshape(-1, 2)[idx], idx, wgt.astype(np.float32)))
     albedo, change, kept = asset.albedo.astype(np.float32), [], []
     with rep.task("albedo refinement", passes * len(capture)) as advance:
         for k in range(passes):
@@ -155,8 +154,11 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
                 if turns is not None:  # a turntable capture: this view's light
                     turn_light(backend, params, turns[i])
                 s = 2 * (seed + k * len(obs) + i)
-                r1 = np.array(mi.render(scene, params, sensor=sensors[i], spp=half, seed=s), np.float32)
-                r2 = np.array(mi.render(scene, params, sensor=sensors[i], spp=half, seed=s + 1), np.float32)
+                # a sensor made per view and dropped: one kept per view would keep its film's buffers
+                cam = sensor(backend, capture.cameras[i], half, pixel_format="rgb")
+                r1 = np.array(mi.render(scene, params, sensor=cam, spp=half, seed=s), np.float32)
+                r2 = np.array(mi.render(scene, params, sensor=cam, spp=half, seed=s + 1), np.float32)
+                del cam
                 r1, r2 = r1.reshape(-1, 3)[idx], r2.reshape(-1, 3)[idx]
                 target = capture.images[i].reshape(-1, 3)[idx]
                 both = splat_bilinear(uv, wgt[:, None] * np.concatenate([target * 0.5 * (r1 + r2), r1 * r2], 1), h, w)
