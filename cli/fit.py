@@ -18,7 +18,7 @@ from cli.options import reporter, stage_options
               help="TOML overriding relight.material.fit.MaterialConfig fields.")
 @click.option("--geometry-iterations", type=int, default=None)
 @click.option("--material-iterations", type=int, default=None)
-@click.option("--no-eval", is_flag=True, help="Skip the evaluation on the capture's test split.")
+@click.option("--no-eval", is_flag=True, help="Skip the evaluations (geometry and asset) on the capture's test split.")
 @click.option("--downscale", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Area-downscale the images on load.")
 @click.option("--holdout-every", type=click.IntRange(0, 100000), default=0, show_default=True,

@@ -134,3 +134,16 @@ def test_memory_estimate_of_a_large_capture_is_a_few_gib():
     est = estimate_fit(CaptureSize(300, 2048, 2048, eight_bit=True), "cpu", gload("fast"), mload("fast"))
     assert est.total < 6 * GiB, est.describe()
     assert 300 * 2048 * 2048 * 16 > 8 * est.total  # float32 views alone would be 8x more
+
+
+def test_metrics_summed_view_by_view_equal_the_whole_set():
+    """Evaluation scores a large split one view at a time: the sums give the metrics of the stack."""
+    from relight.evaluation.metrics import mask_iou, overlap, psnr, psnr_of, squared_error
+
+    rng = np.random.default_rng(3)
+    pred, gt = rng.random((5, 16, 16, 3)).astype(np.float32), rng.random((5, 16, 16, 3)).astype(np.float32)
+    cov, ref = rng.random((5, 16, 16)), rng.random((5, 16, 16))
+    sums = np.sum([[*squared_error(p, g, r > 0.5), *overlap(c, r)]
+                   for p, g, c, r in zip(pred, gt, cov, ref, strict=True)], 0)
+    assert psnr_of(sums[0], int(sums[1])) == pytest.approx(psnr(pred, gt, ref > 0.5), abs=1e-5)
+    assert sums[2] / sums[3] == pytest.approx(mask_iou(cov, ref), abs=1e-12)

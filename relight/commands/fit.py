@@ -80,7 +80,7 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
                                resume=resume and (gdir / "geom.npz").is_file(), reporter=rep, inputs=inputs)
             write_text_atomic(done, "geometry stage finished\n")
         gmetrics = None
-        if splits.test is not None:
+        if evaluate_after and splits.test is not None:
             gmetrics = evaluate_geometry(geo.mesh, geo.colors, splits.test, raster, gt_mesh_of(source))
         t = time.perf_counter()
         mesh = unwrap(geo.mesh, mcfg.tex_res).with_normals()

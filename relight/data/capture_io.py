@@ -351,10 +351,10 @@ def capture_memory(capture: Path, downscale: int = 1, holdout_every: int = 0) ->
     tf, _ = find_transforms(Path(capture), "train")
     frames = read_json(tf)["frames"]
     first = _frame_image_path(tf.parent, frames[0]["file_path"], tf, True)
-    extra = 0
+    extra = nt = 0
     try:
         nt, ht, wt, ch = peek_capture(capture, "test", downscale=downscale, holdout_every=holdout_every)
         extra = nt * ht * wt * 4 * (ch + 1) if ch else 0  # GT AOVs, relit views and the GT mask: float32
     except RelightError:
         pass
-    return CaptureSize(n, h, w, is_8bit(first), extra)
+    return CaptureSize(n, h, w, is_8bit(first), extra, nt)

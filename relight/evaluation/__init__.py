@@ -8,5 +8,4 @@
 May import: ``relight.geometry``, ``relight.render``, ``relight.data``, ``relight.runtime``.
 """
 
-EVAL_SPP = 256
-"""Samples per pixel of evaluation renders (synth's ``test_spp`` default: the references')."""
+from relight.runtime.resources import EVAL_SPP  # noqa: F401  (one value, also in the memory estimate)

@@ -24,8 +24,20 @@ from relight.data.mesh import Mesh, face_areas
 
 def psnr(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
     """PSNR (dB, peak 1) over pixels where ``mask`` (..., H, W) is true."""
+    return psnr_of(*squared_error(pred, gt, mask))
+
+
+def squared_error(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[float, int]:
+    """(sum of squared differences, number of values) over pixels where ``mask`` is true: summed
+    view by view, then given to :func:`psnr_of`, the PSNR of a set too large to hold at once."""
     m = mask.astype(bool)
-    mse = float(np.mean((pred[m] - gt[m]) ** 2)) if m.any() else 0.0
+    d = (pred[m] - gt[m]).astype(np.float64)
+    return float(np.sum(d * d)), int(d.size)
+
+
+def psnr_of(sse: float, count: int) -> float:
+    """PSNR (dB, peak 1) of a summed squared error over ``count`` values."""
+    mse = sse / count if count else 0.0
     return float("inf") if mse == 0 else float(-10 * np.log10(mse))
 
 
@@ -92,5 +104,11 @@ def normal_mae(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
 
 def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
     """IoU of coverage maps (> 0.5) of any matching shape."""
+    inter, union = overlap(pred, gt)
+    return inter / max(union, 1)
+
+
+def overlap(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int]:
+    """(intersection, union) pixel counts of coverage maps (> 0.5), to sum view by view."""
     a, b = pred > 0.5, gt > 0.5
-    return float((a & b).sum() / max((a | b).sum(), 1))
+    return int((a & b).sum()), int((a | b).sum())

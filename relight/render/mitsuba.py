@@ -127,8 +127,9 @@ of one view reuses another view's seed for any realistic view count)."""
 
 def render_views(backend: Backend, scene, cameras: Sequence[Camera], spp: int, seed: int = 0,
                  on_view: Callable[[int, np.ndarray], None] | None = None, passes: int = 1,
-                 light_deg: Sequence[float] | None = None) -> np.ndarray:
-    """Path-trace every camera; returns (N, H, W, 4) linear premultiplied RGBA.
+                 light_deg: Sequence[float] | None = None, keep: bool = True) -> np.ndarray | None:
+    """Path-trace every camera; returns (N, H, W, 4) linear premultiplied RGBA (None with
+    ``keep=False``: the views only go to ``on_view``, so a large set is never held whole).
 
     ``on_view(i, rgba)`` is called after each view (progress, streaming writes). ``passes > 1``
     splits the samples of a view into that many renders with distinct seeds, averaged by sample
@@ -150,10 +151,11 @@ def render_views(backend: Backend, scene, cameras: Sequence[Camera], spp: int, s
                                  dtype=np.float32) * (n / spp)
         rgba = np.asarray(acc, dtype=np.float32)
         rgba = np.nan_to_num(rgba, nan=0.0, posinf=0.0, neginf=0.0)
-        out.append(rgba)
+        if keep:
+            out.append(rgba)
         if on_view is not None:
             on_view(i, rgba)
-    return np.stack(out)
+    return np.stack(out) if keep else None
 
 
 def _surface_at_pixel_centres(backend: Backend, scene, cam: Camera, offsets=(0.5, 0.5)):

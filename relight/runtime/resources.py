@@ -40,6 +40,9 @@ ENVMAP_BYTES_PER_PIXEL = 96
 """A user envmap in memory: the float32 RGB read and its rotated copy, Mitsuba's bitmap and texture,
 and the emitter's sampling distribution: ~84 B measured at 8192x4096 (bench/bench_memory.py,
 results/memory.md; an 8192x4096 envmap: 2.86 GB measured, 3.13 GB estimated)."""
+EVAL_SPP = 256
+"""Samples per pixel of evaluation renders (synth's ``test_spp`` default: the references'); the
+memory estimate of ``fit`` counts one such render (``relight.evaluation`` uses this value)."""
 SAFETY = 1.15
 """Margin applied to the sum (allocator slack, Python objects)."""
 
@@ -103,6 +106,8 @@ class CaptureSize:
     """8-bit sources: the material stage's images pack to 4 B a pixel instead of 8."""
     extra: int = 0
     """Bytes held whole: the test split's ground-truth AOVs and relit views (float32)."""
+    test_views: int = 0
+    """Views of the test split, evaluated one at a time at full resolution after the fit."""
 
 
 def packed_bytes(views: int, height: int, width: int, eight_bit: bool) -> int:
@@ -169,6 +174,8 @@ def estimate_fit(capture: CaptureSize, device: str, gcfg=None, mcfg=None) -> Mem
         stages["material"] = (packed_bytes(c.views, h, w, c.eight_bit) + REFINE_BYTES * c.views * h * w,
                               material_work_bytes(h, w, mcfg.spp, mcfg.batch_views, mcfg.tex_res, mcfg.env_width,
                                                   device))
+    if mcfg is not None and c.test_views:  # `fit` evaluates: one full-resolution render at a time
+        stages["evaluation"] = (0, render_work_bytes(c.height, c.width, EVAL_SPP, device))
     name = max(stages, key=lambda k: sum(stages[k]))
     images, work = stages[name]
     return MemoryEstimate({"base": BASE, "images": images + c.extra, name: work})
