@@ -130,8 +130,9 @@ def main() -> None:
     lines = [
         "# A large capture in memory: `relight fit` on 300 views at 2048² (issue 20, item 7)", "",
         f"Measured {time.strftime('%Y-%m-%d')} on this machine (2 cores, CPU `llvm_ad_rgb`), preset `fast`.", "",
-        f"Reproduce: `.venv/bin/python bench/bench_large_capture.py` (synthesis {t_synth:.0f} s, "
-        f"upsampling {t_up:.0f} s when not cached, the fit below).", "",
+        "Reproduce: `.venv/bin/python bench/bench_large_capture.py` (synthesis "
+        + (f"{t_synth:.0f} s" if t_synth > 1 else "cached") + ", upsampling "
+        + (f"{t_up:.0f} s" if t_up > 1 else "cached") + ", the fit below).", "",
         f"Capture: {s.views} views of {s.width}x{s.height} (`relight synth spot` at {a.res}², upsampled "
         f"{a.scale}x, 8-bit JPEG + PNG mask, nerfstudio layout): {on_disk / gib:.2f} GiB on disk, "
         f"{s.views * s.width * s.height / 1e9:.2f} G pixels.", "",
