@@ -55,17 +55,29 @@ class MaskConfig:
     """Views whose mask agrees less than this with the hull's silhouette are flagged."""
 
 
-def _gains(img: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> float:
-    """Exposure ratio img / ref (linear, robust: median over valid mid-tone pixels)."""
-    a, b = srgb_to_linear(img).mean(-1), srgb_to_linear(ref).mean(-1)
+def _gains(img: np.ndarray, ref: np.ndarray, valid: np.ndarray, linear: bool = False) -> float:
+    """Exposure ratio img / ref (linear, robust: median over valid mid-tone pixels); ``linear``:
+    both are linear already."""
+    a, b = (img, ref) if linear else (srgb_to_linear(img), srgb_to_linear(ref))
+    a, b = _channel_mean(a), _channel_mean(b)
     ok = valid & (a > 0.02) & (a < 0.9) & (b > 0.02) & (b < 0.9)
     return float(np.median(a[ok] / b[ok])) if ok.sum() > 100 else 1.0
 
 
-def _rescale(img: np.ndarray, gain: float) -> np.ndarray:
+def _channel_mean(x: np.ndarray) -> np.ndarray:
+    """Mean over the last axis of (..., 3): the same numbers as ``mean(-1)``, without numpy's slow
+    reduction along a 3-long axis."""
+    return (x[..., 0] + x[..., 1] + x[..., 2]) / np.float32(3)
+
+
+def _channel_max(x: np.ndarray) -> np.ndarray:
+    return np.maximum(np.maximum(x[..., 0], x[..., 1]), x[..., 2])
+
+
+def _rescale(img: np.ndarray, gain: float, linear: bool = False) -> np.ndarray:
     from relight.data.images import linear_to_srgb
 
-    return np.clip(linear_to_srgb(np.clip(srgb_to_linear(img) * gain, 0, 1)), 0, 1)
+    return np.clip(linear_to_srgb(np.clip((img if linear else srgb_to_linear(img)) * gain, 0, 1)), 0, 1)
 
 
 def nearest_views(cams: list[Camera], k: int) -> list[list[int]]:
@@ -84,7 +96,7 @@ def static_difference(images: list[np.ndarray], low: float) -> list[np.ndarray]:
     stack = np.stack(images).astype(np.float32) / 255
     med = np.median(stack, axis=0)
     ones = np.ones(med.shape[:2], bool)
-    diffs = np.stack([np.abs(im - _rescale(med, _gains(im, med, ones))).max(-1) for im in stack])
+    diffs = np.stack([_channel_max(np.abs(im - _rescale(med, _gains(im, med, ones)))) for im in stack])
     moving = np.percentile(diffs, 75, axis=0) > low
     del stack
     return [np.where(moving & (d <= low), np.nan, np.where(moving, d, 0.0)).astype(np.float32) for d in diffs]
@@ -149,6 +161,7 @@ def warp_difference(images: list[np.ndarray], cams: list[Camera], k: int,
     out = []
     for i, (ci, near) in enumerate(zip(cams, nearest_views(cams, k), strict=True)):
         img = floats[i]
+        img_lin = srgb_to_linear(img)  # once per view, not per warp (the same numbers)
         best = np.full(img.shape[:2], np.nan, np.float32)
         for j in near:
             for h in _homographies(ci, cams[j], plane):
@@ -157,8 +170,9 @@ def warp_difference(images: list[np.ndarray], cams: list[Camera], k: int,
                 valid = np.isfinite(w).all(-1)
                 if valid.sum() < 100:
                     continue
-                g = _gains(img[valid][None], w[valid][None], np.ones((1, int(valid.sum())), bool))
-                d = np.abs(img - _rescale(np.nan_to_num(w), g)).max(-1)
+                w_lin = srgb_to_linear(np.nan_to_num(w))  # finite where valid: as linearizing w[valid]
+                g = _gains(img_lin[valid][None], w_lin[valid][None], np.ones((1, int(valid.sum())), bool), True)
+                d = _channel_max(np.abs(img - _rescale(w_lin, g, True)))
                 d[~valid] = np.nan
                 best = np.fmin(best, d)
         out.append(best)
