@@ -36,7 +36,7 @@ def srgb_to_linear(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
-_SRGB8_LINEAR = srgb_to_linear(np.arange(256, dtype=np.float32) / np.float32(255.0))
+SRGB8_LINEAR = srgb_to_linear(np.arange(256, dtype=np.float32) / np.float32(255.0))
 """Linear value of each 8-bit sRGB code."""
 
 
@@ -225,7 +225,7 @@ def read_linear(path: str | Path) -> np.ndarray:
         c = 3 if a.shape[-1] >= 3 else 1
         if a.dtype == np.uint8:  # a table of the 256 values: the same numbers, ~10x faster
             out = a.astype(np.float32) / np.float32(255.0) if a.shape[-1] > c else np.empty(a.shape, np.float32)
-            out[..., :c] = _SRGB8_LINEAR[a[..., :c]]
+            out[..., :c] = SRGB8_LINEAR[a[..., :c]]
             return out
         out = a.copy()
         out[..., :c] = srgb_to_linear(a[..., :c])

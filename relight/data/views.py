@@ -24,13 +24,12 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-from relight.data.images import linear_to_srgb, resize_area, srgb_to_linear
+from relight.data.images import SRGB8_LINEAR, linear_to_srgb, resize_area
 
 View = tuple[np.ndarray, np.ndarray]
 """(H, W, 3) float32 linear RGB premultiplied by coverage, (H, W) float32 coverage in [0, 1]."""
 
 HALF_MAX = 65504.0
-_LUT = srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0)
 
 
 class DiskViews:
@@ -73,7 +72,7 @@ class PackedViews:
     def view(self, i: int) -> View:
         if self.eight_bit:
             a = self.alpha[i].astype(np.float32) / np.float32(255.0)
-            return _LUT[self.rgb[i]] * a[..., None], a
+            return SRGB8_LINEAR[self.rgb[i]] * a[..., None], a
         return self.rgb[i].astype(np.float32), self.alpha[i].astype(np.float32)
 
     @property

@@ -230,7 +230,7 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
                 if stop.requested:
                     raise Interrupted("material", state.step, cfg.iterations, checkpoint_dir)
 
-            prob.set_image_factor(image_factor(cfg, cfg.levels - 1, capture.resolution))  # the finest level's views
+            prob.set_image_factor(cfg.finest_factor(*capture.resolution))  # the finest level's views
             asset, st = refine_albedo(compensated(prob.level_capture, state.log_ratios), asset, backend,
                                       passes=cfg.refine_passes, seed=cfg.seed, reporter=rep, check_stop=check_stop,
                                       **_refine_settings(cfg))

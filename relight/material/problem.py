@@ -13,7 +13,6 @@ from relight.data.mesh import Mesh
 from relight.data.views import ViewArray
 from relight.material.config import MaterialConfig
 from relight.material.losses import log_l1, relative_l2, relative_weight
-from relight.material.state import image_factor
 from relight.render.mitsuba import KA, KE, KM, KR, build_scene, sensor, turn_light
 from relight.runtime.backend import Backend
 
@@ -94,7 +93,7 @@ class RenderProblem:
         self.gain_mode = gain_mode(cfg, capture)
         self.log_ratios = log_ratios  # (N, 3) measured per-view log ratios, updated in place; None: off
         self.factor = 0
-        self.set_image_factor(image_factor(cfg, cfg.levels - 1, capture.resolution))
+        self.set_image_factor(cfg.finest_factor(*capture.resolution))
         self._pad: dict[tuple[int, int], object] = {}
 
     def set_image_factor(self, factor: int) -> None:

@@ -60,7 +60,7 @@ class MaterialState:
                 for k, v in self.avg.items()}
 
 
-def image_factor(cfg: MaterialConfig, level: int, resolution: tuple[int, int] = (0, 0)) -> int:
+def image_factor(cfg: MaterialConfig, level: int, resolution: tuple[int, int]) -> int:
     """Integer downscale of a capture of ``resolution`` (h, w) at ``level`` (at the finest:
     :meth:`MaterialConfig.finest_factor`, 1 for a capture within ``image_res``)."""
     return cfg.finest_factor(*resolution) * 2 ** (cfg.levels - 1 - level)
