@@ -43,6 +43,14 @@ class SfmConfig:
     """COLMAP camera model estimated (undistorted to PINHOLE afterwards)."""
     num_threads: int = -1
     """-1: all cores."""
+    seed: int = 0
+    """Seed of COLMAP's RANSAC (two-view verification) and of the mapper, and features extracted
+    on one thread (with more, COLMAP numbers the photos in the order they finish, and the
+    mapper's choices follow the numbers): the same photos give the same poses run after run.
+    Measured on 64 photos at 512²: unseeded, a second matching gave 459 of 1124 image pairs other
+    inlier counts; seeded but extracted on 2 threads, the poses of two runs differed by up to
+    1.04°; seeded and on one thread, identical. Costs ~16 s of extraction there. -1: seeded from
+    the clock, all threads, as COLMAP does."""
 
 
 @dataclass
@@ -102,7 +110,7 @@ def run_sfm(photos: Path, names: list[str], work: Path, cfg: SfmConfig, masks: P
         reader.mask_path = str(masks)
     ext = pycolmap.FeatureExtractionOptions()
     ext.max_image_size = cfg.max_image_size
-    ext.num_threads = cfg.num_threads
+    ext.num_threads = 1 if cfg.seed >= 0 else cfg.num_threads  # photo ids in file order (see SfmConfig.seed)
     ext.sift.max_num_features = cfg.max_features
     mode = pycolmap.CameraMode.SINGLE if cfg.single_camera else pycolmap.CameraMode.PER_IMAGE
     log(f"poses: extracting SIFT features from {len(names)} photos")
@@ -114,16 +122,17 @@ def run_sfm(photos: Path, names: list[str], work: Path, cfg: SfmConfig, masks: P
     log(f"poses: matching ({cfg.matcher}; median {int(np.median(list(features.values()) or [0]))} features per photo)")
     match = pycolmap.FeatureMatchingOptions()
     match.num_threads = cfg.num_threads
-    if cfg.matcher == "exhaustive":
-        pycolmap.match_exhaustive(db, matching_options=match, device=pycolmap.Device.cpu)
-    else:
-        pycolmap.match_sequential(db, matching_options=match, device=pycolmap.Device.cpu)
+    verify = pycolmap.TwoViewGeometryOptions()
+    verify.ransac.random_seed = cfg.seed
+    matcher = pycolmap.match_exhaustive if cfg.matcher == "exhaustive" else pycolmap.match_sequential
+    matcher(db, matching_options=match, verification_options=verify, device=pycolmap.Device.cpu)
     log("poses: incremental mapping")
     sparse = work / "sparse"
     shutil.rmtree(sparse, ignore_errors=True)
     sparse.mkdir()
     opts = pycolmap.IncrementalPipelineOptions()
     opts.num_threads = cfg.num_threads
+    opts.random_seed = cfg.seed
     maps = pycolmap.incremental_mapping(db, photos, sparse, options=opts)
     if not maps:
         why = diagnose(photos, names, features)
