@@ -4,7 +4,8 @@
 * ``sfm`` — structure from motion with pycolmap (features, matching, mapping, undistortion).
 * ``llff`` — LLFF ``poses_bounds.npy`` captures.
 * ``frame`` — the world frame: object at the origin, +y up, known scale; pose errors.
-* ``masks`` — automatic masks (still background or homography warps, GrabCut, visual hull).
+* ``background`` — the background predicted per photo (median photo, or neighbours warped by homographies).
+* ``masks`` — automatic masks (GrabCut from the background's difference, visual-hull consistency).
 * ``poses`` — :func:`estimate_poses` and :func:`write_capture` behind ``relight poses``.
 
 May import: data, runtime.

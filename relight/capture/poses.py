@@ -19,17 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from relight.capture.background import per_view, static_difference
 from relight.capture.frame import normalize_frame
 from relight.capture.llff import llff_images, read_llff
-from relight.capture.masks import (
-    MaskConfig,
-    auto_masks,
-    grow,
-    initial_mask,
-    shrink,
-    static_difference,
-    working_size,
-)
+from relight.capture.masks import MaskConfig, auto_masks, grow, initial_mask, shrink, working_size
 from relight.capture.photos import check_photos, photo_names, read_photo, upright_folder
 from relight.capture.sfm import SfmConfig, read_model, run_sfm
 from relight.data.camera import Camera
@@ -144,8 +137,9 @@ def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg:
         sizes = [im.shape[:2] for im in full]
         images = [shrink(im, working_size(*im.shape[:2], cfg.max_side)) for im in full]
         del full
-        first = {n: grow(initial_mask(im, d, None, cfg), size) for n, im, d, size in
-                 zip(names, images, static_difference(images, cfg.low), sizes, strict=True)}
+        first = dict(zip(names, per_view(lambda im, d, size: grow(initial_mask(im, d, None, cfg), size),
+                                         zip(images, static_difference(images, cfg.low), sizes, strict=True),
+                                         cfg.threads), strict=True))
         del images
         colmap_masks = work / "colmap_masks"
         colmap_masks.mkdir(parents=True, exist_ok=True)
