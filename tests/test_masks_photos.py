@@ -220,3 +220,19 @@ def test_second_round_puts_back_a_missed_part_and_removes_a_blob():
     assert iou(masks[3], truth[3]) > 0.95 and iou(masks[7], truth[7]) > 0.95
     assert min(iou(m, t) for m, t in zip(masks, truth, strict=True)) > 0.95
     assert agree[3] < 0.85 and agree[7] < 0.9  # the two wrong views are the ones that disagree
+
+
+def test_masks_that_failed_as_a_whole_are_refused():
+    """Most views empty or disagreeing: one line naming the failure and a fix, not a capture of
+    empty masks; a few flagged views are only reported."""
+    from relight.capture.masks import check_masks
+    from relight.runtime.errors import RelightError
+
+    names = [f"v{i}" for i in range(10)]
+    full = [np.ones((8, 8), bool)] * 10
+    assert check_masks(names, full, [0.95] * 8 + [0.5, 0.6], MaskConfig()) == ["v8", "v9"]
+    with pytest.raises(RelightError, match="10 of 10 views' masks are empty"):
+        check_masks(names, [np.zeros((8, 8), bool)] * 10, [0.0] * 10, MaskConfig())
+    with pytest.raises(RelightError, match="6 of 10 views' masks disagree") as e:
+        check_masks(names, full, [0.5] * 6 + [0.95] * 4, MaskConfig())
+    assert "--masks" in str(e.value) and "\n" not in str(e.value)

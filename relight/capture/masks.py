@@ -29,6 +29,7 @@ import numpy as np
 
 from relight.capture.background import dominant_plane, per_view, static_difference, warp_difference
 from relight.data.camera import Camera
+from relight.runtime.errors import RelightError
 
 
 @dataclass
@@ -215,6 +216,23 @@ def auto_masks(images: list[np.ndarray], cams: list[Camera], points: np.ndarray,
                          zip(images, diff, cams, strict=True), cfg.threads)
     masks, agree = refine_with_hull(images, [m.astype(bool) for m in first], cams, centre, half, cfg)
     return [np.where(m, 255, 0).astype(np.uint8) for m in masks], agree
+
+
+def check_masks(names: list[str], masks: list[np.ndarray], agree: list[float], cfg: MaskConfig) -> list[str]:
+    """The views whose mask disagrees with the others (agreement below ``flag_iou``); raises
+    :class:`RelightError` when the masks failed as a whole — empty in most views, or most views
+    disagreeing — rather than writing a capture of empty masks (seen on a textureless object
+    filling the frame above a planar floor: SfM posed every photo from the floor's texture alone,
+    up to 22° wrong, and the hull carved everything away)."""
+    flagged = [n for n, a in zip(names, agree, strict=True) if a < cfg.flag_iou]
+    empty = [n for n, m in zip(names, masks, strict=True) if np.count_nonzero(m) < 1e-3 * m.size]
+    bad, what = max((empty, "are empty"), (flagged, "disagree with the others"), key=lambda b: len(b[0]))
+    if len(bad) > len(names) / 2:
+        raise RelightError(f"automatic masks failed: {len(bad)} of {len(names)} views' masks {what} (the object "
+                           "is too plain for SfM and the background model, or the poses are wrong)",
+                           fix="pass masks (--masks DIR), or photograph the object on a mat with a printed "
+                               "pattern and give it some texture of its own")
+    return flagged
 
 
 def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:

@@ -22,7 +22,15 @@ from PIL import Image
 from relight.capture.background import per_view, static_difference
 from relight.capture.frame import normalize_frame
 from relight.capture.llff import llff_images, read_llff
-from relight.capture.masks import MaskConfig, auto_masks, grow, initial_mask, shrink, working_size
+from relight.capture.masks import (
+    MaskConfig,
+    auto_masks,
+    check_masks,
+    grow,
+    initial_mask,
+    shrink,
+    working_size,
+)
 from relight.capture.photos import check_photos, photo_names, read_photo, upright_folder
 from relight.capture.sfm import SfmConfig, read_model, run_sfm
 from relight.data.camera import Camera
@@ -158,11 +166,11 @@ def _auto_masks(photos: Path, names: list[str], work: Path, sfm: SfmConfig, cfg:
                  for n, c, s in zip(r.names, r.cameras, small, strict=True)]
     log(f"masks: GrabCut and visual-hull consistency on {len(r.names)} views")
     masks, agree = auto_masks(und, cams, r.points, cfg, static, first)
+    flagged = check_masks(r.names, masks, agree, cfg)
     out = work / "auto_masks"
     out.mkdir(exist_ok=True)
     for n, m, size in zip(r.names, masks, sizes, strict=True):
         Image.fromarray(np.where(grow(m, size), 255, 0).astype(np.uint8)).save(out / f"{Path(n).stem}.png")
-    flagged = [n for n, a in zip(r.names, agree, strict=True) if a < cfg.flag_iou]
     if flagged:
         log(f"masks: {len(flagged)} view(s) disagree with the others (IoU with the hull < {cfg.flag_iou}): "
             + ", ".join(flagged[:8]) + (" ..." if len(flagged) > 8 else ""))
