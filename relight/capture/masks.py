@@ -23,7 +23,7 @@ are uint8 {0, 255}, white = object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -118,8 +118,16 @@ def carve_hull(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, 
                cfg: MaskConfig) -> tuple[np.ndarray, float]:
     """``(points, voxel)``: the (P, 3) centres of the voxels of the visual hull of ``masks``
     within the cube of half-size ``radius`` around ``centre``, and their edge length."""
-    n = cfg.hull_grid
-    g = (np.arange(n) + 0.5) / n * 2 - 1
+    hulls, voxel = carve_hulls(masks, cams, centre, radius, cfg.hull_grid, (cfg.hull_votes,))
+    return hulls[0], voxel
+
+
+def carve_hulls(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, radius: float, grid: int,
+                fractions: tuple[float, ...]) -> tuple[list[np.ndarray], float]:
+    """The voxel centres of one visual hull per vote fraction (a voxel is kept when it falls
+    inside the masks of at least that fraction of the views that see it), from one projection
+    of the ``grid``³ voxels into the views, and the voxels' edge length."""
+    g = (np.arange(grid) + 0.5) / grid * 2 - 1
     pts = centre + radius * np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
     inside = np.zeros(len(pts), np.int32)
     seen = np.zeros(len(pts), np.int32)
@@ -129,8 +137,7 @@ def carve_hull(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, 
         vis = (depth > 0) & (u >= 0) & (u < c.width) & (v >= 0) & (v < c.height)
         seen += vis
         inside[vis] += m[v[vis], u[vis]]
-    keep = (seen > 0) & (inside >= np.ceil(cfg.hull_votes * seen))
-    return pts[keep], 2 * radius / n
+    return [pts[(seen > 0) & (inside >= np.ceil(f * seen))] for f in fractions], 2 * radius / grid
 
 
 def hull_silhouette(points: np.ndarray, voxel: float, cam: Camera) -> np.ndarray:
@@ -171,9 +178,8 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
     agreement)."""
     import cv2
 
-    votes = [m.astype(np.int32) for m in masks]
-    strict, voxel = carve_hull(votes, cams, centre, radius, cfg)
-    major = carve_hull(votes, cams, centre, radius, replace(cfg, hull_votes=0.5))[0]
+    (strict, major), voxel = carve_hulls([m.astype(np.int32) for m in masks], cams, centre, radius, cfg.hull_grid,
+                                         (cfg.hull_votes, 0.5))
 
     def one(img: np.ndarray, m: np.ndarray, c: Camera) -> tuple[np.ndarray, float]:
         sil, most = hull_silhouette(strict, voxel, c), hull_silhouette(major, voxel, c)
