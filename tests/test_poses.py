@@ -194,3 +194,95 @@ def test_sfm_poses_real_photos_like_their_published_poses(tmp_path):
     assert e.value.code == 0
     again = load_capture(tmp_path / "again")
     assert all(np.allclose(a.c2w, b.c2w, atol=1e-9) for a, b in zip(cap.cameras, again.cameras, strict=True))
+
+
+def _noise_texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
+    """(size, size, 3) uint8: blobs at three scales, what SIFT finds on real surfaces."""
+    import cv2
+
+    tex = np.zeros((size, size, 3), np.float32)
+    for cells, weight in ((8, 0.5), (32, 0.3), (128, 0.2)):
+        tex += weight * cv2.resize(rng.uniform(0, 1, (cells, cells, 3)).astype(np.float32), (size, size),
+                                   interpolation=cv2.INTER_CUBIC)
+    return (np.clip(tex, 0, 1) * 255).astype(np.uint8)
+
+
+def _textured_box_photos(folder: Path, cams: list[Camera], seed: int = 0) -> None:
+    """Pinhole photos of a unit cube (every face its own noise texture) on a textured 3 x 3
+    floor, drawn by exact homographies (painter's order: floor, then the faces turned to the
+    camera, which cannot overlap on a convex box)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    h = 0.5
+    quads = [np.array([[-1.5, -h, -1.5], [1.5, -h, -1.5], [1.5, -h, 1.5], [-1.5, -h, 1.5]])]  # floor, seen from above
+    for axis in range(3):
+        for sign in (-1.0, 1.0):
+            u, v = [np.eye(3)[k] for k in range(3) if k != axis]
+            if sign * np.cross(u, v)[axis] < 0:
+                u, v = v, u  # counter-clockwise seen from outside: normal = u x v points out
+            c = sign * h * np.eye(3)[axis]
+            quads.append(np.array([c - h * u - h * v, c + h * u - h * v, c + h * u + h * v, c - h * u + h * v]))
+    textures = [_noise_texture(rng) for _ in quads]
+    for i, cam in enumerate(cams):
+        img = np.full((cam.height, cam.width, 3), 128, np.uint8)
+        eye = cam.c2w[:3, 3]
+        for k, (q, tex) in enumerate(zip(quads, textures, strict=True)):
+            normal = np.cross(q[1] - q[0], q[3] - q[0])
+            if k and normal @ (eye - q[0]) <= 0:
+                continue  # a face turned away
+            uv, depth = cam.project(q)
+            if (depth <= 0.05).any():
+                continue
+            t = tex.shape[0] - 0.5
+            src = np.float32([[-0.5, -0.5], [t, -0.5], [t, t], [-0.5, t]])
+            hom = cv2.getPerspectiveTransform(src, np.float32(uv - 0.5))
+            warped = cv2.warpPerspective(tex, hom, (cam.width, cam.height), flags=cv2.INTER_LINEAR)
+            cover = cv2.warpPerspective(np.full(tex.shape[:2], 255, np.uint8), hom, (cam.width, cam.height),
+                                        flags=cv2.INTER_NEAREST)
+            img[cover > 0] = warped[cover > 0]
+        Image.fromarray(img).save(folder / f"p{i:02d}.png")
+
+
+def test_sfm_recovers_known_poses_of_a_textured_box(tmp_path):
+    """SfM on 16 exact pinhole photos of a textured box on a textured floor (no ../shared needed)
+    registers them all and recovers the true poses up to a similarity, within a fifth of the
+    issue's targets (0.5 degrees, 1 % of the camera distance). Measured: 0.046 degrees, 0.07 %."""
+    cams = orbit_cameras(16, 3.0, 50.0, 400, 300, hemisphere=True, target=(0.0, 0.0, 0.0), min_elevation_deg=25)
+    src = tmp_path / "photos"
+    src.mkdir()
+    _textured_box_photos(src, cams)
+    with pytest.raises(SystemExit) as e:
+        main(["poses", str(src), "-o", str(tmp_path / "cap"), "-q"])
+    assert e.value.code == 0
+    cap = load_capture(tmp_path / "cap", load_gt=False)
+    assert len(cap) == len(cams)
+    truth = dict(zip([f"p{i:02d}" for i in range(len(cams))], cams, strict=True))
+    rot, centre = rotation_errors_deg(cap.cameras, [truth[n] for n in cap.names])
+    print(f"rotation max {rot.max():.3f} deg, centre max {centre.max():.4f}")
+    assert rot.max() < 0.1 and centre.max() < 0.002, (rot, centre)
+
+
+def test_feature_extraction_numbers_photos_in_file_order_on_any_thread_count(tmp_path):
+    """The mapper's choices follow the photos' database ids: on 2 threads they must still be
+    the file order, with the same features as on one thread."""
+    import pycolmap
+
+    from relight.capture.sfm import SfmConfig, extract_features
+
+    cams = orbit_cameras(6, 3.0, 50.0, 200, 150, hemisphere=True, target=(0.0, 0.0, 0.0), min_elevation_deg=25)
+    src = tmp_path / "photos"
+    src.mkdir()
+    _textured_box_photos(src, cams)
+    names = sorted(p.name for p in src.iterdir())
+    keys = []
+    for threads in (2, 1):
+        db = tmp_path / f"t{threads}.db"
+        counts = extract_features(src, names, db, SfmConfig(num_threads=threads))
+        assert sorted(counts) == names and min(counts.values()) > 50
+        d = pycolmap.Database.open(db)
+        images = sorted(d.read_all_images(), key=lambda im: im.image_id)
+        assert [im.name for im in images] == names
+        keys.append([d.read_keypoints(im.image_id) for im in images])
+        d.close()
+    assert all(np.array_equal(a, b) for a, b in zip(*keys, strict=True))

@@ -39,18 +39,23 @@ class SfmConfig:
     """Fail when fewer than this fraction of the photos get a pose."""
     single_camera: bool = True
     """All photos from one camera and lens (one set of intrinsics); false: one per photo."""
+    max_reproj_error: float = 2.0
+    """Observations the mapper keeps (pixels, at the extraction size): a 3D point's observation
+    farther than this from its reprojection is dropped as a wrong match. COLMAP's default is
+    4 px. Measured on one database of the 64-photo spot photo set (512², truth known), rotation
+    error max / centre error max: 4 px 0.538° / 1.21 %, 3 px 0.314° / 0.50 %, 2 px 0.201° /
+    0.31 %, 1.5 px 0.187° / 0.38 %, 1 px 1.10° / 1.79 % (too few observations left on some
+    photos); see results/photos.md for the real head capture."""
     camera_model: str = "SIMPLE_RADIAL"
     """COLMAP camera model estimated (undistorted to PINHOLE afterwards)."""
     num_threads: int = -1
     """-1: all cores."""
     seed: int = 0
-    """Seed of COLMAP's RANSAC (two-view verification) and of the mapper, and features extracted
-    on one thread (with more, COLMAP numbers the photos in the order they finish, and the
-    mapper's choices follow the numbers): the same photos give the same poses run after run.
-    Measured on 64 photos at 512²: unseeded, a second matching gave 459 of 1124 image pairs other
-    inlier counts; seeded but extracted on 2 threads, the poses of two runs differed by up to
-    1.04°; seeded and on one thread, identical. Costs ~16 s of extraction there. -1: seeded from
-    the clock, all threads, as COLMAP does."""
+    """Seed of COLMAP's RANSAC (two-view verification) and of the mapper: the same photos give
+    the same poses run after run. Measured on 64 photos at 512²: unseeded, a second matching gave
+    459 of 1124 image pairs other inlier counts; seeded, identical. -1: seeded from the clock, as
+    COLMAP does. (The photos' database ids, which the mapper's choices also follow, are fixed
+    by :func:`extract_features`.)"""
 
 
 @dataclass
@@ -93,6 +98,34 @@ def read_model(model_dir: Path) -> tuple[dict[str, Camera], np.ndarray, float]:
     return cams, pts, float(rec.compute_mean_reprojection_error())
 
 
+def extract_features(photos: Path, names: list[str], db: Path, cfg: SfmConfig, masks: Path | None = None
+                     ) -> dict[str, int]:
+    """SIFT features of ``names`` into a new COLMAP database ``db``; returns the feature count
+    per photo. The photos are entered first, one by one in file order, so their ids do not
+    depend on which extraction thread finishes first (on 2 threads COLMAP numbered them in
+    finishing order, and two seeded runs' poses then differed by up to 1.04°)."""
+    import pycolmap
+
+    db.unlink(missing_ok=True)
+    pycolmap.Database.open(db).close()
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = cfg.camera_model
+    if masks is not None:
+        reader.mask_path = str(masks)
+    mode = pycolmap.CameraMode.SINGLE if cfg.single_camera else pycolmap.CameraMode.PER_IMAGE
+    pycolmap.import_images(db, photos, mode, names, reader)
+    ext = pycolmap.FeatureExtractionOptions()
+    ext.max_image_size = cfg.max_image_size
+    ext.num_threads = cfg.num_threads
+    ext.sift.max_num_features = cfg.max_features
+    pycolmap.extract_features(db, photos, image_names=names, camera_mode=mode, reader_options=reader,
+                              extraction_options=ext, device=pycolmap.Device.cpu)
+    dbh = pycolmap.Database.open(db)
+    features = {im.name: dbh.num_keypoints_for_image(im.image_id) for im in dbh.read_all_images()}
+    dbh.close()
+    return features
+
+
 def run_sfm(photos: Path, names: list[str], work: Path, cfg: SfmConfig, masks: Path | None = None,
             log: Callable[[str], None] = print) -> SfmResult:
     """Pose ``names`` (files in ``photos``) by SfM in the scratch folder ``work``."""
@@ -103,22 +136,8 @@ def run_sfm(photos: Path, names: list[str], work: Path, cfg: SfmConfig, masks: P
         raise RelightError(f"unknown matcher '{cfg.matcher}'", fix=f"use one of {', '.join(MATCHERS)}")
     work.mkdir(parents=True, exist_ok=True)
     db = work / "database.db"
-    db.unlink(missing_ok=True)
-    reader = pycolmap.ImageReaderOptions()
-    reader.camera_model = cfg.camera_model
-    if masks is not None:
-        reader.mask_path = str(masks)
-    ext = pycolmap.FeatureExtractionOptions()
-    ext.max_image_size = cfg.max_image_size
-    ext.num_threads = 1 if cfg.seed >= 0 else cfg.num_threads  # photo ids in file order (see SfmConfig.seed)
-    ext.sift.max_num_features = cfg.max_features
-    mode = pycolmap.CameraMode.SINGLE if cfg.single_camera else pycolmap.CameraMode.PER_IMAGE
     log(f"poses: extracting SIFT features from {len(names)} photos")
-    pycolmap.extract_features(db, photos, image_names=names, camera_mode=mode, reader_options=reader,
-                              extraction_options=ext, device=pycolmap.Device.cpu)
-    dbh = pycolmap.Database.open(db)
-    features = {im.name: dbh.num_keypoints_for_image(im.image_id) for im in dbh.read_all_images()}
-    dbh.close()
+    features = extract_features(photos, names, db, cfg, masks)
     log(f"poses: matching ({cfg.matcher}; median {int(np.median(list(features.values()) or [0]))} features per photo)")
     match = pycolmap.FeatureMatchingOptions()
     match.num_threads = cfg.num_threads
@@ -133,6 +152,7 @@ def run_sfm(photos: Path, names: list[str], work: Path, cfg: SfmConfig, masks: P
     opts = pycolmap.IncrementalPipelineOptions()
     opts.num_threads = cfg.num_threads
     opts.random_seed = cfg.seed
+    opts.mapper.filter_max_reproj_error = cfg.max_reproj_error
     maps = pycolmap.incremental_mapping(db, photos, sparse, options=opts)
     if not maps:
         why = diagnose(photos, names, features)
