@@ -70,6 +70,15 @@ def test_pixel_rays_reproject_to_pixel_centres():
     np.testing.assert_allclose(uv, np.stack([i.ravel() + 0.5, j.ravel() + 0.5], -1), atol=1e-6)
 
 
+def test_pixel_matrix_projects_like_project():
+    cam = random_camera(np.random.default_rng(4))
+    pts = np.random.default_rng(5).normal(size=(50, 3))
+    uv, depth = cam.project(pts)
+    uvd = np.c_[pts, np.ones(len(pts))] @ cam.pixel_matrix().T
+    np.testing.assert_allclose(uvd[:, 2], depth, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(uvd[:, :2] / uvd[:, 2:], uv, rtol=1e-9, atol=1e-9)
+
+
 def test_look_at_centres_target_and_keeps_up():
     cam = Camera.from_fov(64, 64, math.radians(40), look_at([2.0, 1.0, 3.0], [0.1, 0.2, 0.0]))
     uv, depth = cam.project(np.array([[0.1, 0.2, 0.0], [0.1, 1.2, 0.0]]))

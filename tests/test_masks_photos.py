@@ -14,7 +14,7 @@ from PIL import Image
 
 from cli.main import main
 from relight.capture.background import _homographies, dominant_plane
-from relight.capture.masks import MaskConfig, carve_hull, hull_silhouette, iou
+from relight.capture.masks import MaskConfig, carve_hull, carve_hulls, hull_silhouette, iou
 from relight.capture.photos import check_photos, upright_folder
 from relight.data.camera import orbit_cameras
 from relight.render.photos import distortion_map
@@ -78,6 +78,10 @@ def test_visual_hull_of_a_sphere():
     rad = np.linalg.norm(pts, axis=1)
     assert rad.max() < r * 1.15 and len(pts) * voxel ** 3 > 0.9 * 4 / 3 * np.pi * r ** 3
     assert iou(hull_silhouette(pts, voxel, cams[3]), masks[3].astype(bool)) > 0.85
+    # the voxels go through the views in chunks: any chunk size gives the same hulls
+    hulls = [carve_hulls(masks, cams, np.zeros(3), 1.0, 48, (0.9, 0.5), chunk)[0] for chunk in (997, 48 ** 3)]
+    assert len(hulls[0][0]) < len(hulls[0][1])
+    assert all(np.array_equal(a, b) for a, b in zip(*hulls, strict=True))
 
 
 def _photo(path: Path, seed: int, size=(40, 30), exif=None):
@@ -198,7 +202,7 @@ def test_second_round_puts_back_a_missed_part_and_removes_a_blob():
     first-round mask misses half of it in one view (where that view sees it in the background's
     colours, so colour alone cannot put it back) and holds a background blob in another gets
     both fixed by the hull-seeded second round (before, it could only remove: IoU 0.50 stayed)."""
-    from relight.capture.masks import refine_with_hull
+    from relight.capture.masks import agreement, refine_with_hull
 
     cams = orbit_cameras(24, 3.0, 40, 64, 64, hemisphere=True, min_elevation_deg=10)
     rng = np.random.default_rng(0)
@@ -219,7 +223,11 @@ def test_second_round_puts_back_a_missed_part_and_removes_a_blob():
     masks, agree = refine_with_hull(imgs, first, cams, np.zeros(3), 1.0, MaskConfig(hull_grid=48, threads=2))
     assert iou(masks[3], truth[3]) > 0.95 and iou(masks[7], truth[7]) > 0.95
     assert min(iou(m, t) for m, t in zip(masks, truth, strict=True)) > 0.95
-    assert agree[3] < 0.85 and agree[7] < 0.9  # the two wrong views are the ones that disagree
+    # agreement is of the masks written: all fixed, none flagged; of the first round's, the two
+    # wrong views are the ones that disagree
+    assert min(agree) > MaskConfig().flag_iou, agree
+    before = agreement(first, cams, np.zeros(3), 1.0, MaskConfig(hull_grid=48, threads=2))
+    assert before[3] < 0.85 and before[7] < 0.9 and sorted(np.argsort(before)[:2]) == [3, 7], before
 
 
 def test_masks_that_failed_as_a_whole_are_refused():

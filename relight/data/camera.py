@@ -111,6 +111,14 @@ class Camera:
         v = -self.fy * pc[:, 1] / depth + self.cy
         return np.stack([u, v], axis=-1), depth
 
+    def pixel_matrix(self) -> np.ndarray:
+        """3x4 ``P`` with ``P @ (x, y, z, 1) = (u d, v d, d)``: :meth:`project`'s pixels ``(u, v)``
+        and depth ``d`` as one matrix product (for projecting millions of points)."""
+        r, t = self.w2c[:3, :3], self.w2c[:3, 3]
+        return np.vstack([np.r_[self.fx * r[0] - self.cx * r[2], self.fx * t[0] - self.cx * t[2]],
+                          np.r_[-self.fy * r[1] - self.cy * r[2], -self.fy * t[1] - self.cy * t[2]],
+                          np.r_[-r[2], -t[2]]])
+
     def pixel_rays(self, offsets: tuple[float, float] = (0.5, 0.5)) -> tuple[np.ndarray, np.ndarray]:
         """World-space ray origins (3,) and unit directions (H, W, 3) through each pixel.
 
