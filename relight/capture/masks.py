@@ -14,8 +14,8 @@ hull — of the views that see it), projected back, and a second GrabCut round t
 seeds (inside the eroded strict hull: object; inside the majority hull: probable object;
 outside it, dilated: background), so a background blob that one view got wrong is removed by
 the others, and an object part it missed is put back. Each final mask's agreement with the
-strict hull of the final masks (IoU) is reported; views below ``flag_iou`` are flagged. Views are processed in parallel
-(``threads``), with the same results as one by one.
+strict hull of the final masks (IoU) is reported; views below ``flag_iou`` are flagged. Views
+are processed in parallel (``threads``), with the same results as one by one.
 
 Images are 8-bit sRGB (H, W, 3) uint8 in the undistorted pinhole cameras of the capture; masks
 are uint8 {0, 255}, white = object.
@@ -125,8 +125,8 @@ def carve_hull(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, 
 def carve_hulls(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, radius: float, grid: int,
                 fractions: tuple[float, ...], chunk: int = 1 << 14) -> tuple[list[np.ndarray], float]:
     """The voxel centres of one visual hull per vote fraction (a voxel is kept when it falls
-    inside the masks of at least that fraction of the views that see it), from one projection
-    of the ``grid``³ voxels into the views, and the voxels' edge length. The voxels go through
+    inside the masks — (H, W) bool or {0, 1} — of at least that fraction of the views that see
+    it), from one projection of the ``grid``³ voxels into the views, and the voxels' edge length. The voxels go through
     the views ``chunk`` at a time so the per-view temporaries stay in cache: the same hulls as
     all at once, faster (128³ voxels, 64 views: 7.5 s instead of 9.1 s alone on 2 cores; 24 s
     instead of 67 s while a fit used both cores)."""
@@ -156,8 +156,7 @@ def agreement(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, r
     how well a view agrees with the others. Measured on the spot photo set's final masks, this
     follows the masks' true IoU (correlation +0.87 over 64 views); the same measure taken on the
     first-round masks, as before, did not (-0.01: it flagged views the second round had fixed)."""
-    (strict,), voxel = carve_hulls([m.astype(np.int32) for m in masks], cams, centre, radius, cfg.hull_grid,
-                                   (cfg.hull_votes,))
+    (strict,), voxel = carve_hulls(masks, cams, centre, radius, cfg.hull_grid, (cfg.hull_votes,))
     return per_view(lambda m, c: iou(m, hull_silhouette(strict, voxel, c)), zip(masks, cams, strict=True),
                     cfg.threads)
 
@@ -199,8 +198,7 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
     masks and their :func:`agreement`."""
     import cv2
 
-    (strict, major), voxel = carve_hulls([m.astype(np.int32) for m in masks], cams, centre, radius, cfg.hull_grid,
-                                         (cfg.hull_votes, 0.5))
+    (strict, major), voxel = carve_hulls(masks, cams, centre, radius, cfg.hull_grid, (cfg.hull_votes, 0.5))
 
     def one(img: np.ndarray, m: np.ndarray, c: Camera) -> np.ndarray:
         sil, most = hull_silhouette(strict, voxel, c), hull_silhouette(major, voxel, c)
