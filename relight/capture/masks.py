@@ -40,6 +40,15 @@ class MaskConfig:
     """sRGB difference to the predicted background below which a pixel is probable background."""
     high: float = 0.12
     """... above which it is probable object."""
+    sure_background: float = 0.012
+    """Radius (fraction of the image's longer side) of the disc around a pixel that must match
+    the predicted background all through for the pixel to be sure background; a pixel that
+    matches alone is only probable background. A patterned object matches warped neighbours by
+    chance in scattered spots (on the knot photo set a quarter of its pixels, which as sure
+    background shredded the first masks: median IoU 0.08); the background matches over wide
+    areas. Measured first-round median / worst IoU, knot 0.08 / 0.01 -> 0.98 / 0.86, spot
+    0.906 / 0.28 -> 0.958 / 0.84 at 0.012; at 0.02 worst 0.66 (knot) and 0.63 (spot). 0: every
+    matching pixel is sure background (as before)."""
     grabcut_iterations: int = 5
     max_side: int = 640
     """Masks are made at this longer side at most and scaled back (GrabCut takes ~5 s a
@@ -71,6 +80,19 @@ def _grabcut(img: np.ndarray, trimap: np.ndarray, iters: int) -> np.ndarray:
     return np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
 
 
+def sure_background(diff: np.ndarray, cfg: MaskConfig) -> np.ndarray:
+    """(H, W) bool: the pixels whose whole disc of radius :attr:`MaskConfig.sure_background`
+    matches the predicted background (``diff`` below :attr:`MaskConfig.low`; NaN does not)."""
+    import cv2
+
+    quiet = (np.nan_to_num(diff, nan=np.inf) < cfg.low).astype(np.uint8)
+    r = int(round(cfg.sure_background * max(diff.shape)))
+    if r > 0:
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        quiet = cv2.erode(quiet, disc, borderType=cv2.BORDER_REPLICATE)
+    return quiet.astype(bool)
+
+
 def initial_mask(img: np.ndarray, diff: np.ndarray, seeds: np.ndarray | None, cfg: MaskConfig) -> np.ndarray:
     """GrabCut mask (H, W) bool of one photo from its difference to the background (NaN =
     unknown) and optional sure-object pixel seeds (M, 2) ``(u, v)``."""
@@ -78,8 +100,7 @@ def initial_mask(img: np.ndarray, diff: np.ndarray, seeds: np.ndarray | None, cf
 
     tri = np.full(diff.shape, cv2.GC_PR_BGD, np.uint8)
     tri[diff > cfg.high] = cv2.GC_PR_FGD
-    tri[diff < cfg.low] = cv2.GC_BGD
-    tri[np.isnan(diff)] = cv2.GC_PR_BGD
+    tri[sure_background(diff, cfg)] = cv2.GC_BGD
     if seeds is not None and len(seeds) >= 3:
         h, w = diff.shape
         uv = np.round(seeds).astype(int)
