@@ -294,6 +294,24 @@ def test_chance_matches_inside_a_patterned_object_are_not_sure_background():
     assert (loose & obj).sum() > 0.2 * obj.sum()  # every matching pixel, as before
 
 
+def test_masks_of_views_that_agree_on_nothing_are_refused_before_the_second_round():
+    """Wrong poses: each view's mask is a blob at a random place, so the strict hull is almost
+    empty against the majority hull; refused with one line instead of a slow second round."""
+    from relight.capture.masks import refine_with_hull
+    from relight.runtime.errors import RelightError
+
+    cams = orbit_cameras(24, 3.0, 40, 64, 64, hemisphere=True, min_elevation_deg=10)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:64, :64]
+    masks = []
+    for _ in cams:
+        cx, cy = rng.uniform(10, 54, 2)
+        masks.append((xx - cx) ** 2 + (yy - cy) ** 2 < 15 ** 2)
+    imgs = [rng.integers(0, 255, (64, 64, 3)).astype(np.uint8) for _ in cams]
+    with pytest.raises(RelightError, match="agree on almost no object"):
+        refine_with_hull(imgs, masks, cams, np.zeros(3), 1.0, MaskConfig(hull_grid=48, threads=2))
+
+
 def test_masks_that_failed_as_a_whole_are_refused():
     """Most views empty or disagreeing: one line naming the failure and a fix, not a capture of
     empty masks; a few flagged views are only reported."""
