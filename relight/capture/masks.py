@@ -168,12 +168,12 @@ def carve_hulls(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray,
         for m, c, p in zip(masks, cams, mats, strict=True):
             uvd = block @ p
             d = uvd[:, 2]
-            u = np.floor(uvd[:, 0] / d).astype(np.int32)
-            v = np.floor(uvd[:, 1] / d).astype(np.int32)
-            vis = (d > 0) & (u >= 0) & (u < c.width) & (v >= 0) & (v < c.height)
-            sn += vis
-            idx = np.flatnonzero(vis)
-            ins[idx] += m[v[idx], u[idx]]
+            front = np.flatnonzero(d > 0)  # behind the camera: not seen (and no division by 0)
+            x, y = uvd[front, 0] / d[front], uvd[front, 1] / d[front]
+            inb = (x >= 0) & (x < c.width) & (y >= 0) & (y < c.height)
+            idx = front[inb]
+            sn[idx] += 1
+            ins[idx] += m[y[inb].astype(np.int32), x[inb].astype(np.int32)]  # >= 0: the cast floors
     return [pts[(seen > 0) & (inside >= np.ceil(f * seen))] for f in fractions], 2 * radius / grid
 
 
