@@ -86,12 +86,18 @@ def _grabcut(img: np.ndarray, trimap: np.ndarray, iters: int) -> np.ndarray:
     return np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
 
 
+def matches_background(diff: np.ndarray, cfg: MaskConfig) -> np.ndarray:
+    """(H, W) bool: the pixels that match the predicted background (``diff`` below
+    :attr:`MaskConfig.low`); NaN (no neighbour saw the pixel) is no evidence and does not."""
+    return np.nan_to_num(diff, nan=np.inf) < cfg.low
+
+
 def sure_background(diff: np.ndarray, cfg: MaskConfig) -> np.ndarray:
     """(H, W) bool: the pixels whose whole disc of radius :attr:`MaskConfig.sure_background`
-    matches the predicted background (``diff`` below :attr:`MaskConfig.low`; NaN does not)."""
+    :func:`matches_background`."""
     import cv2
 
-    quiet = (np.nan_to_num(diff, nan=np.inf) < cfg.low).astype(np.uint8)
+    quiet = matches_background(diff, cfg).astype(np.uint8)
     r = int(round(cfg.sure_background * max(diff.shape)))
     if r > 0:
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -153,9 +159,9 @@ def carve_hulls(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray,
                 fractions: tuple[float, ...], chunk: int = 1 << 14) -> tuple[list[np.ndarray], float]:
     """The voxel centres of one visual hull per vote fraction (a voxel is kept when it falls
     inside the masks — (H, W) bool or {0, 1} — of at least that fraction of the views that see
-    it), from one projection of the ``grid``³ voxels into the views, and the voxels' edge length. The voxels go through
-    the views ``chunk`` at a time so the per-view temporaries stay in cache: the same hulls as
-    all at once, faster (128³ voxels, 64 views: 7.5 s instead of 9.1 s alone on 2 cores; 24 s
+    it), from one projection of the ``grid``³ voxels into the views, and the voxels' edge
+    length. The voxels go through the views ``chunk`` at a time so the per-view temporaries stay
+    in cache: the same hulls as all at once, faster (128³ voxels, 64 views: 7.5 s instead of 9.1 s alone on 2 cores; 24 s
     instead of 67 s while a fit used both cores)."""
     g = (np.arange(grid) + 0.5) / grid * 2 - 1
     pts = centre + radius * np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
@@ -246,8 +252,8 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
         inner = cv2.erode(sil.astype(np.uint8), ker).astype(bool)
         outer = cv2.dilate(most.astype(np.uint8), ker).astype(bool)
         tri = np.where(m | most, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-        if d is not None:  # NaN (no neighbour sees the pixel) is no evidence of background
-            tri[(np.nan_to_num(d, nan=np.inf) < cfg.low) & ~sil] = cv2.GC_PR_BGD
+        if d is not None:
+            tri[matches_background(d, cfg) & ~sil] = cv2.GC_PR_BGD
         tri[inner] = cv2.GC_FGD
         tri[~outer] = cv2.GC_BGD
         return _largest_parts(_grabcut(img, tri, cfg.grabcut_iterations))
