@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image
 
 from relight.capture.frame import rotation_errors_deg
+from relight.capture.hulls import iou
 from relight.capture.llff import read_llff
-from relight.capture.masks import iou
 from relight.capture.poses import undistort_mask
 from relight.capture.sfm import SfmConfig
 from relight.commands import poses as command

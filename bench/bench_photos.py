@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from relight.capture.frame import rotation_errors_deg
-from relight.capture.masks import iou
+from relight.capture.hulls import iou
 from relight.data.capture_io import load_capture
 from relight.runtime.paths import read_json
 
