@@ -18,7 +18,7 @@ from relight.capture.hulls import carve_hulls, hull_silhouette, iou
 from relight.capture.masks import MaskConfig, carve_hull
 from relight.capture.photos import check_photos, upright_folder
 from relight.data.camera import orbit_cameras
-from relight.render.photos import distortion_map
+from relight.render.photos import METER_KEY, distortion_map, floor_mesh, floor_texture, meter
 
 
 def _cv_pixel(cam, x):
@@ -39,6 +39,30 @@ def test_distortion_is_colmaps_simple_radial():
         ray = np.asarray(col.cam_from_img(np.array([[c + 0.5, r + 0.5]])))[0]
         u, v = ray[0] * cam.fx + cam.cx + pad - 0.5, ray[1] * cam.fy + cam.cy + pad - 0.5
         assert abs(mx[r, c] - u) < 1e-3 and abs(my[r, c] - v) < 1e-3
+
+
+def test_the_photos_floor_never_repeats():
+    """No patch of the floor has a copy elsewhere on it (a tiled floor let SfM match a feature to
+    its copy one tile away): the texture spans the floor once and its patches are unlike each other."""
+    assert np.ptp(floor_mesh(0.0).uvs, axis=0).tolist() == [1.0, 1.0]  # one copy of the texture
+    g = floor_texture(3, res=768, cells=27)[..., 0]  # 768 = 6 x 128: the old tile period
+    assert g.std() > 0.03
+    a = g[:128, :128] - g[:128, :128].mean()
+    for dy, dx in [(0, 128), (128, 0), (128, 128), (384, 640)]:
+        b = g[dy:dy + 128, dx:dx + 128] - g[dy:dy + 128, dx:dx + 128].mean()
+        assert abs((a * b).sum()) / np.sqrt((a * a).sum() * (b * b).sum()) < 0.5
+
+
+def test_the_photos_meter_brings_the_centre_to_mid_grey():
+    """Auto-exposure: a uniform view is brought to the key; a bright patch counts more at the
+    centre than in a corner; the factor scales inversely with the light."""
+    flat = np.full((40, 60, 3), 2.0, np.float32)
+    assert meter([flat]) == pytest.approx(METER_KEY / 2.0)
+    bright_centre, bright_corner = np.full((2, 40, 60, 3), 0.1, np.float32)
+    bright_centre[15:25, 25:35] = 1.0
+    bright_corner[:10, :10] = 1.0
+    assert meter([bright_centre]) < 0.8 * meter([bright_corner])
+    assert meter([bright_centre * 4]) == pytest.approx(meter([bright_centre]) / 4)
 
 
 def test_homographies_map_points_at_infinity_and_on_the_plane():
@@ -148,8 +172,15 @@ def test_synth_photos_and_auto_masks_with_true_poses(tmp_path):
     assert e.value.code == 0
     photos = sorted((out / "photos").glob("*.jpg"))
     assert len(photos) == 40 and Image.open(photos[0]).mode == "RGB"
-    evs = [p["exposure_ev"] for p in read_json(out / "truth/photos.json")["photos"]]
+    info = read_json(out / "truth/photos.json")
+    evs = [p["exposure_ev"] for p in info["photos"]]
     assert max(evs) - min(evs) > 0.5 and max(map(abs, evs)) <= 0.5
+    # metered: spot (white) under its bright sky was 25-40 % clipped at a fixed exposure
+    assert 0.3 < info["base_exposure"] < 1.0
+    shots = [(np.asarray(Image.open(p)).max(-1), np.asarray(Image.open(out / "truth/photo_masks" / f"{p.stem}.png")))
+             for p in photos]
+    clipped = np.mean([(im[m > 127] >= 254).mean() for im, m in shots])
+    assert clipped < 0.12, clipped
     posed = out / "truth/posed"
     cap = load_capture(posed, load_gt=False)
     imgs = [np.asarray(Image.open(posed / f"images/{n}.jpg").convert("RGB")) for n in cap.names]
