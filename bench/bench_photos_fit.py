@@ -2,7 +2,10 @@
 made from a `relight synth --photos` folder, against the same fit of the same photos with the
 true poses and masks (OUT/truth/posed). Both assets are evaluated on the truth's held-out test
 views (relit under the scene's other HDRIs; albedo): the SfM asset after the similarity that
-takes its cameras to the true ones (Asset.transformed: mesh and light).
+takes its cameras to the true ones (Asset.transformed: mesh and light). The photos were exposed
+at the capture's metered ``base_exposure`` (truth/photos.json) and a fit's light carries it, so the
+novel-view comparison with the truth's views divides the fitted light by it (albedo and relighting
+are scale-aligned and do not depend on it).
 
 Usage: .venv/bin/python bench/bench_photos_fit.py out/bench/photos/spot [--downscale 2] [--out results/photos_fit]
 (run bench/bench_photos.py first: it writes out/bench/photos_poses/<scene>_poses).
@@ -15,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +64,10 @@ def main() -> int:
     true_cams = dict(zip(train.names, train.cameras, strict=True))
     sfm_cap = load_capture(poses, load_gt=False)
     sim = align_similarity(sfm_cap.cameras, [true_cams[n] for n in sfm_cap.names])
+    base = float(json.loads((truth / "photos.json").read_text()).get("base_exposure", 1.0))
     rows = {}
     for name, asset in (("gt", load_asset(work / "gt")), ("sfm", load_asset(work / "sfm").transformed(sim))):
+        asset = replace(asset, envmap=(asset.envmap / base).astype(np.float32))
         m = evaluate(asset, test, backend).to_json()
         rows[name] = {"seconds": round(seconds[name], 1), "metrics": m,
                       "relight_psnr_mean": float(np.mean(list(m["relight_psnr"].values()))) if m.get("relight_psnr")
@@ -72,7 +78,8 @@ def main() -> int:
     md = [f"# From photos to an asset: `{a.folder.name}`", "",
           f"`relight fit --downscale {a.downscale}` (fast preset, 2 CPU cores) of the same 64 photos (JPEG, ±0.5 EV, "
           "lens distortion, object on a floor) with the true poses and masks vs with `relight poses --masks auto`; "
-          "both evaluated on the truth's held-out views (the SfM asset moved into the true frame).", "",
+          "both evaluated on the truth's held-out views (the SfM asset moved into the true frame; novel views with the "
+          f"fitted light divided by the photos' metered base exposure, {base:.3f}).", "",
           "| poses and masks | relight PSNR (mean) | albedo PSNR | novel-view PSNR | mask IoU | fit time |",
           "|---|---|---|---|---|---|"]
     for label, r in (("true", g), ("relight poses --masks auto", s)):
