@@ -358,3 +358,27 @@ def test_masks_that_failed_as_a_whole_are_refused():
     with pytest.raises(RelightError, match="6 of 10 views' masks disagree") as e:
         check_masks(names, full, [0.5] * 6 + [0.95] * 4, MaskConfig())
     assert "--masks" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_plain_object_that_nearly_matches_its_background_is_found():
+    """A smooth object differs from the warped neighbours by less than the absolute ``low`` (0.04)
+    but by 6x the textured background's noise: the per-view thresholds find it; the absolute
+    ones alone take it for background."""
+    from dataclasses import replace
+
+    from relight.capture.masks import for_view, initial_mask
+
+    rng = np.random.default_rng(0)
+    h = w = 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = (xx - 48) ** 2 + (yy - 44) ** 2 < 26**2
+    img = (rng.uniform(60, 140, (h, w, 3))).astype(np.uint8)  # a textured floor
+    img[disc] = (200, 205, 215)  # a plain, pale object
+    diff = np.abs(rng.normal(0, 0.006, (h, w))).astype(np.float32)  # the background, predicted to its noise
+    diff[disc] = 0.03 + np.abs(rng.normal(0, 0.004, disc.sum()))  # the object: its shading moved a little
+    cfg = MaskConfig()
+    v = for_view(diff, cfg)
+    assert v.low < cfg.low and v.high < cfg.high
+    assert for_view(np.full((h, w), 0.5, np.float32), cfg) == cfg  # never raised
+    assert iou(initial_mask(img, diff, None, cfg), disc) > 0.9
+    assert iou(initial_mask(img, diff, None, replace(cfg, noise_low=100.0, noise_high=100.0)), disc) < 0.5
