@@ -23,7 +23,7 @@ are uint8 {0, 255}, white = object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -111,8 +111,6 @@ def for_view(diff: np.ndarray, cfg: MaskConfig) -> MaskConfig:
     """``cfg`` with the thresholds of one view: ``low`` and ``high`` lowered to ``noise_low`` and
     ``noise_high`` times its background noise (the ``noise_quantile`` of its finite ``diff``)
     where those are smaller; never raised, so a view the object fills is cut as before."""
-    from dataclasses import replace
-
     finite = diff[np.isfinite(diff)]
     if not finite.size:
         return cfg

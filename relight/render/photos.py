@@ -130,7 +130,8 @@ def floor_texture(seed: int, res: int = FLOOR_TEXELS, cells: int = FLOOR_CELLS, 
     value noise, each octave a random lattice upsampled bicubically. Something for SIFT to find
     that is not ambiguous: a texture tiled across the floor lets a feature match its copy one tile
     away, and a pair of views whose whole floor is shifted by a tile passes geometric
-    verification (the blob's SfM poses were up to 22 degrees off on the tiled floor)."""
+    verification. (On the tiled floor, with the photos also clipped white, the blob's SfM poses
+    were up to 22 degrees off; with both fixed, 0.1 degrees.)"""
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -182,7 +183,8 @@ def meter(images: list[np.ndarray]) -> float:
 def metered_exposure(backend: Backend, scene, cams: list[Camera], every: int = 8, side: int = 128) -> float:
     """The capture's base exposure, metered as a camera does before the shots: :func:`meter` of
     a quick preview (every ``every``-th view at ``side`` pixels, 16 spp). Without it a bright
-    object under a bright sky came out with 35-40 % of its pixels clipped white (spot, blob)."""
+    object under a bright sky came out clipped white: 35 % of spot's object pixels, 42 % of the
+    blob's, in the 512-pixel photos at +-0.5 EV."""
     views = [c.scaled(side, max(1, round(side * c.height / c.width))) for c in cams[::every]]
     return meter([im[..., :3] for im in render_views(backend, scene, views, 16, seed=7)])
 
