@@ -64,3 +64,9 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two boolean masks (1 when both are empty)."""
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def recall(mask: np.ndarray, silhouette: np.ndarray) -> float:
+    """Share of ``silhouette``'s pixels that ``mask`` holds (1 when the silhouette is empty)."""
+    n = int(silhouette.sum())
+    return float(np.logical_and(mask, silhouette).sum() / n) if n else 1.0

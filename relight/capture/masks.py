@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from relight.capture.background import dominant_plane, per_view, static_difference, warp_difference
-from relight.capture.hulls import carve_hulls, hull_silhouette, iou
+from relight.capture.hulls import carve_hulls, hull_silhouette, iou, recall
 from relight.data.camera import Camera
 from relight.runtime.errors import RelightError
 
@@ -84,6 +84,16 @@ class MaskConfig:
     are wrong, and the second round would only cut noise, slowly. Measured: 0.41 on the spot
     photo set; 0.0005 on the knot photo set, whose SfM poses are ~2° off (its second round ran
     over 15 min before it was stopped)."""
+    min_recall: float = 0.75
+    """A view's first mask votes on the strict hull only when it holds at least this fraction of
+    the median view's share of the majority hull's silhouette. A mask that misses what the others
+    agree on carves true object out of the strict hull for every view; one with extra background
+    only carves less, so only the missing side is judged. Measured on the blob photo set (64
+    views, the plain object's shaded lower side missed by the first masks of 10 low views):
+    final median / worst IoU 0.986 / 0.753, 88 % of views >= 0.95 -> 0.984 / 0.953, 100 %;
+    spot: no view left out, the same masks (0.958 / 0.831 / 56 %). Judging the views by IoU
+    with the majority silhouette instead also left out 3 spot views whose first masks held
+    their shadow: 0.950 / 0.831 / 52 %."""
     flag_iou: float = 0.85
     """Views whose mask agrees less than this with the hull's silhouette are flagged."""
     threads: int = 0
@@ -215,7 +225,9 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
     inside the majority hull: nothing but that loose hull calls it object. This keeps the
     object's shadow on the floor out (the majority hull holds it when most first masks do): on
     the spot photo set wrongly kept pixels 76k -> 37k, missed 68k -> 70k, median IoU 0.953 ->
-    0.967, worst view 0.870 -> 0.903. Returns the new masks and their :func:`agreement`."""
+    0.967, worst view 0.870 -> 0.903. Only the views whose first masks hold most of the
+    majority hull vote on the strict hull (:attr:`MaskConfig.min_recall`). Returns the new
+    masks and their :func:`agreement`."""
     import cv2
 
     (strict, major), voxel = carve_hulls(masks, cams, centre, radius, cfg.hull_grid, (cfg.hull_votes, 0.5))
@@ -225,6 +237,14 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
                            "are likely wrong (a symmetric or repeating object)",
                            fix="pass masks (--masks DIR), or photograph the object on a mat with a printed "
                                "non-repeating pattern")
+
+    held = np.array(per_view(lambda m, c: recall(m, hull_silhouette(major, voxel, c)), zip(masks, cams, strict=True),
+                             cfg.threads))
+    votes = held >= cfg.min_recall * np.median(held)
+    if not votes.all():  # the views that missed much of the majority hull do not carve the strict one
+        (strict,), _ = carve_hulls([m for m, v in zip(masks, votes, strict=True) if v],
+                                   [c for c, v in zip(cams, votes, strict=True) if v], centre, radius, cfg.hull_grid,
+                                   (cfg.hull_votes,))
 
     def one(img: np.ndarray, m: np.ndarray, c: Camera, d: np.ndarray | None) -> np.ndarray:
         sil, most = hull_silhouette(strict, voxel, c), hull_silhouette(major, voxel, c)
