@@ -238,16 +238,16 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
                            fix="pass masks (--masks DIR), or photograph the object on a mat with a printed "
                                "non-repeating pattern")
 
-    held = np.array(per_view(lambda m, c: recall(m, hull_silhouette(major, voxel, c)), zip(masks, cams, strict=True),
-                             cfg.threads))
+    mosts = per_view(lambda c: hull_silhouette(major, voxel, c), ((c,) for c in cams), cfg.threads)
+    held = np.array([recall(m, s) for m, s in zip(masks, mosts, strict=True)])
     votes = held >= cfg.min_recall * np.median(held)
     if not votes.all():  # the views that missed much of the majority hull do not carve the strict one
         (strict,), _ = carve_hulls([m for m, v in zip(masks, votes, strict=True) if v],
                                    [c for c, v in zip(cams, votes, strict=True) if v], centre, radius, cfg.hull_grid,
                                    (cfg.hull_votes,))
 
-    def one(img: np.ndarray, m: np.ndarray, c: Camera, d: np.ndarray | None) -> np.ndarray:
-        sil, most = hull_silhouette(strict, voxel, c), hull_silhouette(major, voxel, c)
+    def one(img: np.ndarray, m: np.ndarray, c: Camera, d: np.ndarray | None, most: np.ndarray) -> np.ndarray:
+        sil = hull_silhouette(strict, voxel, c)
         px = max(2, int(round(voxel * c.fx / np.linalg.norm(c.center - centre))))
         ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
         inner = cv2.erode(sil.astype(np.uint8), ker).astype(bool)
@@ -260,7 +260,7 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
         return _largest_parts(_grabcut(img, tri, cfg.grabcut_iterations))
 
     diffs = diff if diff is not None else [None] * len(images)
-    final = per_view(one, zip(images, masks, cams, diffs, strict=True), cfg.threads)
+    final = per_view(one, zip(images, masks, cams, diffs, mosts, strict=True), cfg.threads)
     return final, agreement(final, cams, centre, radius, cfg)
 
 
