@@ -59,7 +59,7 @@ class SfmConfig:
     the blob photo set (64 photos at 512², a plain object on a textured floor, truth known),
     three RANSAC/mapper seeds each: plain SIFT registered 59/64 every time (the 5 lowest views,
     10-14° above the floor, missing); affine 64/64 every time, rotation error max 0.100-0.105°
-    (plain: 0.100-0.105° on the 59), centre max 0.28 % (0.21 %), SfM 26 -> 34 s (a niced render
+    (plain: 0.098-0.105° on the 59 over four runs), centre max 0.28 % (0.21 %), SfM 26 -> 34 s (a niced render
     running beside it). On the real head (66 masked photos, 1000², features on the object alone)
     the same poses (rotation vs the dataset's median / max 0.374° / 3.09° -> 0.403° / 3.14°) and
     137 -> 192 s (the same). The spot photo set: 64/64, rotation max 0.135°, `relight poses`
