@@ -255,9 +255,11 @@ def test_second_round_puts_back_a_missed_part_and_removes_a_blob():
     masks, agree = refine_with_hull(imgs, first, cams, np.zeros(3), 1.0, MaskConfig(hull_grid=48, threads=2))
     assert iou(masks[3], truth[3]) > 0.95 and iou(masks[7], truth[7]) > 0.95
     assert min(iou(m, t) for m, t in zip(masks, truth, strict=True)) > 0.95
-    # agreement is of the masks written: all fixed, none flagged; of the first round's, the two
-    # wrong views are the ones that disagree
-    assert min(agree) > MaskConfig().flag_iou, agree
+    # agreement is of the masks written: all fixed, they agree about as well as the true masks
+    # do (0.87-0.88 at 64² and 48³ voxels: the hull's voxels are coarse); of the first round's,
+    # the two wrong views are the ones that disagree
+    exact = agreement(truth, cams, np.zeros(3), 1.0, MaskConfig(hull_grid=48, threads=2))
+    assert min(agree) > min(exact) - 0.03, (agree, exact)
     before = agreement(first, cams, np.zeros(3), 1.0, MaskConfig(hull_grid=48, threads=2))
     assert before[3] < 0.85 and before[7] < 0.9 and sorted(np.argsort(before)[:2]) == [3, 7], before
 
@@ -423,3 +425,51 @@ def test_views_that_missed_the_object_do_not_vote_on_the_strict_hull():
     print(f"low views' worst IoU: all voting {worst_everyone:.3f}, voters {worst_voters:.3f}")
     assert worst_everyone < 0.85 and worst_voters > 0.9
     assert min(iou(m, t) for m, t in zip(voters, truth, strict=True)) > 0.9
+
+
+def test_a_notch_few_masks_show_is_not_sure_object():
+    """Two overlapping spheres (24 views): a waist that views across it see as a notch of
+    background. The first masks filled the notch in all but the 2 views that show it most (as
+    GrabCut did in the blob's neck; there the warped neighbours put the object, so the
+    difference does not help). Sure object from the strict hull (90 % of the views: a voxel the
+    2 good views alone see outside stays) kept the filled notches; from the hull that every
+    voting view holds (``seed_votes``), the second round's colour models cut most of them, and
+    no object pixel is lost."""
+    import cv2
+
+    from relight.capture.masks import refine_with_hull
+
+    cams = orbit_cameras(24, 3.0, 40, 64, 64, hemisphere=True, min_elevation_deg=10)
+    rng = np.random.default_rng(0)
+    imgs, truth, first, diff, notches = [], [], [], [], []
+    for c in cams:
+        o, d = c.pixel_rays()
+        hit = np.zeros((64, 64), bool)
+        for x in (-0.4, 0.4):
+            oc = o - np.array([x, 0.0, 0.0])
+            b = d @ oc
+            hit |= b * b - (oc @ oc - 0.45 ** 2) > 0
+        img = rng.integers(90, 140, (64, 64, 3)).astype(np.uint8)
+        img[hit] = (230, 120, 30)
+        filled = np.zeros((64, 64), np.uint8)
+        cv2.fillConvexPoly(filled, cv2.convexHull(np.argwhere(hit)[:, ::-1].astype(np.int32)), 1)
+        notches.append(filled.astype(bool) & ~hit)
+        imgs.append(img)
+        truth.append(hit)
+        first.append(hit | notches[-1])
+        diff.append(np.where(first[-1], 1.0, 0.01).astype(np.float32))
+    size = np.array([n.sum() for n in notches])
+    good = np.argsort(-size)[:2]
+    for i in good:
+        first[i] = truth[i].copy()
+    shown = [i for i in range(24) if size[i] >= 20 and i not in good]
+
+    def kept(votes: float) -> tuple[float, int]:
+        cfg = MaskConfig(hull_grid=48, threads=2, seed_votes=votes)
+        masks, _ = refine_with_hull(imgs, first, cams, np.zeros(3), 1.0, cfg, diff)
+        notch = sum(int((masks[i] & notches[i]).sum()) for i in shown) / sum(int(notches[i].sum()) for i in shown)
+        return notch, sum(int((t & ~m).sum()) for m, t in zip(masks, truth, strict=True))
+
+    strict, every = kept(0.9), kept(MaskConfig().seed_votes)
+    print(f"notch pixels kept: sure object from the strict hull {strict[0]:.2f}, from every voter's {every[0]:.2f}")
+    assert strict[0] > 0.5 and every[0] < 0.4 and every[1] == 0
