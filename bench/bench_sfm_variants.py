@@ -24,14 +24,15 @@ from relight.data.capture_io import load_capture
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def config(pairs: list[str]) -> SfmConfig:
-    """An SfmConfig from ``key=value`` strings (values parsed as the field's type)."""
-    types = {f.name: type(f.default) for f in fields(SfmConfig)}
+def config(pairs: list[str], cls: type = SfmConfig):
+    """A ``cls`` dataclass (SfmConfig, MaskConfig) from ``key=value`` strings (values parsed as the
+    field's type)."""
+    types = {f.name: type(f.default) for f in fields(cls)}
     kw = {}
     for pair in pairs:
         k, v = pair.split("=", 1)
         kw[k] = v.lower() in ("1", "true", "yes") if types[k] is bool else types[k](v)
-    return SfmConfig(**kw)
+    return cls(**kw)
 
 
 def main() -> int:
