@@ -1,5 +1,5 @@
 """Automatic-mask options on a photo-like synthetic capture (`relight synth SCENE --photos`):
-for each variant of :class:`relight.capture.masks.MaskConfig` given as ``key=value`` lists, the
+for each variant of :class:`relight.capture.mask_config.MaskConfig` given as ``key=value`` lists, the
 final masks' IoU with the true coverage (median, worst, share of views >= 0.95) and their
 outward bias: (wrongly kept - missed) pixels per pixel of the true outline, in pixels of the
 undistorted photo (+: the masks are too big, the way a fitted mesh then grows). SfM runs once
@@ -26,7 +26,8 @@ from PIL import Image
 from scipy import ndimage
 
 from relight.capture.hulls import iou
-from relight.capture.masks import MaskConfig, auto_masks, grow, shrink, working_size
+from relight.capture.mask_config import MaskConfig
+from relight.capture.masks import auto_masks, grow, shrink, working_size
 from relight.capture.photos import read_photo
 from relight.capture.sfm import SfmConfig, run_sfm
 from relight.runtime.paths import read_json

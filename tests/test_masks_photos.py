@@ -15,7 +15,8 @@ from PIL import Image
 from cli.main import main
 from relight.capture.background import _homographies, dominant_plane
 from relight.capture.hulls import carve_hulls, hull_silhouette, iou
-from relight.capture.masks import MaskConfig, carve_hull
+from relight.capture.mask_config import MaskConfig
+from relight.capture.masks import carve_hull
 from relight.capture.photos import check_photos, upright_folder
 from relight.data.camera import orbit_cameras
 from relight.render.photos import METER_KEY, distortion_map, floor_mesh, floor_texture, meter

@@ -22,8 +22,8 @@ from PIL import Image
 from relight.capture.background import per_view, static_difference
 from relight.capture.frame import normalize_frame
 from relight.capture.llff import llff_images, read_llff
+from relight.capture.mask_config import MaskConfig
 from relight.capture.masks import (
-    MaskConfig,
     auto_masks,
     check_masks,
     grow,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from relight.capture.background import nearest_views
-from relight.capture.masks import MaskConfig
+from relight.capture.mask_config import MaskConfig
 from relight.data.capture import Capture
 from relight.data.capture_io import load_capture
 from relight.runtime.paths import read_json
