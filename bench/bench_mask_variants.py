@@ -3,7 +3,7 @@ for each variant of :class:`relight.capture.mask_config.MaskConfig` given as ``k
 final masks' IoU with the true coverage (median, worst, share of views >= 0.95) and their
 outward bias: (wrongly kept - missed) pixels per pixel of the true outline, in pixels of the
 undistorted photo (+: the masks are too big, the way a fitted mesh then grows). SfM runs once
-(default options) and is cached in out/bench/mask_variants/SCENE; the masks are made as
+(default options, in out/bench/mask_variants/SCENE) and its poses serve every variant; the masks are made as
 `relight poses --masks auto` makes them (:func:`relight.capture.masks.auto_masks` at
 ``max_side``). This is how ``MaskConfig.seed_votes`` was chosen (results/photos.md, session 12).
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
+import shutil
 import time
 from pathlib import Path
 
@@ -48,14 +48,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "results/mask_variants.jsonl")
     a = ap.parse_args()
     work = ROOT / "out/bench/mask_variants" / a.folder.name
-    cache = work / "sfm.pkl"
-    if cache.exists():
-        r = pickle.loads(cache.read_bytes())
-    else:
-        photos = a.folder / "photos"
-        r = run_sfm(photos, sorted(p.name for p in photos.glob("*.jpg")), work, SfmConfig(), log=lambda s: None)
-        r.distorted = {}  # pycolmap cameras do not pickle; the masks need only the undistorted ones
-        cache.write_bytes(pickle.dumps(r))
+    shutil.rmtree(work, ignore_errors=True)
+    photos = a.folder / "photos"
+    r = run_sfm(photos, sorted(p.name for p in photos.glob("*.jpg")), work, SfmConfig(), log=lambda s: None)
     lens = read_json(a.folder / "truth/photos.json")["lens"]
     images = [read_photo(r.image_dir / n) for n in r.names]
     sizes = [im.shape[:2] for im in images]

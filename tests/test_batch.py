@@ -69,12 +69,19 @@ def _status(out: Path, name: str) -> dict:
 
 
 def _wait_for_material_step(out: Path, name: str, step: int, proc: subprocess.Popen, timeout: float = 300) -> dict:
-    """The task's status once its material stage is past ``step`` with a checkpoint on disk."""
-    ckpt = out / name / ".asset.ckpt" / "material" / "ckpt.npz"
+    """The task's status once its material stage has a checkpoint of ``step`` steps or more on disk
+    (the checkpoint's own step: the status can run a step ahead of the checkpoint, and a kill in
+    between resumed at step - 1 on a loaded machine). ``ckpt.json`` is written after the atomic
+    ``ckpt.npz``, so the npz holds at least the step it names."""
+    ckpt = out / name / ".asset.ckpt" / "material" / "ckpt.json"
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         st = _status(out, name)
-        if st.get("task") == "material" and st.get("step", 0) >= step and ckpt.is_file():
+        try:
+            saved = json.loads(ckpt.read_text()).get("step", 0)
+        except (OSError, ValueError):
+            saved = 0
+        if st.get("task") == "material" and saved >= step:
             return st
         time.sleep(0.05)
     raise AssertionError(f"never reached material step {step}: {_status(out, name)} {proc.communicate()}")
