@@ -13,15 +13,13 @@ Usage: .venv/bin/python bench/bench_mask_variants.py out/bench/photos_v2/blob \
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 from bench_photos import truth_mask_in
-from bench_sfm_variants import config
+from bench_sfm_variants import config, emit, variant_args
 from PIL import Image
 from scipy import ndimage
 
@@ -42,11 +40,7 @@ def outward_bias(mask: np.ndarray, truth: np.ndarray) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("folder", type=Path)
-    ap.add_argument("--variant", nargs="+", action="append", required=True, metavar=("NAME", "KEY=VALUE"))
-    ap.add_argument("--out", type=Path, default=ROOT / "results/mask_variants.jsonl")
-    a = ap.parse_args()
+    a = variant_args(__doc__, "results/mask_variants.jsonl")
     work = ROOT / "out/bench/mask_variants" / a.folder.name
     shutil.rmtree(work, ignore_errors=True)
     photos = a.folder / "photos"
@@ -74,9 +68,7 @@ def main() -> int:
                             "share_at_least_0.95": float(np.mean(ious >= 0.95))},
                "outward_bias_px": {"mean": float(bias.mean()), "median": float(np.median(bias))},
                "worst_views": {Path(r.names[i]).stem: round(float(ious[i]), 4) for i in worst}}
-        print(json.dumps(row))
-        with a.out.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        emit(row, a.out)
     return 0
 
 

@@ -35,12 +35,25 @@ def config(pairs: list[str], cls: type = SfmConfig):
     return cls(**kw)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def variant_args(doc: str, out: str) -> argparse.Namespace:
+    """The command line of a variants bench: a photo-set folder, ``--variant NAME KEY=VALUE ...``
+    (repeated) and ``--out`` (a JSON-lines file, appended to; default ``out`` under the repo)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path)
     ap.add_argument("--variant", nargs="+", action="append", required=True, metavar=("NAME", "KEY=VALUE"))
-    ap.add_argument("--out", type=Path, default=ROOT / "results/sfm_variants.jsonl")
-    a = ap.parse_args()
+    ap.add_argument("--out", type=Path, default=ROOT / out)
+    return ap.parse_args()
+
+
+def emit(row: dict, out: Path) -> None:
+    """Print ``row`` and append it to the JSON-lines file ``out``."""
+    print(json.dumps(row), flush=True)
+    with out.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def main() -> int:
+    a = variant_args(__doc__, "results/sfm_variants.jsonl")
     photos = a.folder / "photos"
     names = sorted(p.name for p in photos.glob("*.jpg"))
     truth = load_capture(a.folder / "truth", "train", load_gt=False)
@@ -55,9 +68,7 @@ def main() -> int:
                "photos": len(names), "unregistered": r.unregistered, "seconds": round(seconds, 1),
                "rotation_error_deg": {"median": float(np.median(rot)), "max": float(rot.max())},
                "centre_error_frac": {"median": float(np.median(centre)), "max": float(centre.max())}}
-        print(json.dumps(row))
-        with a.out.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        emit(row, a.out)
     return 0
 
 
