@@ -80,7 +80,8 @@ class MaskConfig:
     Why it matters: a mesh fitted to the blob's SfM capture (``relight geometry --downscale 2``)
     lay 0.0133 outside the true surface (of a ~0.85 radius; normal error 7.9°), with the truth's
     masks 0.0026 (5.5°), and 0.0066 (5.6°) with only the wrongly kept pixels over 2 px from the
-    true outline put right: the filled concavities and background patches decide most of it."""
+    true outline put right: the filled concavities and background patches decide most of it.
+    With this default the mesh lies +0.0041 outside (7.5°; results/mask_geometry.md)."""
     flag_iou: float = 0.85
     """Views whose mask agrees less than this with the hull's silhouette are flagged."""
     threads: int = 0
