@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import trimesh
 from bench_photos import truth_mask_in
 from PIL import Image
 from scipy import ndimage
@@ -29,20 +28,29 @@ from scipy.spatial import cKDTree
 
 from relight.capture.frame import align_similarity
 from relight.data.capture_io import load_capture
+from relight.data.mesh import Mesh, load_mesh
+from relight.evaluation.metrics import sample_surface
 from relight.runtime.paths import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def surface_errors(mesh: trimesh.Trimesh, truth: trimesh.Trimesh, samples: int = 100_000) -> dict:
+def face_normals(mesh: Mesh) -> np.ndarray:
+    """(F, 3) unit normals of the faces (counter-clockwise = front)."""
+    v = mesh.vertices.astype(np.float64)[mesh.faces]
+    n = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+def surface_errors(mesh: Mesh, truth: Mesh, samples: int = 100_000) -> dict:
     """Signed distance (along the truth's normal), |distance| and normal angle (degrees) of
     ``samples`` points of ``mesh`` to their nearest of 4x as many points of ``truth``."""
-    p, fi = trimesh.sample.sample_surface(truth, 4 * samples, seed=0)
-    q, qi = trimesh.sample.sample_surface(mesh, samples, seed=1)
+    p, fi = sample_surface(truth, 4 * samples, seed=0, return_faces=True)
+    q, qi = sample_surface(mesh, samples, seed=1, return_faces=True)
     _, i = cKDTree(p).query(q)
-    n = truth.face_normals[fi][i]
+    n = face_normals(truth)[fi][i]
     signed = ((q - p[i]) * n).sum(1)
-    angle = np.degrees(np.arccos(np.clip((mesh.face_normals[qi] * n).sum(1), -1, 1)))
+    angle = np.degrees(np.arccos(np.clip((face_normals(mesh)[qi] * n).sum(1), -1, 1)))
     return {"signed_mean": float(signed.mean()), "abs_mean": float(np.abs(signed).mean()),
             "normal_angle_mean_deg": float(angle.mean())}
 
@@ -73,7 +81,7 @@ def main() -> int:
         near = (ndimage.distance_transform_edt(~true) <= a.band) & (ndimage.distance_transform_edt(true) <= a.band)
         for v, m in zip(variants, (auto, true, np.where(near, auto, true), np.where(near, true, auto)), strict=True):
             Image.fromarray(np.where(m, 255, 0).astype(np.uint8)).save(work / v / f"masks/{n}.png")
-    truth_mesh = trimesh.load(a.folder / "truth/gt/mesh.obj", force="mesh", process=False)
+    truth_mesh = load_mesh(a.folder / "truth/gt/mesh.obj")
     rows = {}
     for v in variants:
         out = work / f"{v}_geometry"
@@ -81,9 +89,8 @@ def main() -> int:
                             str(a.downscale), "--overwrite", "-q"], capture_output=True, text=True, cwd=ROOT)
         if r.returncode != 0:
             raise SystemExit(f"geometry of {v} failed: {r.stderr.strip()[-500:]}")
-        m = trimesh.load(out / "mesh.obj", force="mesh", process=False)
-        m = trimesh.Trimesh(m.vertices @ sim[:3, :3].T + sim[:3, 3], m.faces, process=False)
-        rows[v] = surface_errors(m, truth_mesh)
+        m = load_mesh(out / "mesh.obj")
+        rows[v] = surface_errors(Mesh(m.vertices @ sim[:3, :3].T + sim[:3, 3], m.faces), truth_mesh)
         print(v, json.dumps(rows[v]), flush=True)
     out = ROOT / a.out
     out.with_suffix(".json").write_text(json.dumps({"scene": scene, "downscale": a.downscale, "band_px": a.band,
