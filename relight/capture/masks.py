@@ -12,8 +12,8 @@ photo's own edges; enclosed holes are filled (so objects with through-holes keep
 falls inside the masks of at least ``hull_votes`` — the strict hull — or half — the majority
 hull — of the views that see it), projected back, and a second GrabCut round takes them as its
 seeds (inside the eroded hull that every voting view's mask holds: object; inside the
-majority hull: probable object; outside it, dilated: background), so a background blob that one view got wrong is removed by
-the others, and an object part it missed is put back. Each final mask's agreement with the
+majority hull: probable object; outside it, dilated: background), so a background blob that
+one view got wrong is removed by the others, and an object part it missed is put back. Each final mask's agreement with the
 strict hull of the final masks (IoU) is reported; views below ``flag_iou`` are flagged. Views
 are processed in parallel (``threads``), with the same results as one by one.
 
@@ -149,10 +149,10 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
     view's mask holds (:attr:`MaskConfig.seed_votes`) is sure object where eroded, the majority
     hull (inside half of them) with the view's own mask is probable object, and outside the
     dilated majority hull is sure background; the strict hull (a voxel inside ``hull_votes`` of
-    the masks that see it) bounds where background-like pixels may stay probable object. So the views correct each other both ways: a
-    background blob one view got wrong is outside the others' majority, and an object part one
-    view missed (a dark patch on the silhouette, a foot on a floor of its colour) is inside it
-    (measured on the spot photo set: missed object pixels 171k -> 58k, wrongly kept 41k -> 112k,
+    the masks that see it) bounds where background-like pixels may stay probable object. So the
+    views correct each other both ways: a background blob one view got wrong is outside the
+    others' majority, and an object part one view missed (a dark patch on the silhouette, a
+    foot on a floor of its colour) is inside it (measured on the spot photo set: missed object pixels 171k -> 58k, wrongly kept 41k -> 112k,
     median IoU 0.941 -> 0.947, worst view 0.31 -> 0.86; results/photos.md). Given each view's
     ``diff`` to its predicted background, a pixel that matches the background (below
     :attr:`MaskConfig.low`) and lies outside the strict hull is only probable background even
