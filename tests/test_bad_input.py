@@ -35,6 +35,7 @@ class World:
 
     def __init__(self, root: Path):
         self.root = root
+        self.held: list[int] = []  # file descriptors a case keeps open (a held lock)
         self.cap = root / "cap"
         (self.cap / "train").mkdir(parents=True)
         rng = np.random.default_rng(0)
@@ -250,7 +251,13 @@ def _mesh_elsewhere(w: World):
 
 
 def _locked(w: World):
-    (w.root / ".out.lock").write_text(f"{os.getppid()}\n")  # a live process holds the output
+    """A run holds the output: the kernel lock on ``.out.lock``, as ``output_lock`` takes it."""
+    import fcntl
+
+    fd = os.open(w.root / ".out.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    w.held.append(fd)
 
 
 def _link_to_capture(w: World):
@@ -400,7 +407,10 @@ def run_cli(argv, capsys):
 
 @pytest.fixture
 def world(tmp_path):
-    return World(tmp_path)
+    w = World(tmp_path)
+    yield w
+    for fd in w.held:
+        os.close(fd)
 
 
 def test_the_world_is_valid(world, capsys):

@@ -161,3 +161,53 @@ def test_a_stale_lock_is_taken_over(tiny_capture, tmp_path, cpu_backend):
     (tmp_path / ".r.lock").write_text(f"{dead.pid}\n")  # its process is gone
     render.run(tiny_capture / "gt", tmp_path / "r", cpu_backend, orbit=1, res=16, spp=1)
     assert (tmp_path / "r" / "view_000.exr").is_file() and not (tmp_path / ".r.lock").exists()
+
+
+def test_a_lock_goes_with_its_process(tmp_path):
+    """The output lock is the kernel's: while a process holds it another run is refused with its
+    PID (even in the instant before the PID is written), and once that process is killed the
+    output is free at once, with no stale file to judge."""
+    import fcntl
+
+    from relight.runtime.paths import output_lock
+
+    out = tmp_path / "r"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from relight.runtime.paths import output_lock\n"
+                               f"with output_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(60)"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RelightError, match=f"PID {holder.pid}"), output_lock(out):
+            pass
+        holder.kill()
+        holder.wait()
+        with output_lock(out):  # SIGKILL left the file; the kernel dropped the lock
+            assert (tmp_path / ".r.lock").read_text().strip() == str(os.getpid())
+        assert not (tmp_path / ".r.lock").exists()
+    finally:
+        holder.kill()
+        holder.stdout.close()
+    fd = os.open(tmp_path / ".r.lock", os.O_CREAT | os.O_RDWR, 0o644)  # locked, PID not written yet
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(RelightError, match="another relight run"), output_lock(out):
+            pass
+    finally:
+        os.close(fd)
+
+
+def test_an_output_in_new_folders_is_locked_too(tmp_path):
+    """An output whose folders do not exist yet is locked like any other (the folders are made
+    for the lock file), and a run that fails leaves none of those folders behind."""
+    from relight.runtime.paths import output_lock
+
+    out = tmp_path / "a" / "b" / "r"
+    with output_lock(out):
+        assert (tmp_path / "a" / "b" / ".r.lock").is_file()
+        with pytest.raises(RelightError, match="another relight run"), output_lock(out):
+            pass
+    assert (tmp_path / "a" / "b").is_dir() and not (tmp_path / "a" / "b" / ".r.lock").exists()
+    shutil.rmtree(tmp_path / "a")
+    with pytest.raises(KeyboardInterrupt), output_lock(out):
+        raise KeyboardInterrupt
+    assert not (tmp_path / "a").exists()

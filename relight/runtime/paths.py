@@ -216,42 +216,84 @@ def check_disjoint(out: Path, inputs, flag: str = "-o") -> None:
 @contextmanager
 def output_lock(out: Path) -> Iterator[None]:
     """Hold ``.NAME.lock`` beside ``out`` while a command writes it; a second run with the same
-    output is refused with the holder's PID (a lock left by a dead process is taken over)."""
+    output is refused with the holder's PID.
+
+    The lock is the kernel's (``flock``) on that file, not the file's existence: it goes with its
+    process however that ends (no stale locks to judge by PID, which a reused PID would fool), and
+    there is no moment in which a second run sees the file but not its holder. Folders above
+    ``out`` that do not exist yet are made here, so that every run with this output meets the same
+    lock file, and removed again (when still empty) if the run fails."""
+    import fcntl  # POSIX; relight runs on Linux and macOS
+
     out = Path(out)
+    made = _make_parents(out)
     lock = out.parent / f".{out.name}.lock"
-    if not out.parent.exists():  # nothing exists yet: no run can be writing here
+    try:
+        fd = _take_lock(lock, fcntl, out)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    try:
         yield
-        return
-    for _ in range(2):
+    except BaseException:
+        _release(lock, fd)
+        _remove_empty(made)
+        raise
+    _release(lock, fd)
+
+
+def _take_lock(lock: Path, fcntl, out: Path) -> int:
+    """Open ``lock`` and take its ``flock`` without waiting; the file descriptor, with this PID written."""
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if pid and pid != os.getpid() and _alive(pid):
-                raise RelightError(f"another relight run (PID {pid}) is writing this output", path=out,
-                                   fix="wait for it to finish, or choose another -o") from None
-            lock.unlink(missing_ok=True)  # stale: its process is gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
-        break
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: say by whom
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RelightError(f"another relight run (PID {holder}) is writing this output", path=out,
+                               fix="wait for it to finish, or choose another -o") from None
+        try:  # its last holder may have removed the file between our open and our lock: start again
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
-def _alive(pid: int) -> bool:
+def _release(lock: Path, fd: int) -> None:
+    """Remove the lock file while still holding it, then let go (a run that opened the old file
+    meanwhile finds it gone and makes a new one)."""
+    lock.unlink(missing_ok=True)
+    os.close(fd)
+
+
+def _make_parents(out: Path) -> list[Path]:
+    """``mkdir -p`` the folder holding ``out``; the folders it made, deepest first."""
+    missing, folder = [], out.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        for f in reversed(missing):
+            f.mkdir(exist_ok=True)
+    except OSError as e:
+        _remove_empty(missing)
+        raise RelightError(f"cannot write here ({e.strerror or e})", path=out,
+                           fix="choose a writable -o location") from None
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty (another run may be using one)."""
+    for f in folders:
+        try:
+            f.rmdir()
+        except OSError:
+            return
 
 
 def umask_mode(mode: int = 0o777) -> int:
