@@ -7,7 +7,8 @@ Usage: .venv/bin/python bench/bench_geometry_ceiling.py TAG [--set KEY=JSON ...]
 Fits the geometry stage on the capture's training views with ``GeometryConfig`` overrides
 (``--set lam=40``; or takes ``--mesh``), unwraps it (xatlas, 512² atlas), gives every texel the GT
 albedo/roughness of the nearest GT surface point and the GT envmap (``bench_mesh_ceiling``), and
-renders the test views under each relit set's light. Reported: Chamfer, normal MAE, mask IoU and
+renders the test views under each relit set's light. Reported: Chamfer, normal MAE, mask IoU, the
+albedo PSNR of that oracle (scale-aligned, as ``relight eval``; by region: bench_levers.error_regions) and
 the relight PSNR (sRGB, over the GT mask as ``relight eval``, no albedo alignment: the albedo *is*
 GT) split into the **silhouette band** (GT-mask pixels within 2 px of the GT or the predicted
 silhouette) and the **interior** (the rest) — which of the two a setting improves. Appends one
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_levers import error_regions  # noqa: E402
 from bench_mesh_ceiling import oracle_asset  # noqa: E402
 
 HEADER = """# Geometry settings judged by their relighting ceiling (spot, 64 views at 256²)
@@ -57,12 +59,14 @@ def table(jsonl: Path) -> str:
     """Markdown table of the runs in ``jsonl`` (one JSON object a line, as ``main`` appends)."""
     rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()]
     out = ["| run | overrides / mesh | spp | fit s | faces | Chamfer % | normal MAE ° | mask IoU | "
-           "relight dB | band dB | interior dB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "relight dB | band dB | interior dB | albedo dB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         what = ", ".join(f"{k}={v}" for k, v in r.get("set", {}).items()) or r.get("mesh", "defaults")
+        albedo = f"{r['albedo_psnr']:.2f}" if "albedo_psnr" in r else "—"
         out.append(f"| {r['tag']} | {what} | {r.get('spp', 64)} | {r.get('seconds', '—')} | {r['faces']} | "
                    f"{100 * r['chamfer']:.3f} | {r['normal_mae']:.2f} | {r['mask_iou']:.4f} | "
-                   f"{r['relight_psnr_mean']:.2f} | {r['band_psnr_mean']:.2f} | {r['interior_psnr_mean']:.2f} |")
+                   f"{r['relight_psnr_mean']:.2f} | {r['band_psnr_mean']:.2f} | {r['interior_psnr_mean']:.2f} | "
+                   f"{albedo} |")
     return "\n".join(out) + "\n"
 
 
@@ -120,6 +124,9 @@ def main() -> None:
     uv = unwrap(mesh, 512).with_normals()
     shell = Asset(uv, gt.albedo, gt.roughness, gt.envmap, envmap_rotation_deg=gt.envmap_rotation_deg)
     oracle, _ = oracle_asset(shell, gt, 512)
+    regions = error_regions(oracle, test, backend)
+    row |= {"albedo_psnr": float(-10 * np.log10(sum(r["pixels"] * 10 ** (-r["psnr"] / 10) for r in regions.values()))),
+            "albedo_regions": regions}
     gmask = test.masks > 0.5
     psnrs, bands, inner, strips = {}, {}, {}, []
     for name, rv in test.relit.items():
