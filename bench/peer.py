@@ -26,8 +26,15 @@ PEER_LR = 0.05
 
 
 def peer_recipe(train, mesh, backend, *, steps: int, spp: int, tex_res: int, env_width: int, max_depth: int,
-                metallic: bool = False, lr: float = PEER_LR, seed: int = 0):
-    """Fit textures and envmap of ``mesh`` (with UVs) to ``train`` the tutorial way; an Asset."""
+                metallic: bool = False, lr: float = PEER_LR, seed: int = 0, masked: bool = False,
+                uniform: bool = False, env_lr: float | None = None, views_per_step: int = 1):
+    """Fit textures and envmap of ``mesh`` (with UVs) to ``train`` the tutorial way; an Asset.
+
+    The defaults are the recipe. The options are what a careful user might change within it,
+    measured by :func:`sweep` (``results/peer_lr.md``): ``masked`` (loss on the object's pixels
+    only), ``uniform`` (Mitsuba's ``Adam(uniform=True)``: one step size for all texels, no
+    per-texel normalisation), ``env_lr`` (the envmap's own learning rate), ``views_per_step``
+    (views averaged in one step's loss)."""
     import drjit as dr
 
     from relight.data.asset import Asset
@@ -40,17 +47,24 @@ def peer_recipe(train, mesh, backend, *, steps: int, spp: int, tex_res: int, env
     scene = build_scene(backend, init, max_depth, integrator="prb")
     params = mi.traverse(scene)
     keys = (KA, KR, KE, KM) if metallic else (KA, KR, KE)
-    opt = mi.ad.Adam(lr=lr)
+    opt = mi.ad.Adam(lr=lr, uniform=uniform)
     for k in keys:
         opt[k] = params[k]
+    if env_lr is not None:
+        opt.set_learning_rate({KE: env_lr})
     params.update(opt)
     sensors = [sensor(backend, c, spp, pixel_format="rgb") for c in train.cameras]
     refs = [mi.TensorXf(np.ascontiguousarray(im)) for im in train.images]
+    weights = [mi.TensorXf(np.ascontiguousarray((m > 0).astype(np.float32)[..., None])) for m in train.masks] \
+        if masked else None
     rng = np.random.default_rng(seed)
     for it in range(steps):
-        v = int(rng.integers(len(sensors)))
-        img = mi.render(scene, params, sensor=sensors[v], spp=spp, seed=it)
-        dr.backward(dr.mean(dr.square(img - refs[v]), axis=None))
+        loss = 0.0
+        for b in range(views_per_step):
+            v = int(rng.integers(len(sensors)))
+            diff = mi.render(scene, params, sensor=sensors[v], spp=spp, seed=it * views_per_step + b) - refs[v]
+            loss = loss + dr.mean(dr.square(diff * weights[v] if masked else diff), axis=None) / views_per_step
+        dr.backward(loss)
         opt.step()
         opt[KA] = dr.clip(opt[KA], 0.0, 1.0)
         opt[KR] = dr.clip(opt[KR], 0.05, 1.0)
@@ -64,44 +78,70 @@ def peer_recipe(train, mesh, backend, *, steps: int, spp: int, tex_res: int, env
                  metal)
 
 
-def sweep(obj: str, steps: int, lrs: list[float], out: Path) -> list[dict]:
-    """The learning-rate sweep behind :data:`PEER_LR`: the recipe for ``steps`` on ``obj``'s
-    reconstructed mesh (``out/bench/suite/<obj>_fit``), evaluated at 64 spp; writes ``out``.md/.json."""
+def parse_variant(text: str) -> tuple[str, dict]:
+    """``NAME:key=value,key=value`` (values as Python literals) -> (NAME, options of :func:`peer_recipe`)."""
+    import ast
+
+    name, _, opts = text.partition(":")
+    kw = {}
+    for item in filter(None, opts.split(",")):
+        k, _, v = item.partition("=")
+        kw[k.strip()] = ast.literal_eval(v.strip())
+    return name, kw
+
+
+def sweep(capture: Path, mesh: str, steps: int, variants: list[str], out: Path, ours: bool = False) -> list[dict]:
+    """The peer's variants for ``steps`` on ``capture`` (a ``relight synth`` folder) and ``mesh``
+    (``gt``: the GT mesh and UVs; or a fitted asset folder: its mesh and atlas), each evaluated at
+    64 spp; ``ours``: relight's material stage (``fast``, the same steps) as a reference row.
+    Writes ``out``.md/.json. Behind :data:`PEER_LR` and ``results/peer_lr.md``."""
     from relight.commands.common import load_splits
     from relight.data.asset import load_asset
     from relight.evaluation.evaluate import evaluate
     from relight.material.config import load_config
+    from relight.material.fit import fit_material
     from relight.runtime.backend import select_backend
 
     backend = select_backend("cpu")
-    suite = Path(__file__).resolve().parent.parent / "out/bench/suite"
-    splits, fitted, m = load_splits(suite / obj), load_asset(suite / f"{obj}_fit"), load_config("fast")
+    splits, m = load_splits(capture), load_config("fast", iterations=steps)
+    base = load_asset(capture / "gt" if mesh == "gt" else Path(mesh)).mesh.with_normals()
     rows = []
-    for lr in lrs:
-        t = time.perf_counter()
-        a = peer_recipe(splits.train, fitted.mesh, backend, steps=steps, spp=m.spp, tex_res=m.tex_res,
-                        env_width=m.env_width, max_depth=m.max_depth, lr=lr)
-        ev = evaluate(a, splits.test, backend, spp=64)
-        rows.append({"lr": lr, "steps": steps, "albedo_psnr": ev.albedo_psnr, "relight_psnr_mean": ev.relight_psnr_mean,
-                     "roughness_mae": ev.roughness_mae, "seconds": round(time.perf_counter() - t, 1)})
+
+    def row(name, kw, asset, t):
+        ev = evaluate(asset, splits.test, backend, spp=64)
+        rows.append({"variant": name, "options": kw, "steps": steps, "albedo_psnr": ev.albedo_psnr,
+                     "relight_psnr_mean": ev.relight_psnr_mean, "roughness_mae": ev.roughness_mae,
+                     "seconds": round(time.perf_counter() - t, 1)})
         print(json.dumps(rows[-1]), flush=True)
+
+    if ours:
+        t = time.perf_counter()
+        row("relight (ours)", {}, fit_material(splits.train, base, m, backend).asset, t)
+    for text in variants:
+        name, kw = parse_variant(text)
+        t = time.perf_counter()
+        opts = {"spp": m.spp, "tex_res": m.tex_res, "env_width": m.env_width, "max_depth": m.max_depth, **kw}
+        row(name, kw, peer_recipe(splits.train, base, backend, steps=steps, **opts), t)
     out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
-    md = [f"# Peer learning-rate sweep ({obj}, {steps} steps, CPU)", "",
-          f"Reproduce: `.venv/bin/python bench/peer.py --object {obj} --steps {steps} --lrs "
-          f"{','.join(str(x) for x in lrs)}` (after bench_suite or bench_ladder made the fit). Evaluated at "
-          "64 spp (a ranking, not the final figure).", "", "| lr | albedo PSNR | relight PSNR | roughness MAE | seconds |",
-          "|---|---|---|---|---|"]
-    md += [f"| {r['lr']} | {r['albedo_psnr']:.2f} | {r['relight_psnr_mean']:.2f} | {r['roughness_mae']:.3f} | "
-           f"{r['seconds']:.0f} |" for r in rows]
+    cmd = " ".join([f"--capture {capture}", f"--mesh {mesh}", f"--steps {steps}", *(f"--variant '{v}'" for v in variants),
+                    *(["--ours"] if ours else [])])
+    md = [f"# Peer variants ({capture.name}, {steps} steps, CPU)", "",
+          f"Reproduce: `.venv/bin/python bench/peer.py {cmd}`. Evaluated at 64 spp (a ranking, not the final "
+          "figure); seconds include the evaluation.", "",
+          "| variant | options | albedo PSNR | relight PSNR | roughness MAE | seconds |", "|---|---|---|---|---|---|"]
+    md += [f"| {r['variant']} | {r['options'] or '—'} | {r['albedo_psnr']:.2f} | {r['relight_psnr_mean']:.2f} | "
+           f"{r['roughness_mae']:.3f} | {r['seconds']:.0f} |" for r in rows]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     return rows
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description="learning-rate sweep of the peer recipe")
-    ap.add_argument("--object", default="spot")
+    ap = argparse.ArgumentParser(description="variants of the peer recipe (learning rate, Adam, masking, views per step)")
+    ap.add_argument("--capture", type=Path, required=True, help="a relight synth capture folder")
+    ap.add_argument("--mesh", default="gt", help="'gt' (the capture's GT mesh and UVs) or a fitted asset folder")
     ap.add_argument("--steps", type=int, default=500)
-    ap.add_argument("--lrs", default="0.05,0.01,0.002")
-    ap.add_argument("--out", default="results/peer_lr")
+    ap.add_argument("--variant", action="append", default=[], help="NAME:key=value,... (peer_recipe options)")
+    ap.add_argument("--ours", action="store_true", help="add relight's material stage with the same steps")
+    ap.add_argument("--out", type=Path, default=Path("results/peer_variants"))
     a = ap.parse_args()
-    sweep(a.object, a.steps, [float(x) for x in a.lrs.split(",")], Path(a.out))
+    sweep(a.capture, a.mesh, a.steps, a.variant or ["recipe:"], a.out, a.ours)
