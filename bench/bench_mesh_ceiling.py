@@ -72,8 +72,14 @@ def oracle_asset(fit, gt, n: int):
     dist, j = cKDTree(samples).query(pts[hit], workers=-1)
     albedo, rough = np.zeros((n, n, 3), np.float32), np.zeros((n, n), np.float32)
     albedo[hit], rough[hit] = sample_bilinear(gt.albedo, suv[j]), sample_bilinear(gt.roughness, suv[j])[:, 0]
-    albedo, rough = fill_gutters(hit, albedo, rough)
-    oracle = replace(fit, mesh=mesh, albedo=albedo, roughness=rough, envmap=gt.envmap,
+    metal = None
+    if gt.metallic is not None:  # a metallic object's oracle has its metal too
+        metal = np.zeros((n, n), np.float32)
+        metal[hit] = sample_bilinear(gt.metallic, suv[j])[:, 0]
+        albedo, rough, metal = fill_gutters(hit, albedo, rough, metal)
+    else:
+        albedo, rough = fill_gutters(hit, albedo, rough)
+    oracle = replace(fit, mesh=mesh, albedo=albedo, roughness=rough, metallic=metal, envmap=gt.envmap,
                      envmap_rotation_deg=gt.envmap_rotation_deg)
     return oracle, dist
 

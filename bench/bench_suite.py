@@ -5,6 +5,8 @@ real lego capture, and a speed section; writes ``results/benchmark.md`` / ``.jso
 Usage: .venv/bin/python bench/bench_suite.py [--objects spot,knot,blob,vase,bottle] [--speed] [--lego]
                                              [--no-peer] [--out results/benchmark]
        .venv/bin/python bench/bench_suite.py --from-json   (rewrite the Markdown from the JSON)
+       .venv/bin/python bench/bench_suite.py --one NAME --no-peer && \
+       .venv/bin/python bench/bench_suite.py --merge NAME --why "..."   (one object rerun after a change)
 
 Each object runs in its own process (so peak memory is per object): synth (64 + 8 views at
 256², relit sets) once into out/bench/suite/<name>, then ``relight fit`` with the ``fast``
@@ -205,7 +207,8 @@ def markdown(r: dict) -> str:
     for o in objs:
         m = o["metrics"]
         lo = min(m["relight_psnr"].values())
-        L.append(f"| **relight** {o['object']} | {m['albedo_psnr']:.2f}{mark(m['albedo_psnr'] >= 30)} | "
+        rerun = " †" if "rerun" in o else ""
+        L.append(f"| **relight** {o['object']}{rerun} | {m['albedo_psnr']:.2f}{mark(m['albedo_psnr'] >= 30)} | "
                  f"{m['relight_psnr_mean']:.2f}{mark(m['relight_psnr_mean'] >= 30 and lo >= 28)} | "
                  f"{m['normal_mae']:.2f}°{mark(m['normal_mae'] <= 3.5)} | {m['novel_view_psnr']:.2f} | "
                  f"{100 * m['chamfer']:.3f} % | {o['fit_seconds'] / 60:.1f} min{mark(o['fit_seconds'] <= 900)} |")
@@ -219,6 +222,7 @@ def markdown(r: dict) -> str:
                      f"{m['novel_view_psnr'] - b['novel_view_psnr']:+.2f} | | |")
     for name, a, rl, n, t in PUBLISHED:
         L.append(f"| {name} (published, TensoIR-synthetic avg.) | {a:.2f} | {rl:.2f} | {n:.2f}° | — | — | {t} |")
+    L += [f"\n† {o['object']}: {o['rerun']}" for o in objs if "rerun" in o]
     L += ["", "## Per object: stages, speed, memory", "",
           "| object | synth | geometry | unwrap | material | eval | geometry s/step | material s/step | "
           "primal render | step/primal | peak RSS | roughness MAE (peer) | metallic MAE (peer) | mask IoU |",
@@ -269,10 +273,20 @@ def main() -> None:
     ap.add_argument("--speed-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--lego", action="store_true")
     ap.add_argument("--from-json", action="store_true")
+    ap.add_argument("--merge", default=None, metavar="NAME", help="put out/bench/suite/NAME.json (a later --one run) "
+                    "into the JSON in place of NAME's row, marked with --why, and rewrite the Markdown")
+    ap.add_argument("--why", default="", help="with --merge: what changed since the suite's run")
     ap.add_argument("--out", default="results/benchmark")
     a = ap.parse_args()
     SUITE.mkdir(parents=True, exist_ok=True)
     out = ROOT / a.out
+    if a.merge:
+        r = json.loads(out.with_suffix(".json").read_text())
+        row = json.loads((SUITE / f"{a.merge}.json").read_text()) | {
+            "rerun": f"rerun on {time.strftime('%Y-%m-%d')} with `--one {a.merge}`{': ' + a.why if a.why else ''}"}
+        r["objects"] = [row if o["object"] == a.merge else o for o in r["objects"]]
+        out.with_suffix(".json").write_text(json.dumps(r, indent=2) + "\n")
+        a.from_json = True
     if a.from_json:
         out.with_suffix(".md").write_text(markdown(json.loads(out.with_suffix(".json").read_text())))
         return

@@ -55,6 +55,17 @@ class GeometryConfig:
     """Weight of the silhouette loss (mean squared coverage error)."""
     w_rgb: float = 0.5
     """Weight of the photometric loss (mean L1 on sRGB-encoded colour)."""
+    photo_consistency: float = 3.0
+    """Photo-consistency weighting of the photometric loss (0 = off). The per-vertex colour is
+    view-independent; where a surface's colour changes with the view (metal, gloss) the residual
+    stays large and its gradient dents the surface instead (the metallic bottle: normal MAE 2.55 deg
+    with the photometric term off, 7.12 with it; ``results/geometry_consistency.md``). Each vertex's
+    RMS colour residual across views is tracked (a running average over steps) and its pixels'
+    photometric residual weighted by ``1 / (1 + (r / (k q))^4)``, q the lower quartile of r and k this value
+    (:func:`relight.geometry.losses.consistency_weights`)."""
+    consistency_warmup: int = 25
+    """Steps at the start of the fit with the weighting off, while the colours and the residual
+    statistics settle (later levels inherit the statistics of the nearest vertex)."""
     supersample: int = 1
     """Rasterize at this many times the level's resolution and box-average (see
     :func:`render_views`): sub-pixel silhouettes matched as area coverage."""
@@ -69,6 +80,8 @@ class GeometryConfig:
                   ("remesh_edge_px", 0 <= self.remesh_edge_px <= 100),
                   ("lam", self.lam >= 0), ("lr", self.lr > 0), ("lr_decay", 0 < self.lr_decay <= 1), ("lr_color", self.lr_color >= 0),
                   ("w_mask", self.w_mask >= 0), ("w_rgb", self.w_rgb >= 0),
+                  ("photo_consistency", 0 <= self.photo_consistency <= 100),
+                  ("consistency_warmup", self.consistency_warmup >= 0),
                   ("supersample", 1 <= self.supersample <= 8)]
         for name, ok in checks:
             if not ok:

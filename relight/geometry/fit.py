@@ -6,7 +6,9 @@
    (:mod:`relight.geometry.raster`: nvdiffrast on CUDA, the CPU backend otherwise). Losses: silhouette
    (anti-aliased coverage vs. mask, squared error) and photometric (view-independent per-vertex
    colour vs. the sRGB-encoded image, L1) — multi-view photo-consistency pulls in concavities
-   that silhouettes cannot see.
+   that silhouettes cannot see. Vertices whose colour is not consistent across views (metal,
+   gloss: the residual stays large) are down-weighted in the photometric term
+   (:func:`relight.geometry.losses.consistency_weights`), so reflections do not dent them.
 3. **Remeshing** — coarse to fine: each level doubles the image resolution, and the mesh is
    rebuilt isotropically (:mod:`relight.geometry.remesh`) with a target edge length of ``remesh_edge_px``
    pixels of that level (under ``max_faces``), so its resolution follows the images'; with
@@ -30,13 +32,17 @@ from relight.data.mesh import Mesh, face_areas
 from relight.geometry.config import GeometryConfig
 from relight.geometry.draw import render_views
 from relight.geometry.hull import visual_hull
-from relight.geometry.losses import photometric_loss, silhouette_loss
+from relight.geometry.losses import consistency_weights, photometric_loss, silhouette_loss
 from relight.geometry.raster import Raster
 from relight.geometry.remesh import pixel_size, remesh, subdivide, taubin
 from relight.geometry.state import GeometryState, load_checkpoint, restore_state, save_checkpoint
 from relight.runtime.errors import require_finite
 from relight.runtime.loop import Schedule, run_loop
 from relight.runtime.progress import Reporter
+
+CONSISTENCY_DECAY = 0.98
+"""Decay per step of the photo-consistency sums (about 50 steps of memory: a few views per step,
+so each vertex is judged over a few hundred observations while the mesh moves)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,9 @@ class GeometryResult:
     seconds: float
     seconds_per_step: float
     hull_faces: int
+    photo_weights: np.ndarray | None = None
+    """(V,) each vertex's photo-consistency weight at the end (1: its colour agrees across views;
+    near 0: view-dependent, left to the silhouettes); None when the weighting is off."""
 
 
 @dataclass
@@ -94,6 +103,19 @@ def _resample(v: np.ndarray, f: np.ndarray, c: np.ndarray, cfg: GeometryConfig, 
     return remesh(v, f, c, edge)
 
 
+def _carry_consistency(old: GeometryState, new: GeometryState) -> None:
+    """Give the remeshed level's vertices the photo-consistency sums of the nearest vertex of the
+    last level (they describe the surface, not the vertex), so the weighting needs no new warm-up."""
+    from scipy.spatial import cKDTree
+
+    with torch.no_grad():
+        _, j = cKDTree(old.verts().cpu().numpy()).query(new.verts().cpu().numpy())
+        idx = torch.as_tensor(j, device=old.err.device)
+        new.err.copy_(old.err[idx])
+        new.obs.copy_(old.obs[idx])
+    new.steps = old.steps
+
+
 class _GeometryFit:
     """The geometry stage's side of :func:`relight.runtime.loop.run_loop`: its step and state."""
 
@@ -107,25 +129,44 @@ class _GeometryFit:
     def enter_level(self, level: int) -> None:
         if level != self.level:  # next level: its images, and the mesh remeshed to its pixels
             self.level, self.data = level, _level_data(self.capture, self.cfg, level, self.raster.device)
-            self.st = GeometryState(*_resample(*self.st.numpy(), self.cfg, self.data), self.cfg, self.raster)
+            old = self.st
+            self.st = GeometryState(*_resample(*old.numpy(), self.cfg, self.data), self.cfg, self.raster)
+            _carry_consistency(old, self.st)
 
     def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
         cfg, st, data = self.cfg, self.st, self.data
         views = torch.tensor(rng.choice(len(self.capture), min(cfg.batch_views, len(self.capture)), replace=False))
-        rgb, cov = render_views(self.raster, st.verts(), st.faces, st.c, data.mvps[views], data.res,
-                                cfg.supersample, st.topology)
+        # two extra channels: the vertices' photo-consistency weights (constant) and zeros whose
+        # gradients collect each vertex's residual statistics (their value adds nothing to the loss)
+        on = cfg.photo_consistency > 0 and st.steps >= cfg.consistency_warmup
+        kappa = consistency_weights(st.err, st.obs, cfg.photo_consistency if on else 0.0)
+        probe = torch.zeros(len(st.c), 2, device=st.c.device, requires_grad=True)
+        out, cov = render_views(self.raster, st.verts(), st.faces, torch.cat([st.c, kappa[:, None], probe], 1),
+                                data.mvps[views], data.res, cfg.supersample, st.topology)
+        # the weight channel is blended with the empty background at silhouettes like colour and
+        # coverage are: divided by the coverage, an edge pixel gets its surface's weight
+        rgb, weight = out[..., :3], torch.where(cov > 1e-4, out[..., 3] / cov.clamp_min(1e-4), 1.0).detach()
         images, masks = data.batch(views)
-        loss = cfg.w_mask * silhouette_loss(cov, masks) + cfg.w_rgb * photometric_loss(rgb, images)
+        sq = ((rgb.detach() - images) ** 2).mean(-1) * masks
+        loss = (cfg.w_mask * silhouette_loss(cov, masks) + cfg.w_rgb * photometric_loss(rgb, images, weight)
+                + (sq * out[..., 4]).sum() + (masks * out[..., 5]).sum())
         st.opt_u.zero_grad()
         st.opt_c.zero_grad()
         loss.backward()
+        with torch.no_grad():  # running sums, a memory of about 1 / (1 - CONSISTENCY_DECAY) steps
+            st.err.mul_(CONSISTENCY_DECAY).add_(probe.grad[:, 0])
+            st.obs.mul_(CONSISTENCY_DECAY).add_(probe.grad[:, 1])
+        st.steps += 1
         st.opt_u.param_groups[0]["lr"] = cfg.lr * lr_scale
         st.opt_u.step()
         st.opt_c.step()
         return float(loss.detach())
 
     def progress(self) -> dict:
-        return {"faces": len(self.st.faces_np)}
+        st = self.st
+        on = self.cfg.photo_consistency > 0 and st.steps >= self.cfg.consistency_warmup
+        low = consistency_weights(st.err, st.obs, self.cfg.photo_consistency if on else 0.0) < 0.5
+        return {"faces": len(st.faces_np), "inconsistent": f"{float(low.float().mean()):.1%}"}
 
     def save_checkpoint(self, path: Path, step: int, level: int, losses: list[float]) -> None:
         save_checkpoint(path, step, level, losses, self.st, self.cfg, self.inputs)
@@ -169,5 +210,7 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
     v = taubin(v, f, cfg.smooth_final)
     require_finite({"vertices": v, "colours": c}, "geometry",
                    "lower lr or raise lam in a --config TOML, and check the masks and camera poses")
+    st = stage.st
+    weights = None if cfg.photo_consistency <= 0 else consistency_weights(st.err, st.obs, cfg.photo_consistency)
     return GeometryResult(Mesh(v, f).with_normals(), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
-                          hull_faces)
+                          hull_faces, None if weights is None else weights.cpu().numpy())

@@ -39,6 +39,11 @@ class GeometryState:
         self.c = torch.tensor(colors, dtype=torch.float32, device=device).requires_grad_(True)
         self.opt_u = UniformAdam([self.u], lr=cfg.lr)
         self.opt_c = torch.optim.Adam([self.c], lr=cfg.lr_color)
+        # photo-consistency statistics (relight.geometry.losses.consistency_weights): running sums
+        # of each vertex's squared colour residual and pixel weight, and this level's step count
+        self.err = torch.zeros(len(verts), device=device)
+        self.obs = torch.zeros(len(verts), device=device)
+        self.steps = 0
 
     def verts(self) -> torch.Tensor:
         return self.solver.from_differential(self.u)
@@ -54,7 +59,8 @@ def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: 
     both Adam states), so that a resumed run continues exactly where it stopped. No pickle."""
     v, f, c = st.numpy()
     arrays = {"verts": v, "faces": f, "colors": c, "u": st.u.detach().cpu().numpy(),
-              "c_raw": st.c.detach().cpu().numpy()}
+              "c_raw": st.c.detach().cpu().numpy(), "pc_err": st.err.cpu().numpy(), "pc_obs": st.obs.cpu().numpy(),
+              "pc_steps": np.asarray(st.steps)}
     for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
         for k, val in opt.state.get(param, {}).items():
             arrays[f"{name}/{k}"] = val.detach().cpu().numpy() if torch.is_tensor(val) else np.asarray(val)
@@ -95,6 +101,10 @@ def restore_state(st: GeometryState, ck: GeometryCheckpoint) -> None:
     with torch.no_grad():
         st.u.copy_(torch.from_numpy(z["u"]))
         st.c.copy_(torch.from_numpy(z["c_raw"]))
+        if "pc_err" in z:
+            st.err.copy_(torch.from_numpy(z["pc_err"]))
+            st.obs.copy_(torch.from_numpy(z["pc_obs"]))
+            st.steps = int(z["pc_steps"])
     for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
         state = {}
         for key in [k.split("/", 1)[1] for k in z if k.startswith(name + "/")]:
