@@ -181,7 +181,10 @@ def shortfalls(objs: list[dict], with_peer: bool) -> list[str]:
         "with roughness MAE 0.22 (its glossy bands fitted near 0.5), because under the fitted light a "
         "rougher surface explains the views better than the true one (training loss 0.0178 vs 0.0201 with "
         "GT roughness); with the light fixed to the truth: 28.2 / 30.5 dB, roughness MAE 0.13 "
-        "(`results/levers.md`).",
+        "(`results/levers.md`). The bottle's geometry was dented by its reflections (the geometry "
+        "stage's view-independent colour); since the photo-consistency weighting its reconstructed "
+        "mesh allows 25.5 dB with GT materials and light (27.3 fitted with silhouettes alone; the "
+        "material stage on the GT mesh reaches 27.8; `results/geometry_consistency.md`).",
         "* **Normal MAE (knot)**: the visual hull carves concavities only where silhouettes reveal them; "
         "the knot's inner crossings stay too thick and the photometric term pulls them in only partly.",
         "* **Peer**: " + ("rows above." if with_peer else "not run in this pass (`--no-peer`). On spot the "
