@@ -36,15 +36,17 @@ def _ellipsoid() -> Mesh:
     return Mesh(m.vertices * np.array([0.7, 0.45, 0.5], np.float32), m.faces)
 
 
-def sphere_capture(mesh: Mesh, n: int = 16, res: int = 48) -> Capture:
-    """An in-memory capture of ``mesh`` with colour = 0.5 + 0.4 * position (no Mitsuba)."""
+def sphere_capture(mesh: Mesh, n: int = 16, res: int = 48, colour=None) -> Capture:
+    """An in-memory capture of ``mesh`` (no Mitsuba); ``colour(v, i)`` gives the (V, 3) sRGB
+    vertex colours seen in view ``i`` (default: 0.5 + 0.4 * position in every view)."""
     r = CpuRaster()
     cams = orbit_cameras(n, 2.6, 40.0, res, res)
     v = torch.tensor(mesh.vertices)
     f = torch.tensor(mesh.faces)
-    c = (0.5 + 0.4 * v).clamp(0, 1)
+    colour = colour or (lambda v, i: (0.5 + 0.4 * v).clamp(0, 1))
     imgs, masks = [], []
-    for cam in cams:
+    for i, cam in enumerate(cams):
+        c = colour(v, i)
         rgb, cov = render_views(r, v, f, c, torch.tensor(cam.mvp(), dtype=torch.float32)[None], (res, res))
         imgs.append((rgb[0].numpy() ** 2.2).astype(np.float32))  # rendered as sRGB -> linear
         masks.append(cov[0].numpy().astype(np.float32))
@@ -250,21 +252,15 @@ def test_supersampled_coverage_is_the_pixel_area():
     assert g4 == pytest.approx(16 * 8, rel=0.05) and g1 == pytest.approx(16 * 8, rel=0.05), (g1, g4)
 
 
-def _glossy_top_capture(mesh: Mesh, n: int = 16, res: int = 48) -> Capture:
-    """``mesh`` seen from ``n`` orbit views; its lower half (y < 0) has one colour in every view,
-    its upper half a colour that changes from view to view (as a reflection does)."""
-    r = CpuRaster()
-    cams = orbit_cameras(n, 2.6, 40.0, res, res)
-    v, f = torch.tensor(mesh.vertices), torch.tensor(mesh.faces)
-    top = (v[:, 1:2] > 0).float()
-    imgs, masks = [], []
-    for i, cam in enumerate(cams):
+def _glossy_top_capture(mesh: Mesh) -> Capture:
+    """``mesh`` whose lower half (y < 0) has one colour in every view and whose upper half has a
+    colour that changes from view to view (as a reflection does)."""
+    def colour(v, i):
+        top = (v[:, 1:2] > 0).float()
         shine = torch.tensor([0.5 + 0.45 * np.sin(2.3 * i), 0.5 + 0.45 * np.cos(1.7 * i), 0.5])
-        c = top * shine + (1 - top) * torch.tensor([0.6, 0.4, 0.3])
-        rgb, cov = render_views(r, v, f, c, torch.tensor(cam.mvp(), dtype=torch.float32)[None], (res, res))
-        imgs.append((rgb[0].numpy() ** 2.2).astype(np.float32))
-        masks.append(cov[0].numpy().astype(np.float32))
-    return Capture(cams, np.stack(imgs), np.stack(masks), [f"v{i}" for i in range(n)])
+        return top * shine + (1 - top) * torch.tensor([0.6, 0.4, 0.3])
+
+    return sphere_capture(mesh, colour=colour)
 
 
 def test_photo_consistency_spares_view_dependent_surfaces():

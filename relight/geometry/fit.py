@@ -32,7 +32,7 @@ from relight.data.mesh import Mesh, face_areas
 from relight.geometry.config import GeometryConfig
 from relight.geometry.draw import render_views
 from relight.geometry.hull import visual_hull
-from relight.geometry.losses import consistency_weights, photometric_loss, silhouette_loss
+from relight.geometry.losses import photometric_loss, silhouette_loss
 from relight.geometry.raster import Raster
 from relight.geometry.remesh import pixel_size, remesh, subdivide, taubin
 from relight.geometry.state import GeometryState, load_checkpoint, restore_state, save_checkpoint
@@ -136,26 +136,31 @@ class _GeometryFit:
     def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
         cfg, st, data = self.cfg, self.st, self.data
         views = torch.tensor(rng.choice(len(self.capture), min(cfg.batch_views, len(self.capture)), replace=False))
-        # two extra channels: the vertices' photo-consistency weights (constant) and zeros whose
-        # gradients collect each vertex's residual statistics (their value adds nothing to the loss)
-        on = cfg.photo_consistency > 0 and st.steps >= cfg.consistency_warmup
-        kappa = consistency_weights(st.err, st.obs, cfg.photo_consistency if on else 0.0)
-        probe = torch.zeros(len(st.c), 2, device=st.c.device, requires_grad=True)
-        out, cov = render_views(self.raster, st.verts(), st.faces, torch.cat([st.c, kappa[:, None], probe], 1),
-                                data.mvps[views], data.res, cfg.supersample, st.topology)
-        # the weight channel is blended with the empty background at silhouettes like colour and
-        # coverage are: divided by the coverage, an edge pixel gets its surface's weight
-        rgb, weight = out[..., :3], torch.where(cov > 1e-4, out[..., 3] / cov.clamp_min(1e-4), 1.0).detach()
         images, masks = data.batch(views)
-        sq = ((rgb.detach() - images) ** 2).mean(-1) * masks
-        loss = (cfg.w_mask * silhouette_loss(cov, masks) + cfg.w_rgb * photometric_loss(rgb, images, weight)
-                + (sq * out[..., 4]).sum() + (masks * out[..., 5]).sum())
+        track = cfg.photo_consistency > 0
+        attrs = st.c
+        if track:  # two extra channels: the vertices' photo-consistency weights (constant) and
+            # zeros whose gradients collect each vertex's residual statistics (their value adds
+            # nothing to the loss)
+            probe = torch.zeros(len(st.c), 2, device=st.c.device, requires_grad=True)
+            attrs = torch.cat([st.c, st.photo_weights(cfg)[:, None], probe], 1)
+        out, cov = render_views(self.raster, st.verts(), st.faces, attrs, data.mvps[views], data.res,
+                                cfg.supersample, st.topology)
+        rgb, weight = out[..., :3], None
+        if track:  # the weight channel is blended with the empty background at silhouettes like
+            # colour and coverage are: divided by the coverage, an edge pixel gets its surface's weight
+            weight = torch.where(cov > 1e-4, out[..., 3] / cov.clamp_min(1e-4), 1.0).detach()
+        loss = cfg.w_mask * silhouette_loss(cov, masks) + cfg.w_rgb * photometric_loss(rgb, images, weight)
+        if track:
+            sq = ((rgb.detach() - images) ** 2).mean(-1) * masks
+            loss = loss + (sq * out[..., 4]).sum() + (masks * out[..., 5]).sum()
         st.opt_u.zero_grad()
         st.opt_c.zero_grad()
         loss.backward()
-        with torch.no_grad():  # running sums, a memory of about 1 / (1 - CONSISTENCY_DECAY) steps
-            st.err.mul_(CONSISTENCY_DECAY).add_(probe.grad[:, 0])
-            st.obs.mul_(CONSISTENCY_DECAY).add_(probe.grad[:, 1])
+        if track:
+            with torch.no_grad():  # running sums, a memory of about 1 / (1 - CONSISTENCY_DECAY) steps
+                st.err.mul_(CONSISTENCY_DECAY).add_(probe.grad[:, 0])
+                st.obs.mul_(CONSISTENCY_DECAY).add_(probe.grad[:, 1])
         st.steps += 1
         st.opt_u.param_groups[0]["lr"] = cfg.lr * lr_scale
         st.opt_u.step()
@@ -163,10 +168,8 @@ class _GeometryFit:
         return float(loss.detach())
 
     def progress(self) -> dict:
-        st = self.st
-        on = self.cfg.photo_consistency > 0 and st.steps >= self.cfg.consistency_warmup
-        low = consistency_weights(st.err, st.obs, self.cfg.photo_consistency if on else 0.0) < 0.5
-        return {"faces": len(st.faces_np), "inconsistent": f"{float(low.float().mean()):.1%}"}
+        low = self.st.photo_weights(self.cfg) < 0.5
+        return {"faces": len(self.st.faces_np), "inconsistent": f"{float(low.float().mean()):.1%}"}
 
     def save_checkpoint(self, path: Path, step: int, level: int, losses: list[float]) -> None:
         save_checkpoint(path, step, level, losses, self.st, self.cfg, self.inputs)
@@ -210,7 +213,6 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
     v = taubin(v, f, cfg.smooth_final)
     require_finite({"vertices": v, "colours": c}, "geometry",
                    "lower lr or raise lam in a --config TOML, and check the masks and camera poses")
-    st = stage.st
-    weights = None if cfg.photo_consistency <= 0 else consistency_weights(st.err, st.obs, cfg.photo_consistency)
+    weights = stage.st.photo_weights(cfg).cpu().numpy() if cfg.photo_consistency > 0 else None
     return GeometryResult(Mesh(v, f).with_normals(), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
-                          hull_faces, None if weights is None else weights.cpu().numpy())
+                          hull_faces, weights)

@@ -16,6 +16,7 @@ import torch
 
 from relight.geometry.config import GeometryConfig
 from relight.geometry.largesteps import LaplacianSolver, UniformAdam
+from relight.geometry.losses import consistency_weights
 from relight.geometry.raster import Raster
 from relight.runtime.config import to_dict
 from relight.runtime.errors import RelightError
@@ -44,6 +45,12 @@ class GeometryState:
         self.err = torch.zeros(len(verts), device=device)
         self.obs = torch.zeros(len(verts), device=device)
         self.steps = 0
+
+    def photo_weights(self, cfg: GeometryConfig) -> torch.Tensor:
+        """(V,) the vertices' photo-consistency weights now: all ones while the weighting is off or
+        in its warm-up (:func:`relight.geometry.losses.consistency_weights`)."""
+        on = cfg.photo_consistency > 0 and self.steps >= cfg.consistency_warmup
+        return consistency_weights(self.err, self.obs, cfg.photo_consistency if on else 0.0)
 
     def verts(self) -> torch.Tensor:
         return self.solver.from_differential(self.u)
@@ -101,10 +108,9 @@ def restore_state(st: GeometryState, ck: GeometryCheckpoint) -> None:
     with torch.no_grad():
         st.u.copy_(torch.from_numpy(z["u"]))
         st.c.copy_(torch.from_numpy(z["c_raw"]))
-        if "pc_err" in z:
-            st.err.copy_(torch.from_numpy(z["pc_err"]))
-            st.obs.copy_(torch.from_numpy(z["pc_obs"]))
-            st.steps = int(z["pc_steps"])
+        st.err.copy_(torch.from_numpy(z["pc_err"]))
+        st.obs.copy_(torch.from_numpy(z["pc_obs"]))
+    st.steps = int(z["pc_steps"])
     for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
         state = {}
         for key in [k.split("/", 1)[1] for k in z if k.startswith(name + "/")]:
