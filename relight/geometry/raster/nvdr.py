@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import torch
 
@@ -13,6 +14,24 @@ def nvdiffrast_available() -> bool:
     """True when ``nvdiffrast`` imports and torch sees a CUDA device."""
 
     return torch.cuda.is_available() and importlib.util.find_spec("nvdiffrast") is not None
+
+
+def _plugin_dir_on_path() -> None:
+    """Put nvdiffrast's JIT-built plugin folder on ``sys.path``.
+
+    diffrp-nvdiffrast 0.3.3 builds its CUDA plugin with ``torch.utils.cpp_extension.load`` and then
+    imports it by name; recent torch (seen with 2.11) loads the built module from its file without
+    adding the folder to ``sys.path``, so that import fails with ``No module named
+    'nvdiffrast_plugin_...'`` on every first use. Harmless where the folder is already importable.
+    """
+    import nvdiffrast
+    import torch.utils.cpp_extension as ext
+    from nvdiffrast.torch.ops import sanitize_name
+
+    name = sanitize_name(f"nvdiffrast_plugin_{nvdiffrast.__version__}_torch{torch.__version__}")
+    folder = ext._get_build_directory(name, False)
+    if folder not in sys.path:
+        sys.path.append(folder)
 
 
 class NvdiffrastRaster:
@@ -26,6 +45,7 @@ class NvdiffrastRaster:
                                fix="use --device cpu, or `pip install -e .[cuda]` on a CUDA machine")
         import nvdiffrast.torch as dr  # optional: CUDA machines only (extra "cuda")
 
+        _plugin_dir_on_path()
         self.dr, self.device = dr, torch.device(device)
         self.ctx = dr.RasterizeCudaContext(device=self.device)
 
