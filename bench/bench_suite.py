@@ -39,7 +39,9 @@ PUBLISHED = [  # TensoIR-synthetic averages as published (GPU); different scenes
     ("GS-IR", 30.29, 24.37, 4.95, "16 min"), ("GeoSplatting", 29.41, 29.95, 4.08, "14 min")]
 
 
-def one(name: str, device: str, peer: bool = True) -> dict:
+def one(name: str, device: str, peer: bool = True, *, res: int = 256, views: int = 64, root: Path = SUITE,
+        reporter=None) -> dict:
+    """Synth (once) and fit one object into ``root``; the figures as the suite's JSON row."""
     from peer import peer_recipe
 
     from relight.commands import synth
@@ -54,21 +56,21 @@ def one(name: str, device: str, peer: bool = True) -> dict:
 
     backend = select_backend(device)
     preset = preset_for(backend)
-    cap = SUITE / name
+    cap = root / name
     t = time.perf_counter()
     if not (cap / "transforms_test.json").is_file():
-        synth.run(load_scene(name), cap, backend, overwrite=True, res=256, views=64)
+        synth.run(load_scene(name), cap, backend, overwrite=True, res=res, views=views)
     synth_s = time.perf_counter() - t
     t = time.perf_counter()
     mcfg = mload(preset, **MATERIAL_MODEL.get(name, {}))
-    fr = run_fit(cap, SUITE / f"{name}_fit", gload(preset), mcfg, backend, overwrite=True)
+    fr = run_fit(cap, root / f"{name}_fit", gload(preset), mcfg, backend, overwrite=True, reporter=reporter)
     total = time.perf_counter() - t
     m = fr.metrics.to_json()
     peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # the fit's, not the peer's
     base = {}
     if peer:
         t = time.perf_counter()
-        splits, fitted = load_splits(cap), load_asset(SUITE / f"{name}_fit")
+        splits, fitted = load_splits(cap), load_asset(root / f"{name}_fit")
         asset = peer_recipe(splits.train, fitted.mesh, backend, steps=mcfg.iterations, spp=mcfg.spp,
                             tex_res=mcfg.tex_res, env_width=mcfg.env_width, max_depth=mcfg.max_depth,
                             metallic=mcfg.metallic)
