@@ -46,6 +46,7 @@ from relight.material.losses import (
     tv_l2,
     white_balance,
 )
+from relight.material.optim import multiscale_gradient
 from relight.material.problem import RenderProblem, compensated, gain_mode, view_log_gains
 from relight.material.refine import refine_albedo
 from relight.material.state import (
@@ -159,6 +160,8 @@ class _MaterialFit:
         value += regularize(state.params, grads, cfg, self.coverage[tr] if palette else None)
         for k in self.frozen:
             grads.pop(k, None)
+        if cfg.env_multiscale and "log_env" in grads:
+            grads["log_env"] = multiscale_gradient(grads["log_env"], cfg.env_multiscale)
         if warm:
             for k in ("albedo", "roughness", "metallic"):
                 if k in grads:

@@ -18,6 +18,26 @@ def bias_correction(beta: float, t: np.ndarray) -> np.ndarray:
     return 1 - beta ** np.minimum(t, cap)
 
 
+def multiscale_gradient(g: np.ndarray, scales: int) -> np.ndarray:
+    """``g`` plus its block means at 2, 4, ... 2**scales texels, each spread back over its block.
+
+    For a lat-long envmap gradient (H, W, C): a texel that few pixels constrain moves with its
+    neighbourhood at every scale the data agree on, while a sharp feature that the data do
+    resolve (a light's reflection in a glossy surface) still gets its own fine gradient — the
+    coarse levels of a pyramid, without their fixed resolution. Scales that do not divide the map
+    are skipped.
+    """
+    out = g.astype(np.float32, copy=True)
+    h, w = g.shape[:2]
+    for i in range(1, scales + 1):
+        s = 2 ** i
+        if h % s or w % s:
+            break
+        m = g.reshape(h // s, s, w // s, s, *g.shape[2:]).mean(axis=(1, 3))
+        out += np.repeat(np.repeat(m, s, axis=0), s, axis=1)
+    return out
+
+
 class Adam:
     """Adam [Kingma & Ba 2015] with per-parameter learning rates and masked (sparse) updates.
 
@@ -27,10 +47,15 @@ class Adam:
     """
 
     def __init__(self, lrs: dict[str, float], beta1: float = 0.9, beta2: float = 0.99,
-                 eps: float = 1e-8, masked: tuple[str, ...] = ()):
+                 eps: float = 1e-8, masked: tuple[str, ...] = (), shared: tuple[str, ...] = ()):
         self.lrs = dict(lrs)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.masked = set(masked)
+        self.shared = set(shared)
+        """Keys whose second moment is floored by its mean over the array's first two axes (per
+        channel): an element whose gradient is far below the array's typical one takes a step
+        proportional to it instead of a full-``lr`` one, while well-constrained elements keep
+        Adam's steps (at most about ``lr``)."""
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
         self.t: dict[str, np.ndarray] = {}
@@ -65,8 +90,9 @@ class Adam:
                 m *= self.beta1
                 m += (1 - self.beta1) * g
                 v *= self.beta2
-                v += (1 - self.beta2) * np.square(g)
-                x -= self._step(m, v, t, lr)
+                g2 = np.square(g)
+                v += (1 - self.beta2) * g2
+                x -= self._step(m, np.maximum(v, v.mean((0, 1), keepdims=True)) if k in self.shared else v, t, lr)
                 continue
             # whole-array form of the masked update (fancy indexing was ~2x slower at 512²)
             upd = g != 0
