@@ -47,15 +47,10 @@ class Adam:
     """
 
     def __init__(self, lrs: dict[str, float], beta1: float = 0.9, beta2: float = 0.99,
-                 eps: float = 1e-8, masked: tuple[str, ...] = (), shared: tuple[str, ...] = ()):
+                 eps: float = 1e-8, masked: tuple[str, ...] = ()):
         self.lrs = dict(lrs)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.masked = set(masked)
-        self.shared = set(shared)
-        """Keys whose second moment is floored by its mean over the array's first two axes (per
-        channel): an element whose gradient is far below the array's typical one takes a step
-        proportional to it instead of a full-``lr`` one, while well-constrained elements keep
-        Adam's steps (at most about ``lr``)."""
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
         self.t: dict[str, np.ndarray] = {}
@@ -90,9 +85,8 @@ class Adam:
                 m *= self.beta1
                 m += (1 - self.beta1) * g
                 v *= self.beta2
-                g2 = np.square(g)
-                v += (1 - self.beta2) * g2
-                x -= self._step(m, np.maximum(v, v.mean((0, 1), keepdims=True)) if k in self.shared else v, t, lr)
+                v += (1 - self.beta2) * np.square(g)
+                x -= self._step(m, v, t, lr)
                 continue
             # whole-array form of the masked update (fancy indexing was ~2x slower at 512²)
             upd = g != 0

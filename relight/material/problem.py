@@ -115,7 +115,7 @@ class RenderProblem:
         tensors; made when a step needs them (the level's views are kept packed, not as tensors)."""
         mi, lc = self.mi, self.level_capture
         img, mask = lc.images[view], lc.masks[view]
-        w = relative_weight(img, mask, radius=self.cfg.weight_radius, mean=self.cfg.weight_mean) if self.cfg.loss == "relative_l2" else (mask > 0).astype(np.float32)[..., None]
+        w = relative_weight(img, mask) if self.cfg.loss == "relative_l2" else (mask > 0).astype(np.float32)[..., None]
         return mi.TensorXf(np.ascontiguousarray(img, dtype=np.float32)), mi.TensorXf(np.ascontiguousarray(w))
 
     def _assign(self, p: dict[str, np.ndarray]) -> dict:
