@@ -47,7 +47,7 @@ def renders(device: str) -> dict[str, np.ndarray]:
 
 def parity(ref: Path) -> dict:
     """CUDA renders vs the CPU reference: relative mean difference and PSNR (noise-limited)."""
-    cpu = np.load(ref)
+    cpu = np.load(ref, allow_pickle=False)
     t = time.perf_counter()
     gpu = renders("cuda")
     rows = {}
