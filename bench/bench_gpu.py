@@ -148,7 +148,7 @@ def report(files: list[Path], out: Path, log: Path | None = None) -> None:
     for p in par:
         lines += [f"## Mitsuba `cuda_ad_rgb` vs `llvm_ad_rgb` ({p['res']}², {p['spp']} spp, {p['views']} test views "
                   "per scene, GT assets)", "",
-                  "| scene | mean radiance, relative difference | PSNR CUDA vs CPU (noise-limited) | alpha mean abs diff | within 1 % |",
+                  "| scene | mean radiance, relative difference | PSNR CUDA vs CPU | alpha mean abs diff | within 1 % |",
                   "|---|---|---|---|---|"]
         lines += [f"| {k} | {v['mean_rel_diff']:.4f} | {v['psnr_db']:.2f} dB | {v['alpha_abs_diff']:.4f} | "
                   f"{'yes' if v['ok'] else '**no**'} |" for k, v in p["scenes"].items()]
@@ -169,7 +169,10 @@ def report(files: list[Path], out: Path, log: Path | None = None) -> None:
                 f"{r['synth_seconds']:.0f} s |")
         lines.append("")
     if log is not None:
-        lines += ["## Progress of the fits (from the run's log)", "", *progress_table(log), ""]
+        lines += ["## Progress of the fits (from the run's log)", "",
+                  "Where each fit was when the run ended; a fit without a row in the table above did not "
+                  "finish (stopped at the run's deadline) and has no quality figures.", "",
+                  *progress_table(log), ""]
     out.with_suffix(".md").write_text("\n".join(lines))
     out.with_suffix(".json").write_text(json.dumps(rows, indent=2))
     print("\n".join(lines))
