@@ -125,6 +125,8 @@ class _GeometryFit:
                  data: _Level, inputs: dict | None):
         self.capture, self.cfg, self.raster, self.inputs = capture, cfg, raster, inputs
         self.st, self.level, self.data = st, level, data
+        self.inconsistent = 0.0
+        """Share of the vertices whose photo-consistency weight was < 0.5 in the last step."""
 
     def enter_level(self, level: int) -> None:
         if level != self.level:  # next level: its images, and the mesh remeshed to its pixels
@@ -143,7 +145,9 @@ class _GeometryFit:
             # zeros whose gradients collect each vertex's residual statistics (their value adds
             # nothing to the loss)
             probe = torch.zeros(len(st.c), 2, device=st.c.device, requires_grad=True)
-            attrs = torch.cat([st.c, st.photo_weights(cfg)[:, None], probe], 1)
+            w = st.photo_weights(cfg)
+            self.inconsistent = float((w < 0.5).float().mean())
+            attrs = torch.cat([st.c, w[:, None], probe], 1)
         out, cov = render_views(self.raster, st.verts(), st.faces, attrs, data.mvps[views], data.res,
                                 cfg.supersample, st.topology)
         rgb, weight = out[..., :3], None
@@ -168,8 +172,7 @@ class _GeometryFit:
         return float(loss.detach())
 
     def progress(self) -> dict:
-        low = self.st.photo_weights(self.cfg) < 0.5
-        return {"faces": len(self.st.faces_np), "inconsistent": f"{float(low.float().mean()):.1%}"}
+        return {"faces": len(self.st.faces_np), "inconsistent": f"{self.inconsistent:.1%}"}
 
     def save_checkpoint(self, path: Path, step: int, level: int, losses: list[float]) -> None:
         save_checkpoint(path, step, level, losses, self.st, self.cfg, self.inputs)
