@@ -40,7 +40,7 @@ def outward_bias(mask: np.ndarray, truth: np.ndarray) -> float:
 
 
 def main() -> int:
-    a = variant_args(__doc__, "results/mask_variants.jsonl")
+    a = variant_args(__doc__, "results/mask_variants.jsonl", dump=True)
     work = ROOT / "out/bench/mask_variants" / a.folder.name
     shutil.rmtree(work, ignore_errors=True)
     photos = a.folder / "photos"
@@ -69,6 +69,14 @@ def main() -> int:
                "outward_bias_px": {"mean": float(bias.mean()), "median": float(np.median(bias))},
                "worst_views": {Path(r.names[i]).stem: round(float(ious[i]), 4) for i in worst}}
         emit(row, a.out)
+        if a.dump:  # the worst views: photo, red = wrongly kept, blue = missed
+            d = a.dump / a.folder.name / name
+            d.mkdir(parents=True, exist_ok=True)
+            for i in worst:
+                err = images[i].copy()
+                err[full[i] & ~truths[i]] = (255, 0, 0)
+                err[~full[i] & truths[i]] = (0, 0, 255)
+                Image.fromarray(err).save(d / f"{Path(r.names[i]).stem}_{ious[i]:.3f}.png")
     return 0
 
 

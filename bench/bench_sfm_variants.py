@@ -35,13 +35,15 @@ def config(pairs: list[str], cls: type = SfmConfig):
     return cls(**kw)
 
 
-def variant_args(doc: str, out: str) -> argparse.Namespace:
+def variant_args(doc: str, out: str, dump: bool = False) -> argparse.Namespace:
     """The command line of a variants bench: a photo-set folder, ``--variant NAME KEY=VALUE ...``
     (repeated) and ``--out`` (a JSON-lines file, appended to; default ``out`` under the repo)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path)
     ap.add_argument("--variant", nargs="+", action="append", required=True, metavar=("NAME", "KEY=VALUE"))
     ap.add_argument("--out", type=Path, default=ROOT / out)
+    if dump:
+        ap.add_argument("--dump", type=Path, help="folder for pictures of the worst views' errors")
     return ap.parse_args()
 
 

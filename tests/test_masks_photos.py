@@ -474,3 +474,33 @@ def test_a_notch_few_masks_show_is_not_sure_object():
     strict, every = kept(0.9), kept(MaskConfig().seed_votes)
     print(f"notch pixels kept: sure object from the strict hull {strict[0]:.2f}, from every voter's {every[0]:.2f}")
     assert strict[0] > 0.5 and every[0] < 0.4 and every[1] == 0
+
+
+def test_consistency_cut_drops_what_the_other_views_see_as_background():
+    """A floor patch beside a sphere that 70 % of the views' masks hold (a shadow GrabCut kept
+    where its colours match the object's) is cut from every mask, because the other 30 % see the
+    floor there; the object itself stays (IoU with the truth > 0.95 in every view), and with the
+    cut off the patch stays."""
+    from relight.capture.masks import consistency_cut
+
+    cams = orbit_cameras(24, 3.0, 40, 64, 64, hemisphere=True, min_elevation_deg=10)
+    truth, patch = [], []
+    for c in cams:
+        o, d = c.pixel_rays()
+        b = d @ o
+        hit = b * b - (o @ o - 0.6 ** 2) > 0  # the sphere of radius 0.6 at the origin
+        t = (-0.6 - o[1]) / np.where(np.abs(d[..., 1]) > 1e-9, d[..., 1], -1e-9)  # the floor y = -0.6
+        p = o + t[..., None] * d
+        truth.append(hit)
+        patch.append((t > 0) & ((p[..., 0] - 0.8) ** 2 + p[..., 2] ** 2 < 0.4 ** 2) & ~hit)
+    masks = [t | s if i % 10 < 7 else t.copy() for i, (t, s) in enumerate(zip(truth, patch, strict=True))]
+    cfg = MaskConfig(hull_grid=48, threads=2)
+    cut, agree = consistency_cut(masks, cams, np.zeros(3), 1.0, cfg)
+    total = sum(np.count_nonzero(s) for s in patch)
+    before = sum(np.count_nonzero(m & s) for m, s in zip(masks, patch, strict=True))
+    after = sum(np.count_nonzero(m & s) for m, s in zip(cut, patch, strict=True))
+    assert before > 0.6 * total and after < 0.1 * total, (before, after, total)
+    assert min(iou(m, t) for m, t in zip(cut, truth, strict=True)) > 0.95
+    assert len(agree) == len(cams) and min(agree) > 0.8
+    kept, _ = consistency_cut(masks, cams, np.zeros(3), 1.0, MaskConfig(hull_grid=48, threads=2, consistency_cut=False))
+    assert all((k == m).all() for k, m in zip(kept, masks, strict=True))

@@ -82,6 +82,19 @@ class MaskConfig:
     masks 0.0026 (5.5°), and 0.0066 (5.6°) with only the wrongly kept pixels over 2 px from the
     true outline put right: the filled concavities and background patches decide most of it.
     With this default the mesh lies +0.0041 outside (7.5°; results/mask_geometry.md)."""
+    consistency_cut: bool = True
+    """After the second round, each mask keeps only the silhouette of the strict hull of all the
+    second-round masks: a pixel that more than ``1 - hull_votes`` of the views seeing its ray
+    call background is dropped (a shadow beside the object that GrabCut kept in the views from
+    above, where its colours match the object's dark patches; the side views see the floor
+    there). It can only remove, so an object part most views missed stays missed. Measured on
+    the spot photo set (64 views at 512², one SfM run; results/photos.md, session 16): median /
+    worst IoU / views >= 0.95 0.960 / 0.873 / 62 % -> 0.965 / 0.903 / 72 %
+    (``bench/bench_mask_variants.py``; on an earlier SfM run of the same photos 0.961 / 0.882 /
+    64 % -> 0.966 / 0.915 / 75 %, where dilating the silhouette by 1-2 px or carving at 192³
+    changed the median by < 0.001, and adding back the pixels inside the silhouette that differ
+    from the predicted background made it worse: 0.944 / 0.895 / 25 %). A second hull-seeded
+    GrabCut round instead did not help (0.964 / 0.874 / 66 % -> 0.960 / 0.874 / 62 %)."""
     flag_iou: float = 0.85
     """Views whose mask agrees less than this with the hull's silhouette are flagged."""
     threads: int = 0

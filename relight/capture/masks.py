@@ -13,8 +13,10 @@ falls inside the masks of at least ``hull_votes`` — the strict hull — or hal
 hull — of the views that see it), projected back, and a second GrabCut round takes them as its
 seeds (inside the eroded hull that every voting view's mask holds: object; inside the
 majority hull: probable object; outside it, dilated: background), so a background blob that
-one view got wrong is removed by the others, and an object part it missed is put back. Each final mask's agreement with the
-strict hull of the final masks (IoU) is reported; views below ``flag_iou`` are flagged. Views
+one view got wrong is removed by the others, and an object part it missed is put back. Last,
+each mask is cut to the silhouette of the strict hull of the second round's masks (what GrabCut
+kept that the other views see as background goes) and its agreement with that silhouette (IoU)
+is reported; views below ``flag_iou`` are flagged. Views
 are processed in parallel (``threads``), with the same results as one by one.
 
 Images are 8-bit sRGB (H, W, 3) uint8 in the undistorted pinhole cameras of the capture; masks
@@ -160,8 +162,9 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
     object's shadow on the floor out (the majority hull holds it when most first masks do): on
     the spot photo set wrongly kept pixels 76k -> 37k, missed 68k -> 70k, median IoU 0.953 ->
     0.967, worst view 0.870 -> 0.903. Only the views whose first masks hold most of the
-    majority hull vote on the strict hull (:attr:`MaskConfig.min_recall`). Returns the new
-    masks and their :func:`agreement`."""
+    majority hull vote on the strict hull (:attr:`MaskConfig.min_recall`). Last, each new mask
+    keeps only what the strict hull of all new masks holds (:func:`consistency_cut`).
+    Returns the new masks and their :func:`agreement`."""
     import cv2
 
     levels = (cfg.hull_votes, cfg.seed_votes)
@@ -196,7 +199,20 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
 
     diffs = diff if diff is not None else [None] * len(images)
     final = per_view(one, zip(images, masks, cams, diffs, mosts, strict=True), cfg.threads)
-    return final, agreement(final, cams, centre, radius, cfg)
+    return consistency_cut(final, cams, centre, radius, cfg)
+
+
+def consistency_cut(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, radius: float,
+                    cfg: MaskConfig) -> tuple[list[np.ndarray], list[float]]:
+    """``(masks, agreement)``: each (H, W) bool mask cut to the silhouette of the strict visual
+    hull of all ``masks`` when :attr:`MaskConfig.consistency_cut` (a pixel that more than
+    ``1 - hull_votes`` of the views seeing its ray call background goes), and each returned
+    mask's IoU with that silhouette (:func:`agreement`, from the same carve)."""
+    (strict,), voxel = carve_hulls(masks, cams, centre, radius, cfg.hull_grid, (cfg.hull_votes,))
+    sils = per_view(lambda c: hull_silhouette(strict, voxel, c), ((c,) for c in cams), cfg.threads)
+    if cfg.consistency_cut:
+        masks = [m & s for m, s in zip(masks, sils, strict=True)]
+    return masks, [iou(m, s) for m, s in zip(masks, sils, strict=True)]
 
 
 def auto_masks(images: list[np.ndarray], cams: list[Camera], points: np.ndarray, cfg: MaskConfig,
