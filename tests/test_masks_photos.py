@@ -265,6 +265,23 @@ def test_second_round_puts_back_a_missed_part_and_removes_a_blob():
     assert before[3] < 0.85 and before[7] < 0.9 and sorted(np.argsort(before)[:2]) == [3, 7], before
 
 
+def _sphere_and_floor_patch() -> tuple[list, list[np.ndarray], list[np.ndarray]]:
+    """24 cameras (64², a hemisphere) around a sphere of radius 0.6 at the origin on the floor
+    y = -0.6: the cameras, each view's sphere pixels and its pixels of a floor disc (radius 0.4
+    at x = 0.8) beside the sphere that the sphere does not hide."""
+    cams = orbit_cameras(24, 3.0, 40, 64, 64, hemisphere=True, min_elevation_deg=10)
+    truth, patch = [], []
+    for c in cams:
+        o, d = c.pixel_rays()
+        b = d @ o
+        hit = b * b - (o @ o - 0.6 ** 2) > 0
+        t = (-0.6 - o[1]) / np.where(np.abs(d[..., 1]) > 1e-9, d[..., 1], -1e-9)
+        p = o + t[..., None] * d
+        truth.append(hit)
+        patch.append((t > 0) & ((p[..., 0] - 0.8) ** 2 + p[..., 2] ** 2 < 0.4 ** 2) & ~hit)
+    return cams, truth, patch
+
+
 def test_second_round_drops_a_shadow_most_first_masks_held():
     """A shadow on the floor beside the object, held by most views' first masks, is in the
     majority hull but not the strict one: where the view's pixels match the predicted background
@@ -272,22 +289,14 @@ def test_second_round_drops_a_shadow_most_first_masks_held():
     the spot photo set: the cow's shadow beside its body in the views from above)."""
     from relight.capture.masks import refine_with_hull
 
-    cams = orbit_cameras(24, 3.0, 40, 64, 64, hemisphere=True, min_elevation_deg=10)
+    cams, truth, shadow = _sphere_and_floor_patch()
     rng = np.random.default_rng(0)
-    imgs, truth, shadow = [], [], []
-    for c in cams:
-        o, d = c.pixel_rays()
-        b = d @ o
-        hit = b * b - (o @ o - 0.6 ** 2) > 0  # the sphere of radius 0.6 at the origin
-        t = (-0.6 - o[1]) / np.where(np.abs(d[..., 1]) > 1e-9, d[..., 1], -1e-9)  # the floor y = -0.6
-        p = o + t[..., None] * d
-        dark = (t > 0) & ((p[..., 0] - 0.8) ** 2 + p[..., 2] ** 2 < 0.4 ** 2) & ~hit
+    imgs = []
+    for hit, dark in zip(truth, shadow, strict=True):
         img = rng.integers(90, 140, (64, 64, 3)).astype(np.uint8)
         img[dark] = (img[dark] * 0.55).astype(np.uint8)  # the floor, darkened: a shadow
         img[hit] = (230, 120, 30)
         imgs.append(img)
-        truth.append(hit)
-        shadow.append(dark)
     first = [t | s if i % 10 < 7 else t.copy() for i, (t, s) in enumerate(zip(truth, shadow, strict=True))]
     diff = [np.where(t, 1.0, 0.01).astype(np.float32) for t in truth]  # the shadow matches the background
     cfg = MaskConfig(hull_grid=48, threads=2)
@@ -483,16 +492,7 @@ def test_consistency_cut_drops_what_the_other_views_see_as_background():
     cut off the patch stays."""
     from relight.capture.masks import consistency_cut
 
-    cams = orbit_cameras(24, 3.0, 40, 64, 64, hemisphere=True, min_elevation_deg=10)
-    truth, patch = [], []
-    for c in cams:
-        o, d = c.pixel_rays()
-        b = d @ o
-        hit = b * b - (o @ o - 0.6 ** 2) > 0  # the sphere of radius 0.6 at the origin
-        t = (-0.6 - o[1]) / np.where(np.abs(d[..., 1]) > 1e-9, d[..., 1], -1e-9)  # the floor y = -0.6
-        p = o + t[..., None] * d
-        truth.append(hit)
-        patch.append((t > 0) & ((p[..., 0] - 0.8) ** 2 + p[..., 2] ** 2 < 0.4 ** 2) & ~hit)
+    cams, truth, patch = _sphere_and_floor_patch()
     masks = [t | s if i % 10 < 7 else t.copy() for i, (t, s) in enumerate(zip(truth, patch, strict=True))]
     cfg = MaskConfig(hull_grid=48, threads=2)
     cut, agree = consistency_cut(masks, cams, np.zeros(3), 1.0, cfg)
