@@ -84,8 +84,8 @@ class MaskConfig:
     With this default the mesh lies +0.0041 outside (7.5°; results/mask_geometry.md)."""
     consistency_cut: bool = True
     """After the second round, each mask keeps only the silhouette (grown by a pixel) of the
-    strict hull of all the second-round masks: a pixel that more than ``1 - hull_votes`` of the views seeing its ray
-    call background is dropped (a shadow beside the object that GrabCut kept in the views from
+    strict hull of all the second-round masks: a pixel that more than ``1 - hull_votes`` of the
+    views seeing its ray call background is dropped (a shadow beside the object that GrabCut kept in the views from
     above, where its colours match the object's dark patches; the side views see the floor
     there). It can only remove, so an object part most views missed stays missed. Measured on
     the spot photo set (64 views at 512², one SfM run; results/photos.md, session 16): median /

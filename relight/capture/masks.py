@@ -139,9 +139,15 @@ def agreement(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, r
     how well a view agrees with the others. Measured on the spot photo set's final masks, this
     follows the masks' true IoU (correlation +0.87 over 64 views); the same measure taken on the
     first-round masks, as before, did not (-0.01: it flagged views the second round had fixed)."""
+    sils = strict_silhouettes(masks, cams, centre, radius, cfg)
+    return [iou(m, s) for m, s in zip(masks, sils, strict=True)]
+
+
+def strict_silhouettes(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, radius: float,
+                       cfg: MaskConfig) -> list[np.ndarray]:
+    """Per view, the (H, W) bool silhouette of the strict visual hull (``hull_votes``) of ``masks``."""
     (strict,), voxel = carve_hulls(masks, cams, centre, radius, cfg.hull_grid, (cfg.hull_votes,))
-    return per_view(lambda m, c: iou(m, hull_silhouette(strict, voxel, c)), zip(masks, cams, strict=True),
-                    cfg.threads)
+    return per_view(lambda c: hull_silhouette(strict, voxel, c), ((c,) for c in cams), cfg.threads)
 
 
 def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray,
@@ -204,14 +210,13 @@ def refine_with_hull(images: list[np.ndarray], masks: list[np.ndarray], cams: li
 
 def consistency_cut(masks: list[np.ndarray], cams: list[Camera], centre: np.ndarray, radius: float,
                     cfg: MaskConfig) -> tuple[list[np.ndarray], list[float]]:
-    """``(masks, agreement)``: each (H, W) bool mask cut to the silhouette (grown by a pixel) of
-    the strict visual hull of all ``masks`` when :attr:`MaskConfig.consistency_cut` (a pixel that more than
+    """``(masks, agreement)``: each (H, W) bool mask cut to the :func:`strict_silhouettes` of all
+    ``masks``, grown by a pixel, when :attr:`MaskConfig.consistency_cut` (a pixel that more than
     ``1 - hull_votes`` of the views seeing its ray call background goes), and each returned
-    mask's IoU with that silhouette (:func:`agreement`, from the same carve)."""
+    mask's IoU with the ungrown silhouette (:func:`agreement`, from the same carve)."""
     import cv2
 
-    (strict,), voxel = carve_hulls(masks, cams, centre, radius, cfg.hull_grid, (cfg.hull_votes,))
-    sils = per_view(lambda c: hull_silhouette(strict, voxel, c), ((c,) for c in cams), cfg.threads)
+    sils = strict_silhouettes(masks, cams, centre, radius, cfg)
     if cfg.consistency_cut:  # cut to the silhouette grown by a pixel: the voxel centres that are
         # carved away just outside a true outline leave a gap of up to a pixel (seen at 64², 48³)
         ring = np.ones((3, 3), np.uint8)
