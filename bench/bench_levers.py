@@ -2,7 +2,8 @@
 
 A run is one material-stage fit with ``fast`` plus config overrides, on one object's bench_suite
 capture and one mesh (``--mesh gt``: the GT mesh and its UVs, the ladder's row a; ``--mesh fit``:
-the reconstructed mesh and atlas of ``out/bench/suite/<object>_fit``, row c's), or a post-process
+the reconstructed mesh and atlas of ``out/bench/suite/<object>_fit``, row c's; ``--mesh fit_gtn``: that mesh
+with the GT surface's shading normals, :func:`gt_normals`), or a post-process
 of an existing asset (``--post asis``: the fitted asset itself, row c; ``--post dilate``: fill every texel outside the atlas' charts from the nearest
 chart texel — gutter dilation; ``--post oracle512`` / ``oracle1024``: the ceiling of the fitted mesh
 with GT materials transferred at that texture size). ``--gt-light`` fixes the light to the GT envmap
@@ -81,6 +82,19 @@ def dilate(asset):
                    metallic=None if asset.metallic is None else fill(asset.metallic))
 
 
+def gt_normals(mesh, gt):
+    """``mesh`` with the GT surface's smooth shading normal at each vertex's nearest GT surface point
+    (``--mesh fit_gtn``: how much of the reconstructed mesh's loss is its shading normals')."""
+    import trimesh
+
+    g = gt.mesh.with_normals()
+    tm = trimesh.Trimesh(g.vertices, g.faces, process=False)
+    pts, _, face = trimesh.proximity.closest_point(tm, mesh.vertices)
+    bary = trimesh.triangles.points_to_barycentric(tm.triangles[face], pts)
+    n = (bary[:, :, None] * g.normals[g.faces[face]]).sum(1)
+    return replace(mesh, normals=n / np.linalg.norm(n, axis=1, keepdims=True))
+
+
 def gt_light_init(gt, cfg):
     """An initial asset with uniform textures (``cfg``'s) and the GT envmap, its rotation about +y
     baked into the lat-long columns (the fit's envmap has none)."""
@@ -116,6 +130,8 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
     else:
         cfg = load_config("fast", **{**MATERIAL_MODEL.get(obj, {}), **over, **({"fit_envmap": False} if gt_light else {})})
         m = gt.mesh.with_normals() if mesh == "gt" else load_asset(SUITE / f"{obj}_fit").mesh
+        if mesh == "fit_gtn":
+            m = gt_normals(m, gt)
         asset = fit_material(splits.train, m, cfg, backend, init=gt_light_init(gt, cfg) if gt_light else None).asset
         save_asset(asset, ROOT / "out/bench/levers" / f"{obj}_{name}")
     seconds = time.perf_counter() - t
@@ -157,7 +173,7 @@ def main() -> None:
     ap.add_argument("name", nargs="?")
     ap.add_argument("overrides", nargs="*", help="material config key=value (Python literals)")
     ap.add_argument("--object", default="spot")
-    ap.add_argument("--mesh", choices=["gt", "fit"], default="gt")
+    ap.add_argument("--mesh", choices=["gt", "fit", "fit_gtn"], default="gt")
     ap.add_argument("--post", choices=["asis", "dilate", "oracle512", "oracle1024"])
     ap.add_argument("--gt-light", action="store_true", help="fix the light to the GT envmap")
     ap.add_argument("--markdown", action="store_true")
