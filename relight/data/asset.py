@@ -155,7 +155,7 @@ def load_asset(folder: str | Path) -> Asset:
     def p(key):
         return resolve_inside(folder, files[key]["path"], f"{key} path", mpath)
 
-    mesh = load_mesh(p("mesh"), own_normals=True)  # shading normals as written (maybe refined)
+    mesh = load_mesh(p("mesh"))
     if mesh.uvs is None:
         raise RelightError("asset mesh has no UVs", path=p("mesh"), fix="re-export the asset")
     mesh = validate_mesh(mesh.with_normals(), p("mesh"))

@@ -137,10 +137,8 @@ def non_manifold_edges(faces: np.ndarray) -> int:
     return int((counts > 2).sum())
 
 
-def load_mesh(path: str | Path, own_normals: bool = False) -> Mesh:
-    """Load OBJ/PLY/GLB/… with trimesh (vertices split at UV seams, order kept). Normals are left
-    to :meth:`Mesh.with_normals` (smooth), except with ``own_normals`` an OBJ's ``vn`` (an asset's
-    shading normals, which the material stage may have refined)."""
+def load_mesh(path: str | Path) -> Mesh:
+    """Load OBJ/PLY/GLB/… with trimesh (vertices split at UV seams, order kept)."""
 
     path = Path(path)
     if not path.is_file():
@@ -160,25 +158,8 @@ def load_mesh(path: str | Path, own_normals: bool = False) -> Mesh:
         raise RelightError("file holds no triangle mesh", path=path, fix="export a triangle mesh")
     uv = getattr(tm.visual, "uv", None)
     uv = None if uv is None or len(uv) != len(tm.vertices) else np.asarray(uv)
-    mesh = Mesh(np.asarray(tm.vertices), np.asarray(tm.faces), uv,
-                _obj_normals(path, len(tm.vertices)) if own_normals and path.suffix.lower() == ".obj" else None)
+    mesh = Mesh(np.asarray(tm.vertices), np.asarray(tm.faces), uv)
     return validate_mesh(mesh, path)
-
-
-def _obj_normals(path: Path, n: int) -> np.ndarray | None:
-    """An OBJ's own ``vn`` per vertex (an asset's refined shading normals), or None when it has
-    none, several objects, or unusable ones (then smooth normals are computed). ``trimesh.load``
-    drops them; its OBJ parser, called alike, keeps them in the same vertex order."""
-    try:
-        with open(path) as f:
-            geoms = list(trimesh.exchange.obj.load_obj(f)["geometry"].values())
-    except Exception:  # the mesh itself loaded: fall back to computed normals
-        return None
-    vn = geoms[0].get("vertex_normals") if len(geoms) == 1 else None
-    if vn is None or np.shape(vn) != (n, 3) or not np.isfinite(vn).all():
-        return None
-    norm = np.linalg.norm(vn, axis=1, keepdims=True)
-    return None if (norm < 1e-6).any() else (np.asarray(vn) / norm).astype(np.float32)
 
 
 def _decodes(b: bytes) -> bool:

@@ -93,20 +93,6 @@ class MaterialConfig:
     it follows ``lr_roughness`` and ``fit_roughness``, since both are parameters of the specular
     lobe in [0, 1], fitted from the same highlights at the same texel scale; separate settings were
     never measured to help, and two more knobs would only add ways to unbalance them."""
-    fit_normals: bool = False
-    """Also refine the mesh's per-vertex shading normals with the path-traced loss (positions stay):
-    a reconstructed surface's small normal errors change its shading, and without this the only
-    parameter left to explain that shading is the albedo. Seam-free (one normal per vertex, no
-    tangent frame) and exported as the mesh's vertex normals. Normals start after
-    ``shared_warmup``, move by Adam at ``lr_normals`` and stay within ``max_normal_deg`` of the
-    geometry's own normals (a trust region: the geometry stage's normal error is a few degrees)."""
-    lr_normals: float = 0.002
-    """Adam step of the shading normals (unit-vector components, i.e. about radians per step)."""
-    max_normal_deg: float = 15.0
-    """Largest angle (degrees) between a refined shading normal and the mesh's own normal."""
-    normal_smoothing: float = 10.0
-    """λ of the ``(I + λ L)^-1`` preconditioner of the normals' gradient (0 = raw per-vertex
-    gradient; larger = smoother corrections over ~sqrt(λ) rings of vertices)."""
     fit_albedo: bool = True
     fit_roughness: bool = True
     fit_envmap: bool = True
@@ -167,9 +153,7 @@ class MaterialConfig:
                   ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0),
                   ("refine_passes", 0 <= self.refine_passes <= 100), ("refine_spp", 2 <= self.refine_spp <= 4096),
                   ("refine_blur", 0 <= self.refine_blur <= 64), ("refine_damping", self.refine_damping >= 0),
-                  ("refine_colour_sigma", self.refine_colour_sigma >= 0),
-                  ("max_normal_deg", 0 <= self.max_normal_deg <= 90),
-                  ("normal_smoothing", self.normal_smoothing >= 0)]
+                  ("refine_colour_sigma", self.refine_colour_sigma >= 0)]
         if self.tv_norm not in ("l1", "l2"):
             raise ValueError(f"tv_norm must be 'l1' or 'l2', got '{self.tv_norm}'")
         if not 0 <= self.shared_warmup < 1:
@@ -187,7 +171,7 @@ class MaterialConfig:
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
-        for k in ("lr_albedo", "lr_roughness", "lr_env", "lr_normals", "tv_albedo", "tv_roughness", "tv_env", "tv_env_chroma",
+        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_chroma",
                   "white_balance", "palette_albedo"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")

@@ -46,7 +46,6 @@ from relight.material.losses import (
     tv_l2,
     white_balance,
 )
-from relight.material.normals import NormalSmoother, cone_project, welded_normals
 from relight.material.optim import multiscale_gradient
 from relight.material.problem import RenderProblem, compensated, gain_mode, view_log_gains
 from relight.material.refine import refine_albedo
@@ -90,9 +89,7 @@ def _palette_end(cfg: MaterialConfig) -> int:
     return int(np.ceil(cfg.palette_until * cfg.iterations))
 
 
-def _project(p: dict[str, np.ndarray], cfg: MaterialConfig, normals0: np.ndarray | None = None) -> None:
-    if "normals" in p and normals0 is not None:
-        p["normals"][:] = cone_project(p["normals"], normals0, cfg.max_normal_deg)
+def _project(p: dict[str, np.ndarray], cfg: MaterialConfig) -> None:
     np.clip(p["albedo"], 0.0, 1.0, out=p["albedo"])
     np.clip(p["roughness"], cfg.min_roughness, 1.0, out=p["roughness"])
     if "metallic" in p:
@@ -137,8 +134,6 @@ class _MaterialFit:
                                        ("metallic", cfg.fit_roughness), ("log_env", cfg.fit_envmap)) if not on}
         self.refine_steps = {int(round(x * cfg.iterations)) for x in cfg.refine_at}
         self.coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
-        self.normals0 = welded_normals(mesh) if "normals" in state.params else None  # the geometry's own
-        self.smooth_normals = NormalSmoother(mesh, cfg.normal_smoothing) if self.normals0 is not None else None
 
     def enter_level(self, level: int) -> None:
         resample_to_level(self.state, self.cfg, level)
@@ -167,15 +162,12 @@ class _MaterialFit:
             grads.pop(k, None)
         if cfg.env_multiscale and "log_env" in grads:
             grads["log_env"] = multiscale_gradient(grads["log_env"], cfg.env_multiscale)
-        if "normals" in grads:
-            grads["normals"] = self.smooth_normals(grads["normals"], state.params["normals"])
         if warm:
-            grads.pop("normals", None)  # the light explains the shading first
             for k in ("albedo", "roughness", "metallic"):
                 if k in grads:
                     grads[k][:] = grads[k].mean((0, 1), keepdims=True)
         state.adam.step(state.params, grads, lr_scale)
-        _project(state.params, cfg, self.normals0)
+        _project(state.params, cfg)
         state.step = step + 1
         if state.step > (1 - cfg.average_last) * cfg.iterations:
             state.accumulate()
@@ -205,10 +197,7 @@ def fit_material(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Bac
     rep = reporter or Reporter()
     if mesh.uvs is None:
         raise RelightError("mesh has no UVs", fix="unwrap it first (relight.material.uv.unwrap)")
-    if resume and checkpoint_dir:
-        state = load_checkpoint(checkpoint_dir, cfg, inputs)
-    else:
-        state = init_state(cfg, init, welded_normals(mesh) if cfg.fit_normals else None)
+    state = load_checkpoint(checkpoint_dir, cfg, inputs) if resume and checkpoint_dir else init_state(cfg, init)
     schedule = Schedule.of(cfg)
     resample_to_level(state, cfg, schedule.level(state.step))
     threads_before = dr.thread_count()

@@ -43,16 +43,14 @@ class Adam:
 
     ``masked`` parameters only update (and advance their moments) where the gradient is
     non-zero, so texels that no pixel saw in this batch keep their state (like Mitsuba's
-    ``mask_updates``). ``uniform`` parameters have one second moment, the mean of the squared
-    gradient over all their entries (as in the Large Steps optimizer): a smoothed gradient keeps
-    its shape instead of every entry taking an ``lr``-sized step.
+    ``mask_updates``).
     """
 
     def __init__(self, lrs: dict[str, float], beta1: float = 0.9, beta2: float = 0.99,
-                 eps: float = 1e-8, masked: tuple[str, ...] = (), uniform: tuple[str, ...] = ()):
+                 eps: float = 1e-8, masked: tuple[str, ...] = ()):
         self.lrs = dict(lrs)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
-        self.masked, self.uniform = set(masked), set(uniform)
+        self.masked = set(masked)
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
         self.t: dict[str, np.ndarray] = {}
@@ -87,7 +85,7 @@ class Adam:
                 m *= self.beta1
                 m += (1 - self.beta1) * g
                 v *= self.beta2
-                v += (1 - self.beta2) * (np.square(g).mean() if k in self.uniform else np.square(g))
+                v += (1 - self.beta2) * np.square(g)
                 x -= self._step(m, v, t, lr)
                 continue
             # whole-array form of the masked update (fancy indexing was ~2x slower at 512²)

@@ -13,8 +13,7 @@ from relight.data.mesh import Mesh
 from relight.data.views import ViewArray
 from relight.material.config import MaterialConfig
 from relight.material.losses import log_l1, relative_l2, relative_weight
-from relight.material.normals import expand, weld
-from relight.render.mitsuba import KA, KE, KM, KN, KR, build_scene, sensor, turn_light
+from relight.render.mitsuba import KA, KE, KM, KR, build_scene, sensor, turn_light
 from relight.runtime.backend import Backend
 
 
@@ -86,11 +85,6 @@ class RenderProblem:
                  init: dict[str, np.ndarray], log_ratios: np.ndarray | None = None):
         mi = backend.mitsuba()
         self.mi, self.cfg = mi, cfg
-        self._weld = None
-        if "normals" in init:  # refined shading normals: one per welded vertex (relight.material.normals)
-            inverse, _ = weld(mesh)
-            self._weld = mi.UInt32((inverse[:, None] * 3 + np.arange(3)).ravel().astype(np.uint32))
-            mesh = replace(mesh, normals=expand(init["normals"], inverse))
         asset = Asset(mesh, init["albedo"], init["roughness"][..., 0], np.exp(init["log_env"]),
                       init["metallic"][..., 0] if "metallic" in init else None)
         self.scene = build_scene(backend, asset, cfg.max_depth, integrator="prb")
@@ -138,8 +132,6 @@ class RenderProblem:
                     self._pad[(h, w)] = mi.UInt32(_pad_index(h, w))
                 flat = dr.gather(mi.Float, dr.exp(t).array, self._pad[(h, w)])
                 self.params[KE] = mi.TensorXf(flat, shape=(h, w + 2, 3))
-            elif k == "normals":  # welded -> per-vertex shading normals (Mitsuba normalizes them)
-                self.params[KN] = dr.gather(mi.Float, t.array, self._weld)
             else:
                 self.params[{"albedo": KA, "roughness": KR, "metallic": KM}[k]] = t
         self.params.update()

@@ -9,7 +9,7 @@ follow the coarse-to-fine level (:func:`texture_res`, :func:`resample_to_level`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,6 @@ from relight.data.asset import Asset
 from relight.data.images import resize_area
 from relight.data.mesh import Mesh
 from relight.material.config import MaterialConfig
-from relight.material.normals import expand, weld
 from relight.material.optim import Adam
 from relight.runtime.config import to_dict
 from relight.runtime.errors import RelightError
@@ -73,9 +72,8 @@ def texture_res(cfg: MaterialConfig, level: int) -> tuple[int, int]:
     return max(4, cfg.tex_res // f), max(8, cfg.env_width // f)
 
 
-def init_state(cfg: MaterialConfig, init: Asset | None = None, normals: np.ndarray | None = None) -> MaterialState:
-    """Uniform initial parameters at the coarsest level, or those of ``init`` resampled; with
-    :attr:`MaterialConfig.fit_normals`, ``normals`` (V, 3) are the shading normals to start from."""
+def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
+    """Uniform initial parameters at the coarsest level, or those of ``init`` resampled."""
     tr, ew = texture_res(cfg, 0)
     p = {"albedo": np.full((tr, tr, 3), cfg.init_albedo, np.float32),
          "roughness": np.full((tr, tr, 1), cfg.init_roughness, np.float32),
@@ -89,19 +87,14 @@ def init_state(cfg: MaterialConfig, init: Asset | None = None, normals: np.ndarr
         if cfg.metallic and init.metallic is not None:
             p["metallic"] = resize_area(init.metallic[..., None], tr, tr)
         p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in p.items()}
-    if cfg.fit_normals and normals is not None:
-        p["normals"] = np.array(normals, np.float32)
-    lrs = {"albedo": cfg.lr_albedo, "roughness": cfg.lr_roughness, "log_env": cfg.lr_env, "metallic": cfg.lr_roughness,
-           "normals": cfg.lr_normals}
-    return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic"), uniform=("normals",)))
+    lrs = {"albedo": cfg.lr_albedo, "roughness": cfg.lr_roughness, "log_env": cfg.lr_env, "metallic": cfg.lr_roughness}
+    return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic")))
 
 
 def resample_to_level(state: MaterialState, cfg: MaterialConfig, level: int) -> None:
     """Area-resample parameters and Adam moments to ``level``'s resolutions (no-op when there)."""
     tr, ew = texture_res(cfg, level)
     for k, a in list(state.params.items()):
-        if k == "normals":  # per vertex: the same at every level
-            continue
         shape = (ew // 2, ew) if k == "log_env" else (tr, tr)
         if a.shape[:2] != shape:
             state.params[k] = np.ascontiguousarray(resize_area(a, *shape), dtype=np.float32)
@@ -114,9 +107,6 @@ def state_to_asset(state: MaterialState, mesh: Mesh, info: dict | None = None) -
 
 
 def params_to_asset(p: dict[str, np.ndarray], mesh: Mesh, info: dict | None = None) -> Asset:
-    """The asset of parameters ``p``; refined shading normals (``p["normals"]``) replace ``mesh``'s."""
-    if "normals" in p:
-        mesh = replace(mesh, normals=expand(p["normals"], weld(mesh)[0]))
     return Asset(mesh, p["albedo"].copy(), p["roughness"][..., 0].copy(), np.exp(p["log_env"]).astype(np.float32),
                  p["metallic"][..., 0].copy() if "metallic" in p else None, 0.0, info or {})
 

@@ -24,7 +24,6 @@ that inter-reflections are converged; fits use their own, shorter ``max_depth``.
 
 # Keys of the differentiable parameters in ``mi.traverse`` of a :func:`build_scene` scene.
 KA, KR, KM, KE = "object.bsdf.base_color.data", "object.bsdf.roughness.data", "object.bsdf.metallic.data", "light.data"
-KN = "object.vertex_normals"
 
 
 def mitsuba_mesh(mi, mesh: Mesh, bsdf=None, name: str = "object"):
