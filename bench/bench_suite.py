@@ -178,7 +178,14 @@ def shortfalls(objs: list[dict], with_peer: bool) -> list[str]:
         "(`results/levers.md`, *oracle512*), so spot's albedo floor needs better registered geometry. The "
         "fit loses a further 3.4 dB; 34 % of its error lies in flat regions (29.3 dB there against 46 dB "
         "for the ceiling: shading left in the albedo and Monte Carlo noise), 66 % on the same edges and "
-        "silhouettes.",
+        "silhouettes. That loss is the reconstructed geometry's, not the material fit's (2026-12-04, "
+        "`results/objective.md`, `results/levers.md`): on that mesh the fit's own training loss is *below* "
+        "the ceiling's (excess over the noise floor 0.00028 against 0.00106), so the objective prefers the "
+        "fitted albedo there and no texture-side lever can reach the ceiling; fixing the light to the truth "
+        "does not help (26.19 / 29.68 dB against 26.47 / 29.65); GT shading normals on the same mesh buy "
+        "+0.62 / +0.37 dB (flat regions 29.9 -> 31.4 dB), and refining the shading normals with the "
+        "path-traced loss lost 0.3-2.5 dB, its normals moving away from GT (2.89° -> 3.34° under the GT "
+        "light; not kept). The remaining lever is the vertex positions themselves.",
         "* **Glossy and metallic objects (vase, bottle)**: on the GT mesh the vase reaches 25.8 / 28.6 dB "
         "with roughness MAE 0.22 (its glossy bands fitted near 0.5), because under the fitted light a "
         "rougher surface explains the views better than the true one (training loss 0.0178 vs 0.0201 with "
