@@ -154,6 +154,14 @@ def peer_of(o: dict, key: str) -> str:
     return "" if v is None else f" ({v:.3f})"
 
 
+def peer_line(objs: list[dict]) -> str:
+    """Which objects have a peer row measured in the same run as ours, and which have none."""
+    have = [o["object"] for o in objs if "baseline_metrics" in o]
+    lack = [o["object"] for o in objs if "baseline_metrics" not in o]
+    return (f"rows above for {', '.join(have)}, each in the same run as ours"
+            + (f"; not run for {', '.join(lack)} (their rows come from `--no-peer` runs)." if lack else "."))
+
+
 def shortfalls(objs: list[dict], with_peer: bool) -> list[str]:
     """The misses of this run against issue 18's floors, then the diagnosis behind them (the
     ladder and levers, ``results/ladder.md`` and ``results/levers.md``, measured on spot)."""
@@ -196,7 +204,7 @@ def shortfalls(objs: list[dict], with_peer: bool) -> list[str]:
         "material stage on the GT mesh reaches 27.8; `results/geometry_consistency.md`).",
         "* **Normal MAE (knot)**: the visual hull carves concavities only where silhouettes reveal them; "
         "the knot's inner crossings stay too thick and the photometric term pulls them in only partly.",
-        "* **Peer**: " + ("rows above." if with_peer else "not run in this pass (`--no-peer`). On spot the "
+        "* **Peer**: " + (peer_line(objs) if with_peer else "not run in this pass (`--no-peer`). On spot the "
                            "recipe scored 14.15 / 23.58 dB against ours 25.87 / 29.58 (`results/ladder.md`); "
                            "`results/peer_variants_400.md` tries what a careful user might change within it."),
         "* **GPU (`quality` preset)**: not run — no GPU was lent to this task."]
@@ -207,7 +215,7 @@ def markdown(r: dict) -> str:
     objs = r.get("objects", [])
     L = [f"# Benchmark suite ({r['date']})", "", f"Device: {r['device']}. Reproduce: "
          "`.venv/bin/python bench/bench_suite.py --speed` (on this 2-core CPU each object's fit took "
-         "8.5–13 min and spot's peer 18 min, so about 2.5 h for five objects; `--no-peer` about 1 h).", "",
+         "8.5–13 min and a peer 11–18 min, so about 2.5 h for five objects; `--no-peer` about 1 h).", "",
          "## Quality: our objects (CPU `fast`) beside published TensoIR-synthetic averages (GPU)", "",
          "*Different scenes, same protocol* (per-channel scale-aligned albedo PSNR, relight PSNR over "
          "the relit envmaps, normal MAE on test views). Targets (issue 18): albedo ≥ 30 dB, relight ≥ 30 dB "
@@ -271,7 +279,7 @@ def markdown(r: dict) -> str:
         if "raster" in r:
             L += ["", "Raster vs. resolution (20,480 triangles): " + ", ".join(
                 f"{x['res']}² {x['ms']} ms" for x in r["raster"])]
-    L += ["", "## Where we fall short, and why", ""] + shortfalls(objs, "baseline_metrics" in (objs or [{}])[0])
+    L += ["", "## Where we fall short, and why", ""] + shortfalls(objs, any("baseline_metrics" in o for o in objs))
     return "\n".join(L) + "\n"
 
 
