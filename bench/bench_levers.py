@@ -85,15 +85,11 @@ def dilate(asset):
 def gt_normals(mesh, gt):
     """``mesh`` with the GT surface's smooth shading normal at each vertex's nearest GT surface point
     (``--mesh fit_gtn``: how much of the reconstructed mesh's loss is its shading normals')."""
-    import trimesh
-    from scipy.spatial import cKDTree
+    from bench_mesh_ceiling import nearest_surface
 
     g = gt.mesh.with_normals()
-    tm = trimesh.Trimesh(g.vertices, g.faces, process=False)
-    samples, face = trimesh.sample.sample_surface(tm, 1_500_000, seed=0)  # as oracle_asset (no rtree)
-    bary = trimesh.triangles.points_to_barycentric(tm.triangles[face], samples)
-    _, j = cKDTree(samples).query(mesh.vertices, workers=-1)
-    n = (bary[j, :, None] * g.normals[g.faces[face[j]]]).sum(1)
+    _, face, bary = nearest_surface(g, mesh.vertices)
+    n = (bary[:, :, None] * g.normals[g.faces[face]]).sum(1)
     return replace(mesh, normals=n / np.linalg.norm(n, axis=1, keepdims=True))
 
 

@@ -55,27 +55,35 @@ def fill_gutters(covered: np.ndarray, *textures: np.ndarray) -> list[np.ndarray]
     return [np.ascontiguousarray(t[iy, ix]) for t in textures]
 
 
+def nearest_surface(mesh, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``points`` (N, 3), the nearest of 1.5 M surface samples of ``mesh`` (trimesh's
+    exact closest point needs rtree, which is not installed): (N,) distance, (N,) face and (N, 3)
+    barycentric coordinates in that face."""
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    samples, face = trimesh.sample.sample_surface(tm, 1_500_000, seed=0)
+    dist, j = cKDTree(samples).query(points, workers=-1)
+    return dist, face[j], trimesh.triangles.points_to_barycentric(tm.triangles[face[j]], samples[j])
+
+
 def oracle_asset(fit, gt, n: int):
     """``fit`` (an Asset whose mesh has UVs) with GT materials at the nearest GT surface point of
     every texel and the GT light; also the (texels,) texel-to-GT distances."""
-    import trimesh
-    from scipy.spatial import cKDTree
 
     from relight.render.textures import sample_bilinear
 
     mesh = fit.mesh
     pts, hit = texel_points(mesh, n)
-    gm = trimesh.Trimesh(gt.mesh.vertices, gt.mesh.faces, process=False)
-    samples, face = trimesh.sample.sample_surface(gm, 1_500_000, seed=0)
-    bary = trimesh.triangles.points_to_barycentric(gm.triangles[face], samples)
+    dist, face, bary = nearest_surface(gt.mesh, pts[hit])
     suv = (bary[:, :, None] * gt.mesh.uvs[gt.mesh.faces[face]]).sum(1)
-    dist, j = cKDTree(samples).query(pts[hit], workers=-1)
     albedo, rough = np.zeros((n, n, 3), np.float32), np.zeros((n, n), np.float32)
-    albedo[hit], rough[hit] = sample_bilinear(gt.albedo, suv[j]), sample_bilinear(gt.roughness, suv[j])[:, 0]
+    albedo[hit], rough[hit] = sample_bilinear(gt.albedo, suv), sample_bilinear(gt.roughness, suv)[:, 0]
     metal = None
     if gt.metallic is not None:  # a metallic object's oracle has its metal too
         metal = np.zeros((n, n), np.float32)
-        metal[hit] = sample_bilinear(gt.metallic, suv[j])[:, 0]
+        metal[hit] = sample_bilinear(gt.metallic, suv)[:, 0]
         albedo, rough, metal = fill_gutters(hit, albedo, rough, metal)
     else:
         albedo, rough = fill_gutters(hit, albedo, rough)

@@ -158,11 +158,15 @@ def peer_line(objs: list[dict]) -> str:
     """Which objects have a peer row measured in the same run as ours, and which have none."""
     have = [o["object"] for o in objs if "baseline_metrics" in o]
     lack = [o["object"] for o in objs if "baseline_metrics" not in o]
+    if not have:
+        return ("not run in this pass (`--no-peer`). On spot the recipe scored 14.15 / 23.58 dB against ours "
+                "25.87 / 29.58 (`results/ladder.md`); `results/peer_variants_400.md` tries what a careful user "
+                "might change within it.")
     return (f"rows above for {', '.join(have)}, each in the same run as ours"
             + (f"; not run for {', '.join(lack)} (their rows come from `--no-peer` runs)." if lack else "."))
 
 
-def shortfalls(objs: list[dict], with_peer: bool) -> list[str]:
+def shortfalls(objs: list[dict]) -> list[str]:
     """The misses of this run against issue 18's floors, then the diagnosis behind them (the
     ladder and levers, ``results/ladder.md`` and ``results/levers.md``, measured on spot)."""
     miss = []
@@ -204,9 +208,7 @@ def shortfalls(objs: list[dict], with_peer: bool) -> list[str]:
         "material stage on the GT mesh reaches 27.8; `results/geometry_consistency.md`).",
         "* **Normal MAE (knot)**: the visual hull carves concavities only where silhouettes reveal them; "
         "the knot's inner crossings stay too thick and the photometric term pulls them in only partly.",
-        "* **Peer**: " + (peer_line(objs) if with_peer else "not run in this pass (`--no-peer`). On spot the "
-                           "recipe scored 14.15 / 23.58 dB against ours 25.87 / 29.58 (`results/ladder.md`); "
-                           "`results/peer_variants_400.md` tries what a careful user might change within it."),
+        "* **Peer**: " + peer_line(objs),
         "* **GPU (`quality` preset)**: not run — no GPU was lent to this task."]
     return out
 
@@ -279,7 +281,7 @@ def markdown(r: dict) -> str:
         if "raster" in r:
             L += ["", "Raster vs. resolution (20,480 triangles): " + ", ".join(
                 f"{x['res']}² {x['ms']} ms" for x in r["raster"])]
-    L += ["", "## Where we fall short, and why", ""] + shortfalls(objs, any("baseline_metrics" in o for o in objs))
+    L += ["", "## Where we fall short, and why", ""] + shortfalls(objs)
     return "\n".join(L) + "\n"
 
 
