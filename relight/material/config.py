@@ -106,12 +106,6 @@ class MaterialConfig:
     is held at 0, since a global scale belongs to the light and the albedo."""
     loss: str = "relative_l2"
     """Image loss: ``relative_l2`` (unbiased under MC noise) or ``log_l1`` (robust, biased)."""
-    view_weight: float = 0.0
-    """Power ``p`` of a per-pixel foreshortening weight ``|cos θ|^p`` (θ between the view ray and
-    the mesh's shading normal at the pixel centre; 0 where the ray misses) on the image loss and
-    the albedo refinement: a pixel that sees the surface at a grazing angle covers a long strip
-    of texture, and a depth error of the mesh moves what it sees along the surface by
-    ``δ·tan θ``, so it blurs and misregisters the texture more than a frontal one does. 0 = off."""
     min_roughness: float = 0.05
     average_last: float = 0.3
     """Output the running mean of the parameters over this final share of the iterations
@@ -156,7 +150,7 @@ class MaterialConfig:
                   ("lr_decay", 0 < self.lr_decay <= 1),
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
                   ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),
-                  ("average_last", 0 <= self.average_last < 1), ("view_weight", 0 <= self.view_weight <= 8), ("threads", self.threads >= 0),
+                  ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0),
                   ("refine_passes", 0 <= self.refine_passes <= 100), ("refine_spp", 2 <= self.refine_spp <= 4096),
                   ("refine_blur", 0 <= self.refine_blur <= 64), ("refine_damping", self.refine_damping >= 0),
                   ("refine_colour_sigma", self.refine_colour_sigma >= 0)]

@@ -53,17 +53,6 @@ def relative_weight(target: np.ndarray, mask: np.ndarray, eps: float = 0.05, rad
     return (m / (lum_s + eps) ** 2)[..., None].astype(np.float32)
 
 
-def foreshortening(cos: np.ndarray, mask: np.ndarray, power: float) -> np.ndarray:
-    """Per-pixel weights (H, W, 1) ``cos^power`` from the |cos| of the viewing angle at each pixel
-    (:func:`relight.render.mitsuba.pixel_cosine`, (H, W)), scaled to mean 1 over the mask's pixels
-    (coverage > 0): they move weight from grazing to frontal pixels without changing the data
-    term's total against the regularizers."""
-    w = np.power(np.clip(cos, 0.0, 1.0), power, dtype=np.float32)
-    inside = mask > 0
-    mean = float(w[inside].mean()) if inside.any() else 0.0
-    return (w / mean if mean > 0 else np.ones_like(w))[..., None].astype(np.float32)
-
-
 def log_l1(pred, target, weight):
     """Robust HDR image loss: mean of ``w * |log(1 + pred) - log(1 + target)|``.
 

@@ -12,8 +12,8 @@ from relight.data.capture import Capture
 from relight.data.mesh import Mesh
 from relight.data.views import ViewArray
 from relight.material.config import MaterialConfig
-from relight.material.losses import foreshortening, log_l1, relative_l2, relative_weight
-from relight.render.mitsuba import KA, KE, KM, KR, build_scene, pixel_cosine, sensor, turn_light
+from relight.material.losses import log_l1, relative_l2, relative_weight
+from relight.render.mitsuba import KA, KE, KM, KR, build_scene, sensor, turn_light
 from relight.runtime.backend import Backend
 
 
@@ -116,8 +116,6 @@ class RenderProblem:
         mi, lc = self.mi, self.level_capture
         img, mask = lc.images[view], lc.masks[view]
         w = relative_weight(img, mask) if self.cfg.loss == "relative_l2" else (mask > 0).astype(np.float32)[..., None]
-        if self.cfg.view_weight > 0:
-            w = w * foreshortening(pixel_cosine(self.backend, self.scene, lc.cameras[view]), mask, self.cfg.view_weight)
         return mi.TensorXf(np.ascontiguousarray(img, dtype=np.float32)), mi.TensorXf(np.ascontiguousarray(w))
 
     def _assign(self, p: dict[str, np.ndarray]) -> dict:

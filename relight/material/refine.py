@@ -32,8 +32,8 @@ from scipy.ndimage import gaussian_filter
 
 from relight.data.asset import Asset
 from relight.data.capture import Capture
-from relight.material.losses import foreshortening, relative_weight
-from relight.render.mitsuba import KA, build_scene, pixel_cosine, pixel_uv, sensor, turn_light
+from relight.material.losses import relative_weight
+from relight.render.mitsuba import KA, build_scene, pixel_uv, sensor, turn_light
 from relight.render.textures import bilinear_taps
 from relight.runtime.backend import Backend
 from relight.runtime.progress import Reporter
@@ -108,7 +108,7 @@ def ratio_update(albedo: np.ndarray, num: np.ndarray, den: np.ndarray, damping: 
 
 def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: int = 3, spp: int = 32,
                   max_depth: int = 3, damping: float = 0.05, blur: float = 1.0, colour_sigma: float = 0.0,
-                  view_weight: float = 0.0, seed: int = 0,
+                  seed: int = 0,
                   reporter: Reporter | None = None,
                   check_stop: Callable[[], None] | None = None) -> tuple[Asset, RefineStats]:
     """``passes`` ratio updates of ``asset``'s albedo against every view of ``capture``; the result
@@ -121,8 +121,6 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
         spp: samples per pixel of each view per pass, split between the two independent renders.
         max_depth: path length of the renders (as in the material stage).
         damping, blur, colour_sigma: see :func:`ratio_update`.
-        view_weight: power of the pixels' foreshortening weight |cos θ|^p
-            (:attr:`relight.material.config.MaterialConfig.view_weight`; 0 = off).
         check_stop: called between views; it may raise to interrupt (Ctrl-C).
     Returns:
         the asset with the refined albedo, and the per-pass change.
@@ -143,8 +141,6 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
         inside = (hit > 0) & (capture.masks[i] >= 0.999)
         idx = np.flatnonzero(inside).astype(np.int32)
         wgt = relative_weight(capture.images[i], capture.masks[i])[..., 0].ravel()[idx]
-        if view_weight > 0:
-            wgt = wgt * foreshortening(pixel_cosine(backend, scene, cam), capture.masks[i], view_weight)[..., 0].ravel()[idx]
         obs.append((uv.reshape(-1, 2)[idx], idx, wgt.astype(np.float32)))
     albedo, change, kept = asset.albedo.astype(np.float32), [], []
     with rep.task("albedo refinement", passes * len(capture)) as advance:

@@ -186,16 +186,6 @@ def pixel_uv(backend: Backend, scene, cam: Camera, offsets=(0.5, 0.5)) -> tuple[
     return uv.reshape(cam.height, cam.width, 2), hit.reshape(cam.height, cam.width)
 
 
-def pixel_cosine(backend: Backend, scene, cam: Camera) -> np.ndarray:
-    """(H, W) float32 |cos| of the angle between the view ray through each pixel centre and the
-    shading normal it hits (0 where nothing is hit): how squarely the pixel sees the surface.
-    Ray cast, no noise."""
-    si, _, hit = _surface_at_pixel_centres(backend, scene, cam)
-    d = cam.pixel_rays()[1].reshape(-1, 3)
-    cos = np.abs((np.nan_to_num(_rows(si.sh_frame.n, len(d), 3)) * d).sum(1))
-    return (np.clip(cos, 0.0, 1.0) * hit).reshape(cam.height, cam.width).astype(np.float32)
-
-
 def surface_aovs(backend: Backend, scene, asset: Asset, cam: Camera) -> dict[str, np.ndarray]:
     """Ground-truth AOVs at pixel centres by ray casting (no noise, no filtering).
 
