@@ -29,19 +29,6 @@ GAIN_RATE = 0.3
 view is rendered (an exponential moving average over its visits, against Monte Carlo noise)."""
 
 
-PRIOR_FILL = 0.35
-"""Share of the frame the object covers (mean mask coverage over the training views) at which
-the priors' weights (``tv_*``, ``palette_albedo``, ``white_balance``) have their stated strength.
-The image loss is a mean over all pixels, so its pull on a texel grows with the object's share of
-the frame while the priors (means over texels) do not: the same weights regularized an object
-half as large in the frame twice as hard. The loss is therefore scaled by ``PRIOR_FILL / fill``.
-Measured on spot's reconstructed mesh (fill 0.18; ``results/levers.md``): all priors at half their
-weights 26.28 / 29.54 dB, as they are 26.36 / 29.56, doubled 25.35 / 29.28 — weaker priors cost
-nothing there, stronger ones 1 dB. 0.35 is about the middle of the five benchmark objects'
-fills (0.18-0.41), so against their former strength spot's priors act at 0.5x, the bottle's at
-0.64x and the knot's, vase's and blob's at 0.91-1.16x (``results/framing.md``)."""
-
-
 def gain_mode(cfg: MaterialConfig, capture: Capture) -> str:
     """The ``view_gains`` mode in effect for ``capture`` (``auto`` resolved)."""
     if cfg.view_gains != "auto":
@@ -116,8 +103,6 @@ class RenderProblem:
         self.level_capture = None  # the old level's views go before the new ones are made
         self.level_capture = self.capture.downscaled(factor)
         self.factor = factor
-        fill = float(np.mean([np.mean(m) for m in self.level_capture.masks]))
-        self.data_scale = PRIOR_FILL / fill if fill > 0 else 1.0
 
     def sensor(self, view: int):
         """Mitsuba sensor of ``view`` at the current level, made for each render: a sensor keeps
@@ -131,7 +116,6 @@ class RenderProblem:
         mi, lc = self.mi, self.level_capture
         img, mask = lc.images[view], lc.masks[view]
         w = relative_weight(img, mask) if self.cfg.loss == "relative_l2" else (mask > 0).astype(np.float32)[..., None]
-        w = w * np.float32(self.data_scale)  # the priors' strength does not depend on the framing (PRIOR_FILL)
         return mi.TensorXf(np.ascontiguousarray(img, dtype=np.float32)), mi.TensorXf(np.ascontiguousarray(w))
 
     def _assign(self, p: dict[str, np.ndarray]) -> dict:
