@@ -3,10 +3,10 @@
 The same object (spot, GT mesh and UVs, so only the material stage is judged) is captured at
 bench_suite's settings (64 + 8 views at 256²) with the cameras' field of view at 40° (the
 suite's: the object covers ~18 % of the frame) and at 56° (~9 %), fitted with the ``fast``
-preset and evaluated with ``relight eval``'s protocol. Before the image loss was scaled by the
-object's share of the frame (``PRIOR_FILL``), the priors pulled twice as
-hard on the smaller object; with that scale (commit ed64de5, reverted in the next commit: no
-gain measured, results/README.md, session 18) the smaller object's fit did not change. Rows
+preset and evaluated with ``relight eval``'s protocol. The image loss is a mean over all
+pixels, so the priors pull twice as hard on the object that fills half the share of the frame;
+scaling the loss by ``PRIOR_FILL / fill`` (commit ed64de5, reverted in the next commit: no gain
+measured, results/README.md, session 18) left the smaller object's fit where it was. Rows
 (with the commit they ran at) are appended to results/framing.jsonl; results/framing.md is
 rewritten from it.
 
