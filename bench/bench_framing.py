@@ -31,13 +31,9 @@ CAPS = ROOT / "out/bench/framing"
 
 def capture(obj: str, fov: float, backend) -> Path:
     """bench_suite's capture of ``obj`` with the cameras' horizontal field of view ``fov`` (once)."""
-    from relight.commands import synth
-    from relight.render.scene import load_scene
+    from bench_suite import synth_once
 
-    cap = CAPS / f"{obj}_fov{fov:g}"
-    if not (cap / "transforms_test.json").is_file():
-        synth.run(load_scene(obj), cap, backend, overwrite=True, res=256, views=64, fov_deg=fov)
-    return cap
+    return synth_once(obj, CAPS / f"{obj}_fov{fov:g}", backend, res=256, views=64, fov_deg=fov)
 
 
 def run(tag: str, obj: str, fov: float) -> dict:

@@ -35,9 +35,9 @@ def one(name: str, backend, save) -> dict:
     """The ladder of one object; ``save(partial)`` is called after each row (long runs)."""
     from bench_levers import error_regions
     from bench_mesh_ceiling import oracle_asset
-    from bench_suite import MATERIAL_MODEL
+    from bench_suite import MATERIAL_MODEL, synth_once
 
-    from relight.commands import fit, synth
+    from relight.commands import fit
     from relight.commands.common import gt_mesh_of, load_splits
     from relight.data.asset import load_asset
     from relight.data.mesh import Mesh
@@ -46,11 +46,8 @@ def one(name: str, backend, save) -> dict:
     from relight.material.config import load_config as mload
     from relight.material.fit import fit_material
     from relight.material.uv import unwrap
-    from relight.render.scene import load_scene
 
-    cap = SUITE / name
-    if not (cap / "transforms_test.json").is_file():
-        synth.run(load_scene(name), cap, backend, overwrite=True, res=256, views=64)
+    cap = synth_once(name, SUITE / name, backend, res=256, views=64)
     splits = load_splits(cap)
     gt, gt_mesh = load_asset(cap / "gt"), gt_mesh_of(cap)
     mcfg = mload("fast", **MATERIAL_MODEL.get(name, {}))

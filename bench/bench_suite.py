@@ -39,27 +39,35 @@ PUBLISHED = [  # TensoIR-synthetic averages as published (GPU); different scenes
     ("GS-IR", 30.29, 24.37, 4.95, "16 min"), ("GeoSplatting", 29.41, 29.95, 4.08, "14 min")]
 
 
+def synth_once(name: str, cap: Path, backend, **overrides) -> Path:
+    """The capture of built-in scene ``name`` at ``cap`` (``overrides``: its camera settings),
+    rendered the first time only: later runs reuse it."""
+    from relight.commands import synth
+    from relight.render.scene import load_scene
+
+    if not (cap / "transforms_test.json").is_file():
+        synth.run(load_scene(name), cap, backend, overwrite=True, **overrides)
+    return cap
+
+
 def one(name: str, device: str, peer: bool = True, *, res: int = 256, views: int = 64, root: Path = SUITE,
         reporter=None) -> dict:
     """Synth (once) and fit one object into ``root``; the figures as the suite's JSON row."""
     from peer import peer_recipe
 
-    from relight.commands import synth
     from relight.commands.common import gt_mesh_of, load_splits, preset_for
     from relight.commands.fit import run as run_fit
     from relight.data.asset import load_asset
     from relight.evaluation.evaluate import evaluate
     from relight.geometry.config import load_config as gload
     from relight.material.config import load_config as mload
-    from relight.render.scene import load_scene
     from relight.runtime.backend import select_backend
 
     backend = select_backend(device)
     preset = preset_for(backend)
     cap = root / name
     t = time.perf_counter()
-    if not (cap / "transforms_test.json").is_file():
-        synth.run(load_scene(name), cap, backend, overwrite=True, res=res, views=views)
+    synth_once(name, cap, backend, res=res, views=views)
     synth_s = time.perf_counter() - t
     t = time.perf_counter()
     mcfg = mload(preset, **MATERIAL_MODEL.get(name, {}))
