@@ -72,7 +72,9 @@ def _wait_for_material_step(out: Path, name: str, step: int, proc: subprocess.Po
     """The task's status once its material stage has a checkpoint of ``step`` steps or more on disk
     (the checkpoint's own step: the status can run a step ahead of the checkpoint, and a kill in
     between resumed at step - 1 on a loaded machine). ``ckpt.json`` is written after the atomic
-    ``ckpt.npz``, so the npz holds at least the step it names."""
+    ``ckpt.npz``, so the npz holds at least the step it names. The status's task is not required to
+    be still ``material``: the checkpoint stays until the whole fit is written, and on a loaded
+    machine this poll once missed the material stage's window (the worker was already refining)."""
     ckpt = out / name / ".asset.ckpt" / "material" / "ckpt.json"
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
@@ -81,7 +83,7 @@ def _wait_for_material_step(out: Path, name: str, step: int, proc: subprocess.Po
             saved = json.loads(ckpt.read_text()).get("step", 0)
         except (OSError, ValueError):
             saved = 0
-        if st.get("task") == "material" and saved >= step:
+        if st.get("pid") and saved >= step:
             return st
         time.sleep(0.05)
     raise AssertionError(f"never reached material step {step}: {_status(out, name)} {proc.communicate()}")
