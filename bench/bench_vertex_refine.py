@@ -72,6 +72,7 @@ def refine(asset, capture, backend, steps: int, lr: float, lam: float, spp: int,
 
     from relight.geometry.largesteps import LaplacianSolver, UniformAdam
     from relight.material.losses import relative_l2, relative_weight
+    from relight.material.optim import Adam
     from relight.render.mitsuba import KA, KR, build_scene, sensor
 
     mi = backend.mitsuba()
@@ -84,7 +85,7 @@ def refine(asset, capture, backend, steps: int, lr: float, lam: float, spp: int,
     u = solver.to_differential(w.x0).clone().requires_grad_(True)
     opt = UniformAdam([u], lr=lr)
     tex = {"albedo": asset.albedo.astype(np.float32).copy(), "roughness": asset.roughness[..., None].astype(np.float32).copy()}
-    mom = {k: [np.zeros_like(v), np.zeros_like(v)] for k, v in tex.items()}
+    tex_adam = Adam({k: joint_lr for k in tex}, beta2=0.999)  # plain Adam on the texels
     rng, targets = np.random.default_rng(seed), {}
     for s in range(steps):
         v = int(rng.integers(len(capture)))
@@ -113,15 +114,10 @@ def refine(asset, capture, backend, steps: int, lr: float, lam: float, spp: int,
         opt.zero_grad()
         torch.autograd.backward([x, n], [gx, gn])
         opt.step()
-        for k, h in handles.items():  # plain Adam on the texels
-            g = np.nan_to_num(np.array(dr.grad(h))).reshape(tex[k].shape)
-            m1, m2 = mom[k]
-            m1 *= 0.9
-            m1 += 0.1 * g
-            m2 *= 0.999
-            m2 += 0.001 * g * g
-            tex[k] -= joint_lr * (m1 / (1 - 0.9 ** (s + 1))) / (np.sqrt(m2 / (1 - 0.999 ** (s + 1))) + 1e-8)
-            np.clip(tex[k], 0.0 if k == "albedo" else 0.02, 1.0, out=tex[k])
+        if handles:
+            tex_adam.step(tex, {k: np.nan_to_num(np.array(dr.grad(h))).reshape(tex[k].shape) for k, h in handles.items()})
+            np.clip(tex["albedo"], 0.0, 1.0, out=tex["albedo"])
+            np.clip(tex["roughness"], 0.02, 1.0, out=tex["roughness"])
         if s % 25 == 0:
             d = (solver.from_differential(u).detach() - w.x0).norm(dim=1)
             print(f"step {s}/{steps}: moved mean {d.mean():.2e} max {d.max():.2e}", flush=True)
