@@ -44,15 +44,17 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 class Welded:
-    """The atlas mesh's vertices welded by position, with torch normals of the welded mesh."""
+    """The atlas mesh's vertices welded by position (:func:`relight.data.mesh.weld`), with torch
+    normals of the welded mesh (the differentiable twin of :func:`relight.data.mesh.smooth_normals`)."""
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray):
         import torch
 
-        _, first, inv = np.unique(np.round(vertices.astype(np.float64), 6), axis=0, return_index=True,
-                                  return_inverse=True)
-        self.inv = torch.tensor(inv.reshape(-1))
-        self.faces = inv.reshape(-1)[faces]
+        from relight.data.mesh import weld
+
+        first, inv = weld(vertices)
+        self.inv = torch.tensor(inv)
+        self.faces = inv[faces]
         self.x0 = torch.tensor(vertices[first], dtype=torch.float32)
         self._f = torch.tensor(self.faces)
 

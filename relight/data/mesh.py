@@ -81,11 +81,20 @@ def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
 
 
-def smooth_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals, shared across UV seams (vertices at equal positions)."""
+def weld(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices at equal positions (to 1e-6: the copies a UV atlas makes along its seams) as one.
+
+    Returns ``(first, inv)``: ``first`` (W,) the index of each welded vertex's first copy, ``inv``
+    (V,) each vertex's welded index, so ``vertices[first][inv]`` gives the positions back."""
     v = np.asarray(vertices, dtype=np.float64)
-    _, inv = np.unique(np.round(v, 6), axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
+    _, first, inv = np.unique(np.round(v, 6), axis=0, return_index=True, return_inverse=True)
+    return first, inv.reshape(-1)
+
+
+def smooth_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals, shared across UV seams (vertices :func:`weld` makes one)."""
+    v = np.asarray(vertices, dtype=np.float64)
+    _, inv = weld(v)
     fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
     acc = np.zeros((inv.max() + 1, 3))
     for k in range(3):
