@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from rows import append_row, read_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results/framing"
@@ -60,8 +61,7 @@ def run(tag: str, obj: str, fov: float) -> dict:
            "date": time.strftime("%Y-%m-%d"), "albedo_psnr": ev["albedo_psnr"],
            "relight_psnr_mean": ev["relight_psnr_mean"], "relight_psnr_min": min(ev["relight_psnr"].values()),
            "roughness_mae": ev["roughness_mae"], "seconds": round(seconds, 1)}
-    with OUT.with_suffix(".jsonl").open("a") as f:
-        f.write(json.dumps(row) + "\n")
+    append_row(OUT.with_suffix(".jsonl"), row)
     return row
 
 
@@ -92,7 +92,7 @@ def main() -> None:
         for fov in (float(x) for x in a.fov.split(",")):
             print(json.dumps(run(a.tag, a.object, fov)), flush=True)
     path = OUT.with_suffix(".jsonl")
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
+    rows = read_rows(path) if path.is_file() else []
     OUT.with_suffix(".md").write_text(markdown(rows))
 
 

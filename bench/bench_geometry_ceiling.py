@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from rows import append_row, read_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_levers import error_regions  # noqa: E402
@@ -57,7 +58,7 @@ def band_masks(gt_mask: np.ndarray, pred_mask: np.ndarray, px: int = 2) -> tuple
 
 def table(jsonl: Path) -> str:
     """Markdown table of the runs in ``jsonl`` (one JSON object a line, as ``main`` appends)."""
-    rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()]
+    rows = read_rows(jsonl)
     out = ["| run | overrides / mesh | spp | fit s | faces | Chamfer % | normal MAE ° | mask IoU | "
            "relight dB | band dB | interior dB | albedo dB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -144,8 +145,7 @@ def main() -> None:
             "band_psnr_mean": float(np.mean(list(bands.values()))),
             "interior_psnr_mean": float(np.mean(list(inner.values()))), "relight_psnr": psnrs, "spp": a.spp}
     print(json.dumps(row))
-    with open(a.out, "a") as fh:
-        fh.write(json.dumps(row) + "\n")
+    append_row(a.out, row)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from rows import append_row, read_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "out/bench/suite"
@@ -140,8 +141,7 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
            "relight_psnr_mean": ev["relight_psnr_mean"], "relight_psnr": ev["relight_psnr"],
            "roughness_mae": ev["roughness_mae"], "metallic_mae": ev.get("metallic_mae"),
            "normal_mae": ev.get("normal_mae"), "seconds": round(seconds, 1), "regions": error_regions(asset, splits.test, backend)}
-    with OUT.with_suffix(".jsonl").open("a") as f:
-        f.write(json.dumps(row) + "\n")
+    append_row(OUT.with_suffix(".jsonl"), row)
     return row
 
 
@@ -191,7 +191,7 @@ def main() -> None:
     if not a.markdown:
         over = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in a.overrides)}
         print(json.dumps(run(a.name, a.object, a.mesh, a.post, over, a.gt_light)))
-    rows = [json.loads(x) for x in OUT.with_suffix(".jsonl").read_text().splitlines() if x.strip()]
+    rows = read_rows(OUT.with_suffix(".jsonl"))
     OUT.with_suffix(".md").write_text(markdown(rows))
 
 

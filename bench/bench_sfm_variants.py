@@ -16,6 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+from rows import append_row
 
 from relight.capture.frame import rotation_errors_deg
 from relight.capture.sfm import SfmConfig, run_sfm
@@ -50,8 +51,7 @@ def variant_args(doc: str, out: str, dump: bool = False) -> argparse.Namespace:
 def emit(row: dict, out: Path) -> None:
     """Print ``row`` and append it to the JSON-lines file ``out``."""
     print(json.dumps(row), flush=True)
-    with out.open("a") as f:
-        f.write(json.dumps(row) + "\n")
+    append_row(out, row)
 
 
 def main() -> int:

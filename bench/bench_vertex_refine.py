@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from rows import append_row, read_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "out/bench/suite"
@@ -156,8 +157,7 @@ def run(name: str, obj: str, steps: int, lr: float, lam: float, spp: int, materi
         ev = evaluate(a, splits.test, backend).to_json()
         row[tag] = {"albedo_psnr": ev["albedo_psnr"], "relight_psnr_mean": ev["relight_psnr_mean"],
                     "normal_mae": ev.get("normal_mae"), "regions": error_regions(a, splits.test, backend)}
-    with OUT.with_suffix(".jsonl").open("a") as f:
-        f.write(json.dumps(row) + "\n")
+    append_row(OUT.with_suffix(".jsonl"), row)
     return row
 
 
@@ -194,7 +194,7 @@ def main() -> None:
     a = ap.parse_args()
     if not a.markdown:
         print(json.dumps(run(a.name, a.object, a.steps, a.lr, a.lam, a.spp, a.materials, a.joint_lr)))
-    rows = [json.loads(x) for x in OUT.with_suffix(".jsonl").read_text().splitlines() if x.strip()]
+    rows = read_rows(OUT.with_suffix(".jsonl"))
     OUT.with_suffix(".md").write_text(markdown(rows))
 
 

@@ -1,0 +1,18 @@
+"""The benches' result rows: one JSON object a line in ``results/<bench>.jsonl``, appended as each
+run ends and read back whole to rewrite the bench's markdown table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def append_row(path: str | Path, row: dict) -> None:
+    """Append ``row`` to the JSON-lines file ``path``."""
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Every row of the JSON-lines file ``path`` (blank lines skipped)."""
+    return [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]
