@@ -1,7 +1,8 @@
 """Issue 18's levers, each measured against the ladder step it is meant to close.
 
 A run is one material-stage fit with ``fast`` plus config overrides, on one object's bench_suite
-capture and one mesh (``--mesh gt``: the GT mesh and its UVs, the ladder's row a; ``--mesh fit``:
+capture and one mesh (``--mesh gt``: the GT mesh and its UVs, the ladder's row a; ``--mesh gt_xatlas``: the GT surface
+with an xatlas atlas, row b; ``--mesh fit``:
 the reconstructed mesh and atlas of ``out/bench/suite/<object>_fit``, row c's; ``--mesh fit_gtn``: that mesh
 with the GT surface's shading normals, :func:`gt_normals`), or a post-process
 of an existing asset (``--post asis``: the fitted asset itself, row c; ``--post dilate``: fill every texel outside the atlas' charts from the nearest
@@ -14,7 +15,7 @@ protocol (256 spp) and split by **where** the albedo error is (:func:`error_regi
 silhouette band, interior pixels on GT texture edges, and flat interior pixels. Rows are appended
 to results/levers.jsonl; results/levers.md is rewritten from it.
 
-Usage: .venv/bin/python bench/bench_levers.py NAME --object spot --mesh gt|fit [key=value ...]
+Usage: .venv/bin/python bench/bench_levers.py NAME --object spot --mesh gt|gt_xatlas|fit [key=value ...]
        .venv/bin/python bench/bench_levers.py NAME --object spot --post asis|dilate|oracle512|oracle1024
        .venv/bin/python bench/bench_levers.py --markdown
 """
@@ -106,7 +107,8 @@ def gt_light_init(gt, cfg):
                  np.zeros_like(tex) if cfg.metallic else None)
 
 
-def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: bool = False) -> dict:
+def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: bool = False,
+        mesh_from: str | None = None) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_mesh_ceiling import oracle_asset
     from bench_suite import MATERIAL_MODEL
@@ -128,7 +130,12 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
             oracle_asset(fitted, gt, int(post.removeprefix("oracle")))[0]
     else:
         cfg = load_config("fast", **{**MATERIAL_MODEL.get(obj, {}), **over, **({"fit_envmap": False} if gt_light else {})})
-        m = gt.mesh.with_normals() if mesh == "gt" else load_asset(SUITE / f"{obj}_fit").mesh
+        m = gt.mesh.with_normals() if mesh == "gt" else load_asset(Path(mesh_from or SUITE / f"{obj}_fit")).mesh
+        if mesh == "gt_xatlas":  # the ladder's row b: the GT surface, unwrapped as a fit's mesh is
+            from relight.data.mesh import Mesh
+            from relight.material.uv import unwrap
+
+            m = unwrap(Mesh(gt.mesh.vertices, gt.mesh.faces), cfg.tex_res).with_normals()
         if mesh == "fit_gtn":
             m = gt_normals(m, gt)
         asset = fit_material(splits.train, m, cfg, backend, init=gt_light_init(gt, cfg) if gt_light else None).asset
@@ -136,6 +143,7 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
     seconds = time.perf_counter() - t
     ev = evaluate(asset, splits.test, backend).to_json()
     row = {"name": name, "object": obj, "mesh": "fit" if post else mesh, "post": post,
+           **({"mesh_from": str(mesh_from)} if mesh_from else {}),
            "overrides": {**over, **({"light": "GT, fixed"} if gt_light else {})},
            "date": time.strftime("%Y-%m-%d"), "albedo_psnr": ev["albedo_psnr"],
            "relight_psnr_mean": ev["relight_psnr_mean"], "relight_psnr": ev["relight_psnr"],
@@ -150,7 +158,8 @@ def markdown(rows: list[dict]) -> str:
         return "—" if x is None else format(x, fmt)
 
     L = ["# Levers of issue 18, measured", "",
-         "Reproduce a row: `.venv/bin/python bench/bench_levers.py NAME --object OBJ --mesh gt|fit [key=value ...]` "
+         "Reproduce a row: `.venv/bin/python bench/bench_levers.py NAME --object OBJ --mesh gt|gt_xatlas|fit "
+         "[--mesh-from ASSET] [key=value ...]` "
          "or `... --post dilate|oracle512|oracle1024` (see the script's docstring; CPU `fast`, bench_suite "
          "captures 64 + 8 views at 256², evaluated at 256 spp). *Regions*: PSNR of the albedo error "
          "(share of its squared error) on the 2-px silhouette band / GT texture edges / flat interior.", "",
@@ -168,7 +177,8 @@ def markdown(rows: list[dict]) -> str:
             what, gone = what + " ‡", True
         reg = [f"{g['psnr']:.1f} ({100 * g['share']:.0f} %)" for g in r["regions"].values()]
         lo = min(r["relight_psnr"].values())
-        L.append(f"| {r['object']} | {r['mesh']} | {r['name']}: {what} | {f(r['albedo_psnr'])} | "
+        src = f" ({Path(r['mesh_from']).name})" if r.get("mesh_from") else ""
+        L.append(f"| {r['object']} | {r['mesh']}{src} | {r['name']}: {what} | {f(r['albedo_psnr'])} | "
                  f"{f(r['relight_psnr_mean'])} ({lo:.2f}) | {f(r['roughness_mae'], '.3f')} | "
                  f"{f(r['metallic_mae'], '.3f')} | {f(r.get('normal_mae'), '.2f')}{'°' * bool(r.get('normal_mae'))} | "
                  f"{' | '.join(reg)} | {r['seconds']:.0f} |")
@@ -183,14 +193,16 @@ def main() -> None:
     ap.add_argument("name", nargs="?")
     ap.add_argument("overrides", nargs="*", help="material config key=value (Python literals)")
     ap.add_argument("--object", default="spot")
-    ap.add_argument("--mesh", choices=["gt", "fit", "fit_gtn"], default="gt")
+    ap.add_argument("--mesh", choices=["gt", "gt_xatlas", "fit", "fit_gtn"], default="gt")
+    ap.add_argument("--mesh-from", help="with --mesh fit: the mesh (and atlas) of this asset folder instead of "
+                    "the suite's fit, e.g. a bench_vertex_refine output")
     ap.add_argument("--post", choices=["asis", "dilate", "oracle512", "oracle1024"])
     ap.add_argument("--gt-light", action="store_true", help="fix the light to the GT envmap")
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_intermixed_args()
     if not a.markdown:
         over = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in a.overrides)}
-        print(json.dumps(run(a.name, a.object, a.mesh, a.post, over, a.gt_light)))
+        print(json.dumps(run(a.name, a.object, a.mesh, a.post, over, a.gt_light, a.mesh_from)))
     rows = read_rows(OUT.with_suffix(".jsonl"))
     OUT.with_suffix(".md").write_text(markdown(rows))
 
