@@ -123,12 +123,6 @@ class MaterialConfig:
     Measured on spot with ``tv_env_chroma``: re-solves at the end of the warm-up and at both level
     switches cut the white material's RMS error 0.029 -> 0.023 (results/README.md); without the
     light prior they do not help, since under a biased light the data-driven colour is biased."""
-    field_until: float = 0.0
-    """Share of the iterations during which albedo, roughness (and metallic) are fitted as values
-    on a seam-free 3D grid over the surface and baked into the textures every step
-    (:mod:`relight.material.field`); afterwards texel by texel. 0 = never."""
-    field_cell: float = 1.0
-    """Spacing of that grid in texel widths (of the texture at the current level)."""
     refine_passes: int = 0
     """Passes of multiplicative albedo refinement after the gradient steps, light and roughness
     fixed (:mod:`relight.material.refine`): each renders every training view once and rescales each texel
@@ -159,8 +153,7 @@ class MaterialConfig:
                   ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0),
                   ("refine_passes", 0 <= self.refine_passes <= 100), ("refine_spp", 2 <= self.refine_spp <= 4096),
                   ("refine_blur", 0 <= self.refine_blur <= 64), ("refine_damping", self.refine_damping >= 0),
-                  ("refine_colour_sigma", self.refine_colour_sigma >= 0),
-                  ("field_until", 0 <= self.field_until <= 1), ("field_cell", 0.25 <= self.field_cell <= 64)]
+                  ("refine_colour_sigma", self.refine_colour_sigma >= 0)]
         if self.tv_norm not in ("l1", "l2"):
             raise ValueError(f"tv_norm must be 'l1' or 'l2', got '{self.tv_norm}'")
         if not 0 <= self.shared_warmup < 1:

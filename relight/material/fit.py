@@ -37,7 +37,6 @@ from relight.data.asset import Asset
 from relight.data.capture import Capture
 from relight.data.mesh import Mesh
 from relight.material.config import MaterialConfig
-from relight.material.field import SurfaceField, build_field
 from relight.material.losses import (
     latlong_weights,
     palette_centers,
@@ -47,7 +46,7 @@ from relight.material.losses import (
     tv_l2,
     white_balance,
 )
-from relight.material.optim import Adam, multiscale_gradient
+from relight.material.optim import multiscale_gradient
 from relight.material.problem import RenderProblem, compensated, gain_mode, view_log_gains
 from relight.material.refine import refine_albedo
 from relight.material.state import (
@@ -135,28 +134,6 @@ class _MaterialFit:
                                        ("metallic", cfg.fit_roughness), ("log_env", cfg.fit_envmap)) if not on}
         self.refine_steps = {int(round(x * cfg.iterations)) for x in cfg.refine_at}
         self.coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
-        self.field: SurfaceField | None = None  # while field_until lasts: the textures' grid
-        self.field_values: dict[str, np.ndarray] = {}
-        self.field_adam = Adam(dict(state.adam.lrs), masked=tuple(state.adam.lrs))
-        self.field_end = int(round(cfg.field_until * cfg.iterations))
-
-    def _field_keys(self) -> list[str]:
-        return [k for k in ("albedo", "roughness", "metallic") if k in self.state.params and k not in self.frozen]
-
-    def _enter_field(self) -> None:
-        """(Re)build the grid for the textures' current resolution from their current values."""
-        tr = self.state.params["albedo"].shape[0]
-        if self.field is None or self.field.res != tr:
-            self.field = build_field(self.mesh, tr, self.cfg.field_cell)
-        self.field_values = {k: self.field.project(self.state.params[k]) for k in self._field_keys()}
-        self.field_adam = Adam(dict(self.state.adam.lrs), masked=tuple(self.state.adam.lrs))
-        self._bake()
-
-    def _bake(self) -> None:
-        lo = {"albedo": 0.0, "roughness": self.cfg.min_roughness, "metallic": 0.0}
-        for k, v in self.field_values.items():
-            np.clip(v, lo[k], 1.0, out=v)  # a convex combination of clipped values stays in range
-            self.state.params[k] = self.field.bake(v)
 
     def enter_level(self, level: int) -> None:
         resample_to_level(self.state, self.cfg, level)
@@ -170,12 +147,6 @@ class _MaterialFit:
                                    passes=1, seed=cfg.seed + step, **_refine_settings(cfg))
             state.params["albedo"] = cur.albedo
             state.adam.reset("albedo")
-            if step < self.field_end:
-                self._enter_field()
-        if step < self.field_end and (self.field is None or self.field.res != state.params["albedo"].shape[0]):
-            self._enter_field()
-        if step == self.field_end and self.field is not None:
-            self.field, self.field_values = None, {}  # baked: texel by texel from here
         views = rng.choice(len(self.capture), size=min(cfg.batch_views, len(self.capture)), replace=False)
         warm = step < cfg.shared_warmup * cfg.iterations
         # gains wait for the warm-up: a uniform first light would make them absorb its shading
@@ -195,10 +166,6 @@ class _MaterialFit:
             for k in ("albedo", "roughness", "metallic"):
                 if k in grads:
                     grads[k][:] = grads[k].mean((0, 1), keepdims=True)
-        if self.field is not None:
-            pulled = {k: self.field.pull(grads.pop(k)) for k in list(self.field_values) if k in grads}
-            self.field_adam.step(self.field_values, pulled, lr_scale)
-            self._bake()
         state.adam.step(state.params, grads, lr_scale)
         _project(state.params, cfg)
         state.step = step + 1
