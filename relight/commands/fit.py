@@ -23,6 +23,7 @@ from relight.evaluation.geometry import evaluate_geometry
 from relight.geometry.config import GeometryConfig
 from relight.geometry.fit import GeometryResult, fit_geometry
 from relight.geometry.raster import make_raster
+from relight.geometry.remesh import shading_normals
 from relight.geometry.state import load_checkpoint
 from relight.material.config import MaterialConfig
 from relight.material.fit import fit_material
@@ -73,7 +74,8 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
         done = gdir / "done"
         if resume and done.is_file():
             ck = load_checkpoint(gdir, gcfg, inputs)
-            geo = GeometryResult(Mesh(ck.verts, ck.faces).with_normals(), ck.colors, ck.losses, 0.0, 0.0, -1)
+            normals = shading_normals(ck.verts, ck.faces, gcfg.normal_smoothing)
+            geo = GeometryResult(Mesh(ck.verts, ck.faces, normals=normals), ck.colors, ck.losses, 0.0, 0.0, -1)
             rep.resumed("geometry (finished)", ck.step)
         else:
             geo = fit_geometry(splits.train, gcfg, raster, checkpoint_dir=gdir,

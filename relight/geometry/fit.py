@@ -34,7 +34,7 @@ from relight.geometry.draw import render_views
 from relight.geometry.hull import visual_hull
 from relight.geometry.losses import photometric_loss, silhouette_loss
 from relight.geometry.raster import Raster
-from relight.geometry.remesh import pixel_size, remesh, subdivide, taubin
+from relight.geometry.remesh import pixel_size, remesh, shading_normals, subdivide, taubin
 from relight.geometry.state import GeometryState, load_checkpoint, restore_state, save_checkpoint
 from relight.runtime.errors import require_finite
 from relight.runtime.loop import Schedule, run_loop
@@ -217,5 +217,5 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
     require_finite({"vertices": v, "colours": c}, "geometry",
                    "lower lr or raise lam in a --config TOML, and check the masks and camera poses")
     weights = stage.st.photo_weights(cfg).cpu().numpy() if cfg.photo_consistency > 0 else None
-    return GeometryResult(Mesh(v, f).with_normals(), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
+    return GeometryResult(Mesh(v, f, normals=shading_normals(v, f, cfg.normal_smoothing)), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
                           hull_faces, weights)

@@ -19,6 +19,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from relight.data.camera import Camera
+from relight.data.mesh import smooth_normals, weld
 
 
 def pixel_size(cameras: list[Camera], center: np.ndarray) -> float:
@@ -52,6 +53,22 @@ def taubin(verts: np.ndarray, faces: np.ndarray, iterations: int) -> np.ndarray:
     t = trimesh.Trimesh(verts, faces, process=False)
     trimesh.smoothing.filter_taubin(t, lamb=0.5, nu=-0.53, iterations=iterations)
     return np.asarray(t.vertices, dtype=np.float32)
+
+
+def shading_normals(verts: np.ndarray, faces: np.ndarray, iterations: int) -> np.ndarray:
+    """(V, 3) unit vertex normals of a copy of the mesh smoothed by ``iterations`` of
+    :func:`taubin`; the positions themselves are not moved. Vertices an atlas split along its
+    seams are smoothed as one (:func:`relight.data.mesh.weld`). 0 = the mesh's own smooth normals.
+
+    A refined mesh's surface ripples at the scale of its edges (the raster fit moves each vertex by
+    its own pixels' gradients); smoothing the positions would remove the ripple but also thin ears,
+    horns and silhouettes (``smooth_final``), while smoothing only the shading normals leaves the
+    outline where the silhouettes put it."""
+    if iterations <= 0:
+        return smooth_normals(verts, faces)
+    first, inv = weld(verts)
+    wf = inv[faces]
+    return smooth_normals(taubin(np.asarray(verts)[first], wf, iterations), wf)[inv]
 
 
 def subdivide(mesh_v: np.ndarray, faces: np.ndarray, colors: np.ndarray):
