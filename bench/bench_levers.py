@@ -4,7 +4,8 @@ A run is one material-stage fit with ``fast`` plus config overrides, on one obje
 capture and one mesh (``--mesh gt``: the GT mesh and its UVs, the ladder's row a; ``--mesh gt_xatlas``: the GT surface
 with an xatlas atlas, row b; ``--mesh fit``:
 the reconstructed mesh and atlas of ``out/bench/suite/<object>_fit``, row c's; ``--mesh fit_gtn``: that mesh
-with the GT surface's shading normals, :func:`gt_normals`), or a post-process
+with the GT surface's shading normals, :func:`gt_normals`; ``--mesh fit_sn``: that mesh with the shading normals
+of a copy smoothed by 5 Taubin iterations, :func:`relight.geometry.remesh.shading_normals`), or a post-process
 of an existing asset (``--post asis``: the fitted asset itself, row c; ``--post dilate``: fill every texel outside the atlas' charts from the nearest
 chart texel — gutter dilation; ``--post oracle512`` / ``oracle1024``: the ceiling of the fitted mesh
 with GT materials transferred at that texture size). ``--gt-light`` fixes the light to the GT envmap
@@ -138,6 +139,10 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
             m = unwrap(Mesh(gt.mesh.vertices, gt.mesh.faces), cfg.tex_res).with_normals()
         if mesh == "fit_gtn":
             m = gt_normals(m, gt)
+        if mesh == "fit_sn":  # shading normals of a smoothed copy (the geometry stage's default since session 20)
+            from relight.geometry.remesh import shading_normals
+
+            m = replace(m, normals=shading_normals(m.vertices, m.faces, 5))
         asset = fit_material(splits.train, m, cfg, backend, init=gt_light_init(gt, cfg) if gt_light else None).asset
         save_asset(asset, ROOT / "out/bench/levers" / f"{obj}_{name}")
     seconds = time.perf_counter() - t
@@ -193,7 +198,7 @@ def main() -> None:
     ap.add_argument("name", nargs="?")
     ap.add_argument("overrides", nargs="*", help="material config key=value (Python literals)")
     ap.add_argument("--object", default="spot")
-    ap.add_argument("--mesh", choices=["gt", "gt_xatlas", "fit", "fit_gtn"], default="gt")
+    ap.add_argument("--mesh", choices=["gt", "gt_xatlas", "fit", "fit_gtn", "fit_sn"], default="gt")
     ap.add_argument("--mesh-from", help="with --mesh fit: the mesh (and atlas) of this asset folder instead of "
                     "the suite's fit, e.g. a bench_vertex_refine output")
     ap.add_argument("--post", choices=["asis", "dilate", "oracle512", "oracle1024"])
