@@ -24,12 +24,14 @@ class GeometryConfig:
     (spot: 5 iterations, normal MAE 4.86 -> 4.06 deg, Chamfer 0.142 -> 0.122 %) but thins ears and
     horns at the silhouette (mask IoU 0.988 -> 0.985), which costs relighting more than the
     normals gain (the mesh with GT textures: relight 27.4 -> 24.6 dB), so it is off by default."""
-    normal_smoothing: int = 5
+    normal_smoothing: int = 0
     """Taubin iterations (:func:`relight.geometry.remesh.shading_normals`) of a copy of the refined
     mesh whose vertex normals become the asset's shading normals; the positions stay (0 = the
-    mesh's own normals). On the five suite fits, 5 iterations took the normal MAE from 2.87 / 4.07 /
-    3.61 / 2.01 / 3.08 deg (spot, knot, blob, vase, bottle) to 2.52 / 3.34 / 3.00 / 1.54 / 2.51
-    (results/normal_smoothing.md)."""
+    mesh's own normals). Off by default: on the five suite fits 5 iterations took the normal MAE
+    from 2.87 / 4.07 / 3.61 / 2.01 / 3.08 deg (spot, knot, blob, vase, bottle) to 2.52 / 3.34 /
+    3.00 / 1.54 / 2.51, but on an object outside the repository with fine surface detail (the
+    Stanford bunny) from 9.55 to 10.30 (2 iterations: 9.80): it helps smooth objects whose mesh
+    ripples, and removes real detail (results/normal_smoothing.md)."""
     iterations: int = 800
     """Refinement steps over all levels."""
     levels: int = 2
