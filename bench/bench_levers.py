@@ -131,15 +131,18 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
             oracle_asset(fitted, gt, int(post.removeprefix("oracle")))[0]
     else:
         cfg = load_config("fast", **{**MATERIAL_MODEL.get(obj, {}), **over, **({"fit_envmap": False} if gt_light else {})})
-        m = gt.mesh.with_normals() if mesh == "gt" else load_asset(Path(mesh_from or SUITE / f"{obj}_fit")).mesh
-        if mesh == "gt_xatlas":  # the ladder's row b: the GT surface, unwrapped as a fit's mesh is
+        if mesh == "gt":
+            m = gt.mesh.with_normals()
+        elif mesh == "gt_xatlas":  # the ladder's row b: the GT surface, unwrapped as a fit's mesh is
             from relight.data.mesh import Mesh
             from relight.material.uv import unwrap
 
             m = unwrap(Mesh(gt.mesh.vertices, gt.mesh.faces), cfg.tex_res).with_normals()
+        else:
+            m = load_asset(Path(mesh_from or SUITE / f"{obj}_fit")).mesh
         if mesh == "fit_gtn":
             m = gt_normals(m, gt)
-        if mesh == "fit_sn":  # shading normals of a smoothed copy (the geometry stage's default since session 20)
+        if mesh == "fit_sn":  # shading normals of a copy smoothed 5 times (GeometryConfig.normal_smoothing = 5)
             from relight.geometry.remesh import shading_normals
 
             m = replace(m, normals=shading_normals(m.vertices, m.faces, 5))

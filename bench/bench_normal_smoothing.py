@@ -5,8 +5,8 @@ unwrapped), the shading normals are replaced by those of a copy smoothed by k Ta
 (:func:`relight.geometry.remesh.shading_normals`; positions unchanged) and scored on the test views:
 normal MAE against the GT normals (ray-cast, as ``relight eval``) and, with ``--ceiling``, the
 mesh's relighting ceiling (GT materials and light transferred at 512², bench_mesh_ceiling; 256 spp).
-The suite's meshes were made before the geometry stage smoothed normals itself, so k = 0 is what
-they had. Rows go to results/normal_smoothing.jsonl; results/normal_smoothing.md is rewritten.
+k = 0 is the mesh's own normals (the geometry stage's default,
+``normal_smoothing`` = 0). Rows go to results/normal_smoothing.jsonl; results/normal_smoothing.md is rewritten.
 
 Usage: .venv/bin/python bench/bench_normal_smoothing.py spot knot blob vase bottle [--iterations 0 2 5 10 20]
            [--ceiling 0 5] [--suite DIR]  (DIR/OBJ: a capture with gt/, DIR/OBJ_fit: its fit)

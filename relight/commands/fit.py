@@ -17,13 +17,11 @@ from relight.commands.material import material_loss_title
 from relight.commands.output import Output, command_output, locate, plot_losses
 from relight.data.asset import save_asset
 from relight.data.capture_io import capture_memory
-from relight.data.mesh import Mesh
 from relight.evaluation.evaluate import EvalResult, evaluate
 from relight.evaluation.geometry import evaluate_geometry
 from relight.geometry.config import GeometryConfig
-from relight.geometry.fit import GeometryResult, fit_geometry
+from relight.geometry.fit import GeometryResult, fit_geometry, result_mesh
 from relight.geometry.raster import make_raster
-from relight.geometry.remesh import shading_normals
 from relight.geometry.state import load_checkpoint
 from relight.material.config import MaterialConfig
 from relight.material.fit import fit_material
@@ -74,8 +72,7 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
         done = gdir / "done"
         if resume and done.is_file():
             ck = load_checkpoint(gdir, gcfg, inputs)
-            normals = shading_normals(ck.verts, ck.faces, gcfg.normal_smoothing)
-            geo = GeometryResult(Mesh(ck.verts, ck.faces, normals=normals), ck.colors, ck.losses, 0.0, 0.0, -1)
+            geo = GeometryResult(result_mesh(ck.verts, ck.faces, gcfg), ck.colors, ck.losses, 0.0, 0.0, -1)
             rep.resumed("geometry (finished)", ck.step)
         else:
             geo = fit_geometry(splits.train, gcfg, raster, checkpoint_dir=gdir,

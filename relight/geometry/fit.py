@@ -48,7 +48,7 @@ so each vertex is judged over a few hundred observations while the mesh moves)."
 @dataclass(frozen=True)
 class GeometryResult:
     mesh: Mesh
-    """The refined mesh, with smooth vertex normals, no UVs."""
+    """The refined mesh (:func:`result_mesh`: its shading normals per ``normal_smoothing``), no UVs."""
     colors: np.ndarray
     """(V, 3) per-vertex sRGB colour fitted with the shape (a view-independent appearance)."""
     losses: list[float]
@@ -58,6 +58,12 @@ class GeometryResult:
     photo_weights: np.ndarray | None = None
     """(V,) each vertex's photo-consistency weight at the end (1: its colour agrees across views;
     near 0: view-dependent, left to the silhouettes); None when the weighting is off."""
+
+
+def result_mesh(verts: np.ndarray, faces: np.ndarray, cfg: GeometryConfig) -> Mesh:
+    """The stage's output mesh from refined positions: shading normals per ``cfg.normal_smoothing``
+    (:func:`relight.geometry.remesh.shading_normals`), for a fit and for a resumed finished stage alike."""
+    return Mesh(verts, faces, normals=shading_normals(verts, faces, cfg.normal_smoothing))
 
 
 @dataclass
@@ -217,5 +223,5 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
     require_finite({"vertices": v, "colours": c}, "geometry",
                    "lower lr or raise lam in a --config TOML, and check the masks and camera poses")
     weights = stage.st.photo_weights(cfg).cpu().numpy() if cfg.photo_consistency > 0 else None
-    return GeometryResult(Mesh(v, f, normals=shading_normals(v, f, cfg.normal_smoothing)), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
+    return GeometryResult(result_mesh(v, f, cfg), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
                           hull_faces, weights)
