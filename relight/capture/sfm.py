@@ -86,7 +86,9 @@ class SfmConfig:
     the same poses run after run. Measured on 64 photos at 512²: unseeded, a second matching gave
     459 of 1124 image pairs other inlier counts; seeded, identical. -1: seeded from the clock, as
     COLMAP does. (The photos' database ids, which the mapper's choices also follow, are fixed
-    by :func:`extract_features`.)"""
+    by :func:`extract_features`.) Checked from separate runs, as a user repeats a command; a
+    second SfM in one long process once came out different on CI (not reproduced here, in 30 runs
+    in one process, on 1 to 32 threads, with the other core busy)."""
 
 
 @dataclass
