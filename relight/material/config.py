@@ -81,6 +81,10 @@ class MaterialConfig:
     relight 28.61 -> 29.63 dB, roughness MAE 0.229 -> 0.122 against the 64-wide default (a
     256-wide light without it collapses: 10.8 / 14.2 dB). Not a default: on diffuse spot the
     same settings lose 5.3 dB of albedo (the finer light absorbs shading)."""
+    env_step_floor: float = 0.0
+    """Adam's per-texel step normalization of the envmap, floored at this multiple of the median
+    texel's gradient RMS (:func:`relight.material.optim.floored_rms`; 0 = plain Adam): texels that
+    few paths reach move in proportion to their gradient instead of at full speed."""
     tv_env: float = 0.0
     """Weight of TV-L2 on the log envmap (smooths brightness too; flattens a sun)."""
     tv_env_chroma: float = 0.0
@@ -147,7 +151,7 @@ class MaterialConfig:
                   ("tex_res", 4 <= self.tex_res <= 8192), ("env_width", 8 <= self.env_width <= 8192),
                   ("levels", 1 <= self.levels <= 6), ("image_res", self.image_res == 0 or self.image_res >= 16),
                   ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1),
-                  ("lr_decay", 0 < self.lr_decay <= 1),
+                  ("lr_decay", 0 < self.lr_decay <= 1), ("env_step_floor", self.env_step_floor >= 0),
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
                   ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),
                   ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0),

@@ -38,6 +38,20 @@ def multiscale_gradient(g: np.ndarray, scales: int) -> np.ndarray:
     return out
 
 
+def floored_rms(rms: np.ndarray, floor: float) -> np.ndarray:
+    """Adam's per-element gradient RMS, raised to ``floor`` x its median over the array (0: as is).
+
+    Per-element normalization gives an element that the data rarely touch the same step size as
+    a well-observed one: a rare Monte Carlo spike then moves it by about ``lr / (1 - beta1)`` in
+    the spike's sign, so it random-walks, and drifts the way *most* spikes point — the median of
+    a skewed path-traced estimate, not its mean. Under the floor such an element's step is
+    proportional to its gradient (plain SGD, unbiased in expectation), while elements observed at
+    least as well as the median one keep Adam's steps."""
+    if floor <= 0:
+        return rms
+    return np.maximum(rms, floor * float(np.median(rms)))
+
+
 class Adam:
     """Adam [Kingma & Ba 2015] with per-parameter learning rates and masked (sparse) updates.
 
@@ -47,8 +61,9 @@ class Adam:
     """
 
     def __init__(self, lrs: dict[str, float], beta1: float = 0.9, beta2: float = 0.99,
-                 eps: float = 1e-8, masked: tuple[str, ...] = ()):
+                 eps: float = 1e-8, masked: tuple[str, ...] = (), floors: dict[str, float] | None = None):
         self.lrs = dict(lrs)
+        self.floors = dict(floors or {})
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.masked = set(masked)
         self.m: dict[str, np.ndarray] = {}
@@ -86,7 +101,7 @@ class Adam:
                 m += (1 - self.beta1) * g
                 v *= self.beta2
                 v += (1 - self.beta2) * np.square(g)
-                x -= self._step(m, v, t, lr)
+                x -= self._step(m, v, t, lr, self.floors.get(k, 0.0))
                 continue
             # whole-array form of the masked update (fancy indexing was ~2x slower at 512²)
             upd = g != 0
@@ -95,9 +110,12 @@ class Adam:
             np.copyto(v, self.beta2 * v + (1 - self.beta2) * np.square(g), where=upd)
             np.subtract(x, self._step(m, v, np.maximum(t, 1), lr), out=x, where=upd)
 
-    def _step(self, m: np.ndarray, v: np.ndarray, t: np.ndarray, lr: float) -> np.ndarray:
-        """The bias-corrected Adam step ``lr * m_hat / (sqrt(v_hat) + eps)``."""
-        return lr / bias_correction(self.beta1, t) * m / (np.sqrt(v / bias_correction(self.beta2, t)) + self.eps)
+    def _step(self, m: np.ndarray, v: np.ndarray, t: np.ndarray, lr: float, floor: float = 0.0) -> np.ndarray:
+        """The bias-corrected Adam step ``lr * m_hat / (sqrt(v_hat) + eps)``; with ``floor`` > 0
+        the denominator is at least ``floor`` times the median element's ``sqrt(v_hat)``
+        (:func:`floored_rms`)."""
+        rms = np.sqrt(v / bias_correction(self.beta2, t))
+        return lr / bias_correction(self.beta1, t) * m / (floored_rms(rms, floor) + self.eps)
 
     def state(self) -> dict[str, np.ndarray]:
         """Flat dict of arrays for ``np.savez`` (keys ``m/<name>``, ``v/<name>``, ``t/<name>``)."""

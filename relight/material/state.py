@@ -88,7 +88,7 @@ def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
             p["metallic"] = resize_area(init.metallic[..., None], tr, tr)
         p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in p.items()}
     lrs = {"albedo": cfg.lr_albedo, "roughness": cfg.lr_roughness, "log_env": cfg.lr_env, "metallic": cfg.lr_roughness}
-    return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic")))
+    return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic"), floors={"log_env": cfg.env_step_floor}))
 
 
 def resample_to_level(state: MaterialState, cfg: MaterialConfig, level: int) -> None:
