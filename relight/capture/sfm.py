@@ -87,8 +87,8 @@ class SfmConfig:
     459 of 1124 image pairs other inlier counts; seeded, identical. -1: seeded from the clock, as
     COLMAP does. (The photos' database ids, which the mapper's choices also follow, are fixed
     by :func:`extract_features`.) Checked from separate runs, as a user repeats a command; a
-    second SfM in one long process once came out different on CI (not reproduced here, in 30 runs
-    in one process, on 1 to 32 threads, with the other core busy)."""
+    second SfM in one long process once came out different on CI (not reproduced here: 26 runs
+    in one process, on 1 to 32 threads, the other core busy or not, and 6 runs of the test file)."""
 
 
 @dataclass

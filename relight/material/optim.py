@@ -108,7 +108,7 @@ class Adam:
             t += upd
             np.copyto(m, self.beta1 * m + (1 - self.beta1) * g, where=upd)
             np.copyto(v, self.beta2 * v + (1 - self.beta2) * np.square(g), where=upd)
-            np.subtract(x, self._step(m, v, np.maximum(t, 1), lr), out=x, where=upd)
+            np.subtract(x, self._step(m, v, np.maximum(t, 1), lr, self.floors.get(k, 0.0)), out=x, where=upd)
 
     def _step(self, m: np.ndarray, v: np.ndarray, t: np.ndarray, lr: float, floor: float = 0.0) -> np.ndarray:
         """The bias-corrected Adam step ``lr * m_hat / (sqrt(v_hat) + eps)``; with ``floor`` > 0
