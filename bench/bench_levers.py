@@ -47,14 +47,15 @@ def error_regions(asset, test, backend) -> dict:
     share of the squared error, PSNR (dB, linear albedo, peak 1)."""
     from scipy.ndimage import binary_erosion, sobel
 
+    from relight.evaluation.evaluate import covered_pixels
     from relight.evaluation.metrics import channel_scale
     from relight.render.mitsuba import build_scene, surface_aovs
 
     scene = build_scene(backend, asset, 2)
     aov = [surface_aovs(backend, scene, asset, c) for c in test.cameras]
-    alb, hit = np.stack([a["albedo"] for a in aov]), np.stack([a["hit"] > 0 for a in aov])
+    alb = np.stack([a["albedo"] for a in aov])
     mask = test.masks > 0.5
-    both = mask & hit
+    both = covered_pixels(aov, test.masks)
     err = np.clip(alb * channel_scale(alb, test.gt.albedo, both), 0, 1) - test.gt.albedo
     interior = np.stack([binary_erosion(m, iterations=2) for m in mask]) & both
     grad = np.stack([np.hypot(sobel(g, 0), sobel(g, 1)) for g in test.gt.albedo.mean(-1)])
@@ -123,6 +124,7 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
     from relight.runtime.backend import select_backend
 
     backend = select_backend("cpu")
+    light = "GT, fixed" if gt_light else "starts at GT" if gt_light_start else None  # where the light starts
     cap = SUITE / obj
     splits, gt = load_splits(cap), load_asset(cap / "gt")
     t = time.perf_counter()
@@ -147,15 +149,14 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
             from relight.geometry.remesh import shading_normals
 
             m = replace(m, normals=shading_normals(m.vertices, m.faces, 5))
-        init = gt_light_init(gt, cfg) if gt_light or gt_light_start else None
+        init = gt_light_init(gt, cfg) if light else None
         asset = fit_material(splits.train, m, cfg, backend, init=init).asset
         save_asset(asset, ROOT / "out/bench/levers" / f"{obj}_{name}")
     seconds = time.perf_counter() - t
     ev = evaluate(asset, splits.test, backend).to_json()
     row = {"name": name, "object": obj, "mesh": "fit" if post else mesh, "post": post,
            **({"mesh_from": str(mesh_from)} if mesh_from else {}),
-           "overrides": {**over, **({"light": "GT, fixed"} if gt_light else {"light": "starts at GT"} if gt_light_start
-                                    else {})},
+           "overrides": {**over, **({"light": light} if light else {})},
            "date": time.strftime("%Y-%m-%d"), "albedo_psnr": ev["albedo_psnr"],
            "relight_psnr_mean": ev["relight_psnr_mean"], "relight_psnr": ev["relight_psnr"],
            "roughness_mae": ev["roughness_mae"], "metallic_mae": ev.get("metallic_mae"),

@@ -36,7 +36,7 @@ def run(obj: str, iterations: list[int], ceiling: list[int], suite: Path = SUITE
 
     from relight.commands.common import load_splits
     from relight.data.asset import load_asset
-    from relight.evaluation.evaluate import evaluate
+    from relight.evaluation.evaluate import covered_pixels, evaluate
     from relight.evaluation.metrics import normal_mae
     from relight.geometry.remesh import shading_normals
     from relight.render.mitsuba import build_scene, surface_aovs
@@ -50,7 +50,7 @@ def run(obj: str, iterations: list[int], ceiling: list[int], suite: Path = SUITE
         asset = replace(fit, mesh=replace(fit.mesh, normals=shading_normals(fit.mesh.vertices, fit.mesh.faces, k)))
         scene = build_scene(backend, asset, 2)
         aov = [surface_aovs(backend, scene, asset, c) for c in splits.test.cameras]
-        hit = np.stack([a["hit"] > 0 for a in aov]) & (splits.test.masks > 0.5)
+        hit = covered_pixels(aov, splits.test.masks)
         row["normal_mae"][str(k)] = round(normal_mae(np.stack([a["normals"] for a in aov]), splits.test.gt.normals, hit), 3)
         if k in ceiling:
             ev = evaluate(oracle_asset(asset, gt, 512)[0], splits.test, backend).to_json()

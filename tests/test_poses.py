@@ -17,6 +17,7 @@ from relight.capture.frame import (
     CAMERA_DISTANCE,
     look_at_point,
     normalize_frame,
+    rotation_angle_deg,
     rotation_errors_deg,
 )
 from relight.capture.llff import read_llff
@@ -199,8 +200,7 @@ def test_sfm_poses_real_photos_like_their_published_poses(tmp_path):
                    cwd=Path(__file__).resolve().parents[1], check=True)
     again = load_capture(tmp_path / "again")
     dist = np.median([np.linalg.norm(c.c2w[:3, 3]) for c in cap.cameras])
-    d_rot = [np.degrees(2 * np.arcsin(min(1.0, np.linalg.norm(a.c2w[:3, :3].T @ b.c2w[:3, :3] - np.eye(3)) / 8 ** 0.5)))
-             for a, b in zip(cap.cameras, again.cameras, strict=True)]
+    d_rot = [rotation_angle_deg(a.c2w[:3, :3], b.c2w[:3, :3]) for a, b in zip(cap.cameras, again.cameras, strict=True)]
     d_pos = [np.linalg.norm(a.c2w[:3, 3] - b.c2w[:3, 3]) / dist for a, b in zip(cap.cameras, again.cameras, strict=True)]
     assert max(d_rot) < 1e-3 and max(d_pos) < 1e-5, (max(d_rot), max(d_pos))
 

@@ -95,6 +95,13 @@ def align_similarity(a: list[Camera], b: list[Camera]) -> np.ndarray:
     return sim
 
 
+def rotation_angle_deg(ra: np.ndarray, rb: np.ndarray) -> float:
+    """Angle (degrees) of the rotation between the 3 x 3 rotations ``ra`` and ``rb``."""
+    # ||R - I||_F = 2 sqrt(2) sin(angle / 2): exact near 0, where arccos((tr R - 1) / 2) loses
+    # half the digits (an exact similarity measured 1.7e-6° on one machine, 0 on another)
+    return float(np.degrees(2 * np.arcsin(min(1.0, np.linalg.norm(ra.T @ rb - np.eye(3)) / (2 * np.sqrt(2))))))
+
+
 def rotation_errors_deg(a: list[Camera], b: list[Camera]) -> tuple[np.ndarray, np.ndarray]:
     """Per-camera rotation error (degrees) and centre error (fraction of the median distance to
     the look-at point) of ``a`` against ``b`` after the best similarity alignment
@@ -107,9 +114,6 @@ def rotation_errors_deg(a: list[Camera], b: list[Camera]) -> tuple[np.ndarray, n
     aligned = pa @ sim[:3, :3].T + sim[:3, 3]
     rot_err = []
     for ca, cb in zip(a, b, strict=True):
-        rel = (r @ ca.c2w[:3, :3]).T @ cb.c2w[:3, :3]
-        # ||R - I||_F = 2 sqrt(2) sin(angle / 2): exact near 0, where arccos((tr R - 1) / 2) loses
-        # half the digits (an exact similarity measured 1.7e-6° on one machine, 0 on another)
-        rot_err.append(np.degrees(2 * np.arcsin(min(1.0, np.linalg.norm(rel - np.eye(3)) / (2 * np.sqrt(2))))))
+        rot_err.append(rotation_angle_deg(r @ ca.c2w[:3, :3], cb.c2w[:3, :3]))
     scale = np.median(np.linalg.norm(pb - look_at_point(np.stack([c.c2w for c in b])), axis=1))
     return np.array(rot_err), np.linalg.norm(aligned - pb, axis=1) / scale

@@ -95,6 +95,13 @@ class EvalResult:
         return "\n".join(["| metric | value |", "|---|---|", *[f"| {a} | {b} |" for a, b in rows]]) + "\n"
 
 
+def covered_pixels(aov: list[dict[str, np.ndarray]], masks: np.ndarray) -> np.ndarray:
+    """(N, H, W) bool: the test pixels inside the masks (> 0.5) where the asset's surface was hit,
+    from :func:`relight.render.mitsuba.surface_aovs` of each test view; the pixels every
+    per-surface metric is taken over."""
+    return (np.asarray(masks) > 0.5) & np.stack([a["hit"] > 0 for a in aov])
+
+
 def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_SPP, max_depth: int | None = None,
              reporter: Reporter | None = None, gt_mesh=None) -> EvalResult:
     """Evaluate ``asset`` on a capture's test split (see the module docstring). Renders use
@@ -126,11 +133,10 @@ def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_S
         return res
     mask = np.asarray(test.masks) > 0.5  # ground truth: a synthetic split, small
     aov = [surface_aovs(backend, scene, asset, c) for c in test.cameras]
+    both = covered_pixels(aov, test.masks)
     if gt.normals is not None:
-        hit = mask & np.stack([a["hit"] > 0 for a in aov])
-        res = replace(res, normal_mae=normal_mae(np.stack([a["normals"] for a in aov]), gt.normals, hit))
+        res = replace(res, normal_mae=normal_mae(np.stack([a["normals"] for a in aov]), gt.normals, both))
     alb = np.stack([a["albedo"] for a in aov])
-    both = mask & np.stack([a["hit"] > 0 for a in aov])
     s = channel_scale(alb, gt.albedo, both)
     alb_al = np.clip(alb * s, 0, 1)
     res = replace(res, albedo_psnr=psnr(alb_al, gt.albedo, both), albedo_ssim=ssim(alb_al, gt.albedo, both),
