@@ -106,18 +106,6 @@ class MaterialConfig:
     fit_roughness: bool = True
     fit_envmap: bool = True
     """Optimize the envmap (false: keep the initial one, e.g. a measured light probe)."""
-    env_until: float = 1.0
-    light_albedo: str = "free"
-    """Which albedo the light's gradient sees after the warm-up: ``free`` (the textures' own
-    render); ``palette`` (every second step updates only the light, from a render whose albedo is
-    the current albedo projected onto its ``palette_size`` k-means colours; the other steps
-    update only the textures)."""
-    warmup_finest: bool = False
-    """Run the warm-up (``shared_warmup``) on the finest level's images."""
-    env_levels: bool = True
-    """The envmap follows the coarse-to-fine levels (halved per coarser level); false: it is
-    ``env_width`` wide at every level."""
-    """Share of the iterations after which the envmap is held fixed (1 = fitted to the end)."""
     view_gains: str = "auto"
     """Per-view exposure and white balance (auto-exposure must not bake into albedo): ``off``;
     ``exposure`` (one factor per view); ``exposure_wb`` (one per view and colour channel);
@@ -167,7 +155,7 @@ class MaterialConfig:
                   ("max_depth", 2 <= self.max_depth <= 32),
                   ("tex_res", 4 <= self.tex_res <= 8192), ("env_width", 8 <= self.env_width <= 8192),
                   ("levels", 1 <= self.levels <= 6), ("image_res", self.image_res == 0 or self.image_res >= 16),
-                  ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1), ("env_until", 0 <= self.env_until <= 1),
+                  ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1),
                   ("lr_decay", 0 < self.lr_decay <= 1), ("env_step_floor", self.env_step_floor >= 0),
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
                   ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),

@@ -41,7 +41,6 @@ from relight.material.losses import (
     latlong_weights,
     palette_centers,
     palette_l1,
-    palette_project,
     tv_chroma,
     tv_l1,
     tv_l2,
@@ -138,8 +137,6 @@ class _MaterialFit:
 
     def enter_level(self, level: int) -> None:
         resample_to_level(self.state, self.cfg, level)
-        if self.cfg.warmup_finest and self.state.step < self.cfg.shared_warmup * self.cfg.iterations:
-            level = self.cfg.levels - 1  # the light is identified on the sharpest images
         self.prob.set_image_factor(image_factor(self.cfg, level, self.capture.resolution))
 
     def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
@@ -153,16 +150,7 @@ class _MaterialFit:
         views = rng.choice(len(self.capture), size=min(cfg.batch_views, len(self.capture)), replace=False)
         warm = step < cfg.shared_warmup * cfg.iterations
         # gains wait for the warm-up: a uniform first light would make them absorb its shading
-        light_step = cfg.light_albedo == "palette" and not warm and step % 2 == 1
-        params = state.params
-        tr = state.params["albedo"].shape[0]
-        if cfg.light_albedo == "palette" and not warm and tr not in self.coverage:
-            self.coverage[tr] = uv_coverage(mesh, tr)
-        if light_step:
-            cov = self.coverage[tr]
-            centers = palette_centers(params["albedo"], cov, cfg.palette_size, cfg.seed)
-            params = dict(params, albedo=palette_project(params["albedo"], cov, centers))
-        value, grads = self.prob.loss_and_grads(params, views, rng, fit_gains=not warm)
+        value, grads = self.prob.loss_and_grads(state.params, views, rng, fit_gains=not warm)
         palette = cfg.palette_albedo > 0 and not warm and step < _palette_end(cfg)
         if cfg.palette_albedo > 0 and step == _palette_end(cfg):
             state.adam.reset("albedo")  # moments sized by the prior's pull would slow the data's
@@ -170,14 +158,8 @@ class _MaterialFit:
         if palette and tr not in self.coverage:
             self.coverage[tr] = uv_coverage(mesh, tr)
         value += regularize(state.params, grads, cfg, self.coverage[tr] if palette else None)
-        if cfg.light_albedo == "palette" and not warm:
-            for k in list(grads):
-                if (k == "log_env") != light_step:
-                    grads.pop(k)
         for k in self.frozen:
             grads.pop(k, None)
-        if step >= cfg.env_until * cfg.iterations:
-            grads.pop("log_env", None)
         if cfg.env_multiscale and "log_env" in grads:
             grads["log_env"] = multiscale_gradient(grads["log_env"], cfg.env_multiscale)
         if warm:

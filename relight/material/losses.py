@@ -180,16 +180,6 @@ def palette_centers(x: np.ndarray, mask: np.ndarray, k: int, seed: int = 0, max_
     return centers.astype(np.float32)
 
 
-def palette_project(x: np.ndarray, mask: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """A copy of the (H, W, C) map ``x`` with each ``mask`` texel replaced by its nearest of
-    ``centers`` (K, C)."""
-    y = x.copy()
-    pts = x[mask]
-    if len(pts) and len(centers):
-        y[mask] = centers[np.argmin(((pts[:, None, :] - centers[None]) ** 2).sum(-1), axis=1)]
-    return y
-
-
 def palette_l1(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, eps: float = 0.01) -> tuple[float, np.ndarray]:
     """Reflectance sparsity (few distinct albedos, as in intrinsic-image priors): mean Charbonnier
     distance ``sqrt(|x - c|^2 + eps^2) - eps`` of each masked texel to its nearest palette colour.

@@ -69,7 +69,7 @@ def image_factor(cfg: MaterialConfig, level: int, resolution: tuple[int, int]) -
 def texture_res(cfg: MaterialConfig, level: int) -> tuple[int, int]:
     """(texture side, envmap width) of ``level``."""
     f = 2 ** (cfg.levels - 1 - level)
-    return max(4, cfg.tex_res // f), max(8, cfg.env_width // (f if cfg.env_levels else 1))
+    return max(4, cfg.tex_res // f), max(8, cfg.env_width // f)
 
 
 def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
