@@ -111,7 +111,7 @@ def gt_light_init(gt, cfg):
 
 
 def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: bool = False,
-        mesh_from: str | None = None, gt_light_start: bool = False) -> dict:
+        mesh_from: str | None = None, gt_light_start: bool = False, init_from: str | None = None) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_mesh_ceiling import oracle_asset
     from bench_suite import MATERIAL_MODEL
@@ -150,12 +150,15 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
 
             m = replace(m, normals=shading_normals(m.vertices, m.faces, 5))
         init = gt_light_init(gt, cfg) if light else None
+        if init_from:  # continue from an earlier asset's textures and light (same mesh and UVs)
+            init = replace(load_asset(init_from), mesh=m)
         asset = fit_material(splits.train, m, cfg, backend, init=init).asset
         save_asset(asset, ROOT / "out/bench/levers" / f"{obj}_{name}")
     seconds = time.perf_counter() - t
     ev = evaluate(asset, splits.test, backend).to_json()
     row = {"name": name, "object": obj, "mesh": "fit" if post else mesh, "post": post,
            **({"mesh_from": str(mesh_from)} if mesh_from else {}),
+           **({"init_from": Path(init_from).name} if init_from else {}),
            "overrides": {**over, **({"light": light} if light else {})},
            "date": time.strftime("%Y-%m-%d"), "albedo_psnr": ev["albedo_psnr"],
            "relight_psnr_mean": ev["relight_psnr_mean"], "relight_psnr": ev["relight_psnr"],
@@ -185,6 +188,8 @@ def markdown(rows: list[dict]) -> str:
     gone = False
     for r in rows:
         what = r["post"] or (", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "defaults")
+        if r.get("init_from"):
+            what += f", from {r['init_from']}"
         if set(r["overrides"]) - known:
             what, gone = what + " ‡", True
         reg = [f"{g['psnr']:.1f} ({100 * g['share']:.0f} %)" for g in r["regions"].values()]
@@ -212,11 +217,12 @@ def main() -> None:
     ap.add_argument("--gt-light", action="store_true", help="fix the light to the GT envmap")
     ap.add_argument("--gt-light-start", action="store_true",
                     help="start the light at the GT envmap and fit it (does the fit leave the truth?)")
+    ap.add_argument("--init-from", help="start textures and light from this asset folder (fitted on the same mesh)")
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_intermixed_args()
     if not a.markdown:
         over = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in a.overrides)}
-        print(json.dumps(run(a.name, a.object, a.mesh, a.post, over, a.gt_light, a.mesh_from, a.gt_light_start)))
+        print(json.dumps(run(a.name, a.object, a.mesh, a.post, over, a.gt_light, a.mesh_from, a.gt_light_start, a.init_from)))
     rows = read_rows(OUT.with_suffix(".jsonl"))
     OUT.with_suffix(".md").write_text(markdown(rows))
 

@@ -24,6 +24,8 @@ that inter-reflections are converged; fits use their own, shorter ``max_depth``.
 
 # Keys of the differentiable parameters in ``mi.traverse`` of a :func:`build_scene` scene.
 KA, KR, KM, KE = "object.bsdf.base_color.data", "object.bsdf.roughness.data", "object.bsdf.metallic.data", "light.data"
+KS = "sun.irradiance.value"
+"""Scene parameter of the split-off sun's irradiance (``build_scene(..., sun=True)``)."""
 
 
 def mitsuba_mesh(mi, mesh: Mesh, bsdf=None, name: str = "object"):
@@ -85,22 +87,42 @@ def light_transform(mi, rotation_deg: float):
     return mi.ScalarTransform4f().rotate(axis=[0, 1, 0], angle=float(rotation_deg) + MITSUBA_TO_EQUIRECT_DEG)
 
 
-def turn_light(backend: Backend, params, rotation_deg: float) -> None:
+def turn_light(backend: Backend, params, rotation_deg: float, sun_direction: np.ndarray | None = None) -> None:
     """Set the envmap's turn about +y in a traversed scene (``params = mi.traverse(scene)``):
-    the per-view light of a turntable capture (:attr:`relight.data.capture.Capture.light_turns_deg`)."""
-    params["light.to_world"] = light_transform(backend.mitsuba(), rotation_deg)
+    the per-view light of a turntable capture (:attr:`relight.data.capture.Capture.light_turns_deg`).
+    ``sun_direction``: towards the split-off sun in the envmap's frame (``build_scene(..., sun=True)``),
+    turned with it."""
+    from relight.render.sun import sun_transform
+
+    mi = backend.mitsuba()
+    params["light.to_world"] = light_transform(mi, rotation_deg)
+    if sun_direction is not None:
+        params["sun.to_world"] = sun_transform(mi, sun_direction, rotation_deg)
     params.update()
 
 
-def build_scene(backend: Backend, asset: Asset, max_depth: int = RENDER_DEPTH, integrator: str = "path"):
-    """The Mitsuba scene of ``asset`` lit by its envmap, with a ``path``-family integrator."""
+def build_scene(backend: Backend, asset: Asset, max_depth: int = RENDER_DEPTH, integrator: str = "path",
+                sun: bool = False):
+    """The Mitsuba scene of ``asset`` lit by its envmap, with a ``path``-family integrator.
+
+    ``sun``: the envmap's peak is split off into a directional emitter ``"sun"``
+    (:func:`relight.render.sun.split_sun`; the material stage's rendering of its coarse light)."""
+    from relight.render.sun import sampling_weights, split_sun, sun_dict
+
     mi = backend.mitsuba()
     bsdf = mi.load_dict(bsdf_dict(asset))
+    env, rot = asset.envmap, asset.envmap_rotation_deg
+    emitters = {"light": envmap_dict(mi, env, rot)}
+    if sun:
+        env, irr, direction = split_sun(env)
+        w_sky, w_sun = sampling_weights(env, irr)
+        emitters = {"light": {**envmap_dict(mi, env, rot), "sampling_weight": w_sky},
+                    "sun": sun_dict(mi, irr, direction, rot, w_sun)}
     return mi.load_dict({
         "type": "scene",
         "integrator": {"type": integrator, "max_depth": int(max_depth), "hide_emitters": True},
         "object": mitsuba_mesh(mi, asset.mesh, bsdf),
-        "light": envmap_dict(mi, asset.envmap, asset.envmap_rotation_deg),
+        **emitters,
     })
 
 
