@@ -108,3 +108,50 @@ def test_glb_and_obj_of_one_asset_share_a_folder(sphere, tmp_path):
     with pytest.raises(RelightError, match="s_envmap.exr"):  # another light under the same name
         export_asset(other, tmp_path / "s.glb", overwrite=False)
     assert (tmp_path / "s_envmap.exr").read_bytes() == before
+
+
+def _emitter_radiance(backend, env: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """Mitsuba's envmap emitter of ``env`` (as relight builds it) evaluated towards ``dirs`` (N, 3)."""
+    import drjit as dr
+
+    from relight.render.mitsuba import envmap_dict
+
+    mi = backend.mitsuba()
+    si = dr.zeros(mi.SurfaceInteraction3f, len(dirs))
+    si.wi = mi.Vector3f(*(-dirs.T.astype(np.float32)))
+    val = np.array(mi.load_dict(envmap_dict(mi, env)).eval(si))
+    return val if val.shape[0] == len(dirs) else val.T
+
+
+def _sphere_grid(n_theta: int = 720):
+    """Directions of a (n_theta, 2 n_theta) equirect grid (relight's layout) and their solid angles."""
+    theta = (np.arange(n_theta) + 0.5) / n_theta * np.pi
+    phi = ((np.arange(2 * n_theta) + 0.5) / (2 * n_theta) - 0.5) * 2 * np.pi
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    dirs = np.stack([np.cos(p) * np.sin(t), np.cos(t), np.sin(p) * np.sin(t)], -1).reshape(-1, 3)
+    return dirs, (np.sin(t) * (np.pi / n_theta) * (np.pi / n_theta)).ravel(), t.ravel()
+
+
+def test_mitsuba_reads_each_row_at_its_centre(cpu_backend):
+    """A bright texel of row r lights from polar angle pi (r + 1/2) / h, as in Blender and three.js
+    (Mitsuba's own bitmap rows sit pole to pole: read as is, row 3 of 16 came from 36.0°, not 39.4°)."""
+    dirs, _, theta = _sphere_grid()
+    for r in (3, 9, 12):
+        env = np.full((H, W, 3), 0.01, np.float32)
+        env[r, 7] = 100.0
+        peak = theta[np.argmax(_emitter_radiance(cpu_backend, env, dirs)[:, 0])]
+        assert np.degrees(abs(peak - np.pi * (r + 0.5) / H)) < 0.5
+
+
+def test_a_coarse_copy_of_a_light_carries_its_energy(cpu_backend):
+    """An area-resampled 64-wide copy of a light bright near the horizon emits what the 1024-wide
+    light does: within 0.3 % (measured 0.05 %; rows read pole to pole, the copy emitted 1.1 % more).
+    Smooth, so that the quadrature over a 720 × 1440 grid of directions is exact enough."""
+    from relight.data.images import resize_area
+
+    theta = (np.arange(512) + 0.5) / 512 * np.pi
+    fine = np.repeat((0.2 + np.exp(-(((theta - 1.45) / 0.15) ** 2)))[:, None, None], 1024, 1) * np.ones(3)
+    fine = np.ascontiguousarray(fine, dtype=np.float32)
+    dirs, sa, _ = _sphere_grid()
+    energy = [float(_emitter_radiance(cpu_backend, e, dirs)[:, 1] @ sa) for e in (fine, resize_area(fine, 32, 64))]
+    assert energy[1] == pytest.approx(energy[0], rel=0.003)

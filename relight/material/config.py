@@ -95,12 +95,6 @@ class MaterialConfig:
     tv_env_chroma: float = 0.0
     """Weight of TV-L2 on the envmap's log chromaticity (:func:`relight.material.losses.tv_chroma`):
     neighbouring directions of the light should have similar colour; brightness stays free."""
-    sun: bool = False
-    """Render the fitted envmap's brightest peak as a directional source while fitting
-    (:mod:`relight.render.sun`): its 3 × 3 block's radiance above the surrounding level becomes a
-    point at the block's centroid, so a sun too small for a texel casts sharp shadows and a sharp
-    terminator instead of the ~10° soft ones its blurred texels would. The texels stay the
-    parameters (the split keeps their gradients) and the asset's envmap is written as fitted."""
     white_balance: float = 0.0
     """Weight of the light white-balance prior (grey mean light); 0 leaves colour to the data."""
     metallic: bool = False

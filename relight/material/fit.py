@@ -81,7 +81,7 @@ class MaterialResult:
 def _refine_settings(cfg: MaterialConfig) -> dict:
     """The keyword arguments of :func:`relight.material.refine.refine_albedo` that the config sets."""
     return {"spp": cfg.refine_spp, "max_depth": cfg.max_depth, "damping": cfg.refine_damping,
-            "blur": cfg.refine_blur, "colour_sigma": cfg.refine_colour_sigma, "sun": cfg.sun}
+            "blur": cfg.refine_blur, "colour_sigma": cfg.refine_colour_sigma}
 
 
 def _palette_end(cfg: MaterialConfig) -> int:

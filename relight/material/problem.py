@@ -13,16 +13,22 @@ from relight.data.mesh import Mesh
 from relight.data.views import ViewArray
 from relight.material.config import MaterialConfig
 from relight.material.losses import log_l1, relative_l2, relative_weight
-from relight.render.mitsuba import KA, KE, KM, KR, KS, build_scene, sensor, turn_light
-from relight.render.sun import sampling_weights, sun_block, sun_transform
+from relight.render.mitsuba import KA, KE, KM, KR, build_scene, envmap_rows, sensor, turn_light
 from relight.runtime.backend import Backend
 
 
-def _pad_index(h: int, w: int) -> np.ndarray:
-    """Gather indices building Mitsuba's envmap layout (H, W + 2, 3): wrap columns at both ends."""
+def _pad_index(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two gather indices into an (h, w, 3) envmap whose mean builds the (2 h + 1, w + 2, 3) data
+    Mitsuba's envmap holds: rows at their centres and shared edges (:func:`envmap_rows`), columns
+    wrapped at both ends."""
     cols = (np.arange(w + 2) - 1) % w
-    idx = (np.arange(h)[:, None, None] * w + cols[None, :, None]) * 3 + np.arange(3)[None, None, :]
-    return idx.ravel().astype(np.uint32)
+
+    def index(rows: np.ndarray) -> np.ndarray:
+        idx = (rows[:, None, None] * w + cols[None, :, None]) * 3 + np.arange(3)[None, None, :]
+        return idx.ravel().astype(np.uint32)
+
+    a, b = envmap_rows(h)
+    return index(a), index(b)
 
 
 GAIN_RATE = 0.3
@@ -88,8 +94,7 @@ class RenderProblem:
         self.mi, self.cfg = mi, cfg
         asset = Asset(mesh, init["albedo"], init["roughness"][..., 0], np.exp(init["log_env"]),
                       init["metallic"][..., 0] if "metallic" in init else None)
-        self.scene = build_scene(backend, asset, cfg.max_depth, integrator="prb", sun=cfg.sun)
-        self.sun_direction: np.ndarray | None = None  # towards the split-off sun, envmap frame (cfg.sun)
+        self.scene = build_scene(backend, asset, cfg.max_depth, integrator="prb")
         self.params = mi.traverse(self.scene)
         self.capture, self.backend = capture, backend
         self.gain_mode = gain_mode(cfg, capture)
@@ -131,54 +136,19 @@ class RenderProblem:
             if k == "log_env":
                 h, w = v.shape[:2]
                 if (h, w) not in self._pad:
-                    self._pad[(h, w)] = mi.UInt32(_pad_index(h, w))
-                radiance = dr.exp(t).array
-                if self.cfg.sun:
-                    radiance = self._split_sun(radiance, np.exp(v))
-                flat = dr.gather(mi.Float, radiance, self._pad[(h, w)])
-                self.params[KE] = mi.TensorXf(flat, shape=(h, w + 2, 3))
+                    self._pad[(h, w)] = tuple(mi.UInt32(i) for i in _pad_index(h, w))
+                radiance, (ia, ib) = dr.exp(t).array, self._pad[(h, w)]
+                flat = 0.5 * (dr.gather(mi.Float, radiance, ia) + dr.gather(mi.Float, radiance, ib))
+                self.params[KE] = mi.TensorXf(flat, shape=(2 * h + 1, w + 2, 3))
             else:
                 self.params[{"albedo": KA, "roughness": KR, "metallic": KM}[k]] = t
         self.params.update()
         return handles
 
-    def _split_sun(self, radiance, envmap: np.ndarray):
-        """Split the envmap's peak off into the ``sun`` emitter (:mod:`relight.render.sun`),
-        keeping the gradient of both parts with respect to the texels: ``radiance`` is the
-        envmap's flat (H * W * 3) Dr.Jit array, ``envmap`` its (H, W, 3) values. The block's
-        level and the sun's direction are held for the step (detached). Returns the sky's array."""
-        import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
-
-        mi = self.mi
-        blk = sun_block(envmap)
-        keep = np.ones(envmap.size, np.float32)
-        add = np.zeros(envmap.size, np.float32)
-        idx = (blk.texels[:, None] * 3 + np.arange(3)[None, :])  # (K, 3) flat channel indices
-        keep[idx[blk.excess]] = 0.0
-        add[idx[blk.excess]] = np.broadcast_to(blk.level, idx.shape)[blk.excess]
-        sky = radiance * mi.Float(keep) + mi.Float(add)
-        irr = []
-        for c in range(3):
-            on = blk.excess[:, c]
-            if not on.any():
-                irr.append(mi.Float(0.0))
-                continue
-            vals = dr.gather(mi.Float, radiance, mi.UInt32(idx[on, c].astype(np.uint32)))
-            irr.append(dr.sum(mi.Float(blk.solid_angles[on]) * (vals - float(blk.level[c]))))
-        self.params[KS] = mi.Color3f(*irr)
-        sky_np = envmap.reshape(-1, 3).copy()
-        sky_np[blk.texels] = np.where(blk.excess, blk.level[None, :], sky_np[blk.texels])
-        irr_np = (np.where(blk.excess, envmap.reshape(-1, 3)[blk.texels] - blk.level, 0.0) * blk.solid_angles[:, None]).sum(0)
-        w_sky, w_sun = sampling_weights(sky_np.reshape(envmap.shape), irr_np)
-        self.params["light.sampling_weight"], self.params["sun.sampling_weight"] = w_sky, w_sun
-        self.sun_direction = blk.direction
-        self.params["sun.to_world"] = sun_transform(mi, blk.direction)
-        return sky
-
     def _turn(self, view: int) -> None:
         """A turntable capture's light for ``view`` (no-op in the world light frame)."""
         if self.capture.light_turns_deg is not None:
-            turn_light(self.backend, self.params, float(self.capture.light_turns_deg[view]), self.sun_direction)
+            turn_light(self.backend, self.params, float(self.capture.light_turns_deg[view]))
 
     def render(self, p: dict[str, np.ndarray], view: int, seed: int):
         """Primal render (H, W, 3) of one training view with parameters ``p`` (no gradients)."""

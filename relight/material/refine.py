@@ -34,7 +34,6 @@ from relight.data.asset import Asset
 from relight.data.capture import Capture
 from relight.material.losses import relative_weight
 from relight.render.mitsuba import KA, build_scene, pixel_uv, sensor, turn_light
-from relight.render.sun import split_sun
 from relight.render.textures import bilinear_taps
 from relight.runtime.backend import Backend
 from relight.runtime.progress import Reporter
@@ -109,7 +108,7 @@ def ratio_update(albedo: np.ndarray, num: np.ndarray, den: np.ndarray, damping: 
 
 def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: int = 3, spp: int = 32,
                   max_depth: int = 3, damping: float = 0.05, blur: float = 1.0, colour_sigma: float = 0.0,
-                  seed: int = 0, sun: bool = False,
+                  seed: int = 0,
                   reporter: Reporter | None = None,
                   check_stop: Callable[[], None] | None = None) -> tuple[Asset, RefineStats]:
     """``passes`` ratio updates of ``asset``'s albedo against every view of ``capture``; the result
@@ -122,7 +121,6 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
         spp: samples per pixel of each view per pass, split between the two independent renders.
         max_depth: path length of the renders (as in the material stage).
         damping, blur, colour_sigma: see :func:`ratio_update`.
-        sun: render the envmap's peak as a directional source (``MaterialConfig.sun``).
         check_stop: called between views; it may raise to interrupt (Ctrl-C).
     Returns:
         the asset with the refined albedo, and the per-pass change.
@@ -133,9 +131,8 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
     mi = backend.mitsuba()
     rep = reporter or Reporter()
     t0 = time.perf_counter()
-    scene = build_scene(backend, asset, max_depth, integrator="path", sun=sun)
+    scene = build_scene(backend, asset, max_depth, integrator="path")
     params = mi.traverse(scene)
-    sun_dir = split_sun(asset.envmap)[2] if sun else None
     h, w = asset.albedo.shape[:2]
     half = max(1, spp // 2)
     obs = []  # per view: (uv of the inside pixels, their flat indices, their relative weights)
@@ -155,7 +152,7 @@ def refine_albedo(capture: Capture, asset: Asset, backend: Backend, *, passes: i
             turns = capture.light_deg(asset.envmap_rotation_deg)
             for i, (uv, idx, wgt) in enumerate(obs):
                 if turns is not None:  # a turntable capture: this view's light
-                    turn_light(backend, params, turns[i], sun_dir)
+                    turn_light(backend, params, turns[i])
                 s = 2 * (seed + k * len(obs) + i)
                 # a sensor made per view and dropped: one kept per view would keep its film's buffers
                 cam = sensor(backend, capture.cameras[i], half, pixel_format="rgb")

@@ -24,8 +24,6 @@ that inter-reflections are converged; fits use their own, shorter ``max_depth``.
 
 # Keys of the differentiable parameters in ``mi.traverse`` of a :func:`build_scene` scene.
 KA, KR, KM, KE = "object.bsdf.base_color.data", "object.bsdf.roughness.data", "object.bsdf.metallic.data", "light.data"
-KS = "sun.irradiance.value"
-"""Scene parameter of the split-off sun's irradiance (``build_scene(..., sun=True)``)."""
 
 
 def mitsuba_mesh(mi, mesh: Mesh, bsdf=None, name: str = "object"):
@@ -73,12 +71,34 @@ MITSUBA_TO_EQUIRECT_DEG = 90.0
 """Turn about +y taking Mitsuba's lat-long layout to :data:`~relight.data.images.ENVMAP_PROJECTION`."""
 
 
+def envmap_rows(h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``(a, b)`` of an ``h``-row equirect map whose mean makes each of the ``2 h + 1`` rows of
+    the bitmap handed to Mitsuba (:func:`envmap_dict`).
+
+    Mitsuba's envmap puts row ``k`` of its bitmap at polar angle ``pi k / (H - 1)`` — its first and
+    last rows on the poles — while the equirect layout of relight's files, Blender, three.js and
+    the resampling in :func:`relight.data.images.resize_area` puts row ``r``'s centre at
+    ``pi (r + 1/2) / h``. Read as is, a 64 × 32 map comes out stretched towards the poles by up to
+    half a row (2.8°) and its rows near the horizon weigh ``h / (h - 1)`` too much: the bunny's
+    training light, area-resampled to 64 wide, rendered its views 2.2–2.4 % brighter than at 1k
+    (results/README.md, session 23). So row ``2 r + 1`` of Mitsuba's bitmap is row ``r`` (at its
+    centre), row ``2 r`` the mean of rows ``r - 1`` and ``r`` (their shared edge), and the first
+    and last rows the poles' own rows.
+    """
+    k = np.arange(2 * h + 1)
+    a = np.where(k % 2 == 1, (k - 1) // 2, k // 2 - 1).clip(0, h - 1)
+    b = np.where(k % 2 == 1, (k - 1) // 2, k // 2).clip(0, h - 1)
+    return a, b
+
+
 def envmap_dict(mi, envmap: np.ndarray, rotation_deg: float = 0.0) -> dict:
     """Emitter of ``envmap`` (laid out in :data:`relight.data.images.ENVMAP_PROJECTION`), turned
     about world +y by ``rotation_deg``. The fixed extra 90 degrees make Mitsuba, whose image centre
-    looks along +z, read the Blender / three.js layout (centre along +x): the one place where
-    Mitsuba's envmap layout appears."""
-    bmp = mi.Bitmap(np.ascontiguousarray(envmap[..., :3], dtype=np.float32))
+    looks along +z, read the Blender / three.js layout (centre along +x), and the rows are laid out
+    at their centres (:func:`envmap_rows`): the one place where Mitsuba's envmap layout appears."""
+    a, b = envmap_rows(envmap.shape[0])
+    rgb = np.asarray(envmap[..., :3], dtype=np.float32)
+    bmp = mi.Bitmap(np.ascontiguousarray(0.5 * (rgb[a] + rgb[b]), dtype=np.float32))
     return {"type": "envmap", "bitmap": bmp, "to_world": light_transform(mi, rotation_deg)}
 
 
@@ -87,42 +107,22 @@ def light_transform(mi, rotation_deg: float):
     return mi.ScalarTransform4f().rotate(axis=[0, 1, 0], angle=float(rotation_deg) + MITSUBA_TO_EQUIRECT_DEG)
 
 
-def turn_light(backend: Backend, params, rotation_deg: float, sun_direction: np.ndarray | None = None) -> None:
+def turn_light(backend: Backend, params, rotation_deg: float) -> None:
     """Set the envmap's turn about +y in a traversed scene (``params = mi.traverse(scene)``):
-    the per-view light of a turntable capture (:attr:`relight.data.capture.Capture.light_turns_deg`).
-    ``sun_direction``: towards the split-off sun in the envmap's frame (``build_scene(..., sun=True)``),
-    turned with it."""
-    from relight.render.sun import sun_transform
-
-    mi = backend.mitsuba()
-    params["light.to_world"] = light_transform(mi, rotation_deg)
-    if sun_direction is not None:
-        params["sun.to_world"] = sun_transform(mi, sun_direction, rotation_deg)
+    the per-view light of a turntable capture (:attr:`relight.data.capture.Capture.light_turns_deg`)."""
+    params["light.to_world"] = light_transform(backend.mitsuba(), rotation_deg)
     params.update()
 
 
-def build_scene(backend: Backend, asset: Asset, max_depth: int = RENDER_DEPTH, integrator: str = "path",
-                sun: bool = False):
-    """The Mitsuba scene of ``asset`` lit by its envmap, with a ``path``-family integrator.
-
-    ``sun``: the envmap's peak is split off into a directional emitter ``"sun"``
-    (:func:`relight.render.sun.split_sun`; the material stage's rendering of its coarse light)."""
-    from relight.render.sun import sampling_weights, split_sun, sun_dict
-
+def build_scene(backend: Backend, asset: Asset, max_depth: int = RENDER_DEPTH, integrator: str = "path"):
+    """The Mitsuba scene of ``asset`` lit by its envmap, with a ``path``-family integrator."""
     mi = backend.mitsuba()
     bsdf = mi.load_dict(bsdf_dict(asset))
-    env, rot = asset.envmap, asset.envmap_rotation_deg
-    emitters = {"light": envmap_dict(mi, env, rot)}
-    if sun:
-        env, irr, direction = split_sun(env)
-        w_sky, w_sun = sampling_weights(env, irr)
-        emitters = {"light": {**envmap_dict(mi, env, rot), "sampling_weight": w_sky},
-                    "sun": sun_dict(mi, irr, direction, rot, w_sun)}
     return mi.load_dict({
         "type": "scene",
         "integrator": {"type": integrator, "max_depth": int(max_depth), "hide_emitters": True},
         "object": mitsuba_mesh(mi, asset.mesh, bsdf),
-        **emitters,
+        "light": envmap_dict(mi, asset.envmap, asset.envmap_rotation_deg),
     })
 
 
