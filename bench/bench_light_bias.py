@@ -80,7 +80,7 @@ def sample(capture: Path, asset_dir: Path, width: int | None, n: int) -> dict:
         sums["sun"].append(float(ge[block].sum()))
         sums["sky"].append(float(ge[upper & ~block].sum()))
     row = {"capture": capture.name, "asset": asset_dir.name, "width": w, "sun_split": False,
-           "envmap_rows": "centred", "samples": n,
+           "envmap_rows": "pole-to-pole", "samples": n,
            "date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - t, 1)}
     for k, x in sums.items():
         x = np.asarray(x)
@@ -97,8 +97,8 @@ def markdown(rows: list[dict]) -> str:
          "the samples (one random training view each, 8 spp); **positive: a gradient step dims it**. *Adam*: "
          "plain Adam's mean normalized step over the same sequence. ‡: with the light's peak rendered as a "
          "directional sun (an experiment of session 23, reverted; results/README.md).", "",
-         "*Rows*: how the envmap's rows reached Mitsuba — `pole-to-pole` as its bitmap (before commit "
-         "'render: envmap rows at their centres'), `centred` since (`relight.render.mitsuba.envmap_rows`).", "",
+         "*Rows*: how the envmap's rows reached Mitsuba — `pole-to-pole` as its bitmap (the code), `centred` "
+         "at their centres (commit 2ce2926, reverted; results/README.md, session 23).", "",
          "| capture | state | light width | envmap rows | peak split off | sun: mean ± se | sun: Adam | "
          "sky: mean ± se | sky: Adam | samples | date |", "|---" * 11 + "|"]
     for r in rows:

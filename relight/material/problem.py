@@ -13,22 +13,15 @@ from relight.data.mesh import Mesh
 from relight.data.views import ViewArray
 from relight.material.config import MaterialConfig
 from relight.material.losses import log_l1, relative_l2, relative_weight
-from relight.render.mitsuba import KA, KE, KM, KR, build_scene, envmap_rows, sensor, turn_light
+from relight.render.mitsuba import KA, KE, KM, KR, build_scene, sensor, turn_light
 from relight.runtime.backend import Backend
 
 
-def _pad_index(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two gather indices into an (h, w, 3) envmap whose mean builds the (2 h + 1, w + 2, 3) data
-    Mitsuba's envmap holds: rows at their centres and shared edges (:func:`envmap_rows`), columns
-    wrapped at both ends."""
+def _pad_index(h: int, w: int) -> np.ndarray:
+    """Gather indices building Mitsuba's envmap layout (H, W + 2, 3): wrap columns at both ends."""
     cols = (np.arange(w + 2) - 1) % w
-
-    def index(rows: np.ndarray) -> np.ndarray:
-        idx = (rows[:, None, None] * w + cols[None, :, None]) * 3 + np.arange(3)[None, None, :]
-        return idx.ravel().astype(np.uint32)
-
-    a, b = envmap_rows(h)
-    return index(a), index(b)
+    idx = (np.arange(h)[:, None, None] * w + cols[None, :, None]) * 3 + np.arange(3)[None, None, :]
+    return idx.ravel().astype(np.uint32)
 
 
 GAIN_RATE = 0.3
@@ -136,10 +129,9 @@ class RenderProblem:
             if k == "log_env":
                 h, w = v.shape[:2]
                 if (h, w) not in self._pad:
-                    self._pad[(h, w)] = tuple(mi.UInt32(i) for i in _pad_index(h, w))
-                radiance, (ia, ib) = dr.exp(t).array, self._pad[(h, w)]
-                flat = 0.5 * (dr.gather(mi.Float, radiance, ia) + dr.gather(mi.Float, radiance, ib))
-                self.params[KE] = mi.TensorXf(flat, shape=(2 * h + 1, w + 2, 3))
+                    self._pad[(h, w)] = mi.UInt32(_pad_index(h, w))
+                flat = dr.gather(mi.Float, dr.exp(t).array, self._pad[(h, w)])
+                self.params[KE] = mi.TensorXf(flat, shape=(h, w + 2, 3))
             else:
                 self.params[{"albedo": KA, "roughness": KR, "metallic": KM}[k]] = t
         self.params.update()

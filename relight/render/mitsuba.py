@@ -71,34 +71,12 @@ MITSUBA_TO_EQUIRECT_DEG = 90.0
 """Turn about +y taking Mitsuba's lat-long layout to :data:`~relight.data.images.ENVMAP_PROJECTION`."""
 
 
-def envmap_rows(h: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``(a, b)`` of an ``h``-row equirect map whose mean makes each of the ``2 h + 1`` rows of
-    the bitmap handed to Mitsuba (:func:`envmap_dict`).
-
-    Mitsuba's envmap puts row ``k`` of its bitmap at polar angle ``pi k / (H - 1)`` — its first and
-    last rows on the poles — while the equirect layout of relight's files, Blender, three.js and
-    the resampling in :func:`relight.data.images.resize_area` puts row ``r``'s centre at
-    ``pi (r + 1/2) / h``. Read as is, a 64 × 32 map comes out stretched towards the poles by up to
-    half a row (2.8°) and its rows near the horizon weigh ``h / (h - 1)`` too much: the bunny's
-    training light, area-resampled to 64 wide, rendered its views 2.2–2.4 % brighter than at 1k
-    (results/README.md, session 23). So row ``2 r + 1`` of Mitsuba's bitmap is row ``r`` (at its
-    centre), row ``2 r`` the mean of rows ``r - 1`` and ``r`` (their shared edge), and the first
-    and last rows the poles' own rows.
-    """
-    k = np.arange(2 * h + 1)
-    a = np.where(k % 2 == 1, (k - 1) // 2, k // 2 - 1).clip(0, h - 1)
-    b = np.where(k % 2 == 1, (k - 1) // 2, k // 2).clip(0, h - 1)
-    return a, b
-
-
 def envmap_dict(mi, envmap: np.ndarray, rotation_deg: float = 0.0) -> dict:
     """Emitter of ``envmap`` (laid out in :data:`relight.data.images.ENVMAP_PROJECTION`), turned
     about world +y by ``rotation_deg``. The fixed extra 90 degrees make Mitsuba, whose image centre
-    looks along +z, read the Blender / three.js layout (centre along +x), and the rows are laid out
-    at their centres (:func:`envmap_rows`): the one place where Mitsuba's envmap layout appears."""
-    a, b = envmap_rows(envmap.shape[0])
-    rgb = np.asarray(envmap[..., :3], dtype=np.float32)
-    bmp = mi.Bitmap(np.ascontiguousarray(0.5 * (rgb[a] + rgb[b]), dtype=np.float32))
+    looks along +z, read the Blender / three.js layout (centre along +x): the one place where
+    Mitsuba's envmap layout appears."""
+    bmp = mi.Bitmap(np.ascontiguousarray(envmap[..., :3], dtype=np.float32))
     return {"type": "envmap", "bitmap": bmp, "to_world": light_transform(mi, rotation_deg)}
 
 
