@@ -231,7 +231,10 @@ def shortfalls(objs: list[dict]) -> list[str]:
         "lights; under the sunlit `quarry_01` the material stage alone on GT meshes reaches 19.3 dB albedo "
         "on the Stanford bunny and 22.3 dB on spot (31.4 under `courtyard`): the fitted sun too weak and "
         "wide, the sky too bright. With the light held after a constant-albedo warm-up the bunny gains 8 dB "
-        "but spot and the blob lose 7-15 dB, so it is not a default (`results/README.md`, sessions 21-22).",
+        "but spot and the blob lose 7-15 dB, so it is not a default (`results/README.md`, sessions 21-22). "
+        "A 256-wide light with `env_multiscale = 3` (the glossy option) gives the bunny 29.6 dB and spot "
+        "under the sun 23.9 dB, but spot under `courtyard` 26.1: the README advises it for sunlit captures, "
+        "not as a default (session 23).",
         "* **Normal MAE (knot)**: the visual hull carves concavities only where silhouettes reveal them; "
         "the knot's inner crossings stay too thick and the photometric term pulls them in only partly.",
         "* **Peer**: " + peer_line(objs),
