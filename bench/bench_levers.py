@@ -17,7 +17,10 @@ protocol (256 spp) and split by **where** the albedo error is (:func:`error_regi
 silhouette band, interior pixels on GT texture edges, and flat interior pixels. Rows are appended
 to results/levers.jsonl; results/levers.md is rewritten from it.
 
-Usage: .venv/bin/python bench/bench_levers.py NAME --object spot --mesh gt|gt_xatlas|fit [key=value ...]
+``--init-from ASSET`` starts textures and light from an earlier asset fitted on the same mesh
+(continuing a fit, e.g. from the truth, to see where the objective takes it).
+
+Usage: .venv/bin/python bench/bench_levers.py NAME --object spot --mesh gt|gt_xatlas|fit [--init-from ASSET] [key=value ...]
        .venv/bin/python bench/bench_levers.py NAME --object spot --post asis|dilate|oracle512|oracle1024
        .venv/bin/python bench/bench_levers.py --markdown
 """
