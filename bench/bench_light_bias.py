@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +46,7 @@ def adam_mean_step(x: np.ndarray) -> float:
 def sample(capture: Path, asset_dir: Path, width: int | None, n: int) -> dict:
     from relight.commands.common import load_splits
     from relight.data.asset import load_asset
-    from relight.data.images import resize_area
+    from relight.data.images import resize_area, rotate_equirect
     from relight.material.config import load_config
     from relight.material.problem import RenderProblem
     from relight.runtime.backend import select_backend
@@ -55,14 +54,14 @@ def sample(capture: Path, asset_dir: Path, width: int | None, n: int) -> dict:
     backend = select_backend("cpu")
     train = load_splits(capture).train
     a = load_asset(asset_dir)
-    env = np.roll(a.envmap, -int(round(a.envmap_rotation_deg / 360 * a.envmap.shape[1])), axis=1)
+    env = rotate_equirect(a.envmap, a.envmap_rotation_deg)  # the turn baked in: the fit's light has none
     if width:
         env = resize_area(env, width // 2, width)
     cfg = load_config("fast", levels=1, level_split=[1.0])
     p = {"albedo": np.ascontiguousarray(resize_area(a.albedo, cfg.tex_res, cfg.tex_res), np.float32),
          "roughness": np.ascontiguousarray(resize_area(a.roughness[..., None], cfg.tex_res, cfg.tex_res), np.float32),
          "log_env": np.ascontiguousarray(np.log(np.maximum(env, 1e-6)), np.float32)}
-    prob = RenderProblem(train, replace(a.mesh.with_normals()), cfg, backend, p)
+    prob = RenderProblem(train, a.mesh.with_normals(), cfg, backend, p)
     h, w = env.shape[:2]
     lum = env[..., :3] @ np.array([0.2126, 0.7152, 0.0722])
     r0, c0 = np.unravel_index(int(lum.argmax()), lum.shape)

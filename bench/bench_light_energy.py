@@ -27,10 +27,10 @@ OUT = ROOT / "results/light_energy"
 
 
 def run(capture: Path, widths: list[int]) -> dict:
-    import relight.render.mitsuba as mitsuba
     from relight.commands.common import load_splits
     from relight.data.asset import load_asset
     from relight.data.images import resize_area
+    from relight.render.mitsuba import build_scene, render_views
     from relight.runtime.backend import select_backend
 
     backend = select_backend("cpu")
@@ -43,7 +43,7 @@ def run(capture: Path, widths: list[int]) -> dict:
     row = {"capture": capture.name, "rows": "pole-to-pole", "date": time.strftime("%Y-%m-%d"), "ratio": {}}
     for w in widths:
         env = resize_area(gt.envmap, w // 2, w) if w != gt.envmap.shape[1] else gt.envmap
-        img = mitsuba.render_views(backend, mitsuba.build_scene(backend, replace(gt, envmap=env), 3), cams, 128, seed=5)
+        img = render_views(backend, build_scene(backend, replace(gt, envmap=env), 3), cams, 128, seed=5)
         row["ratio"][str(w)] = [round(float(x), 4) for x in img[..., :3][mask].mean(0) / ref]
     return row
 
