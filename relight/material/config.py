@@ -96,11 +96,6 @@ class MaterialConfig:
     """Weight of the light's sparse-gradient prior (:func:`relight.material.losses.tv_sphere_l1`:
     total variation of the log envmap on the sphere, resolution-independent): keeps a sun's or a
     window's edge, removes the texel-to-texel roughness of weakly observed directions."""
-    env_detail_l1: float = 0.0
-    """Weight of the sparsity prior on the light's detail beyond the coarsest level's resolution
-    (:func:`relight.material.losses.detail_l1`, block = this level's envmap width / the coarsest
-    level's): with ``env_width = 256`` a 64-wide light stays free and finer detail is paid for by
-    its amplitude × solid angle (a sun is cheap, roughness everywhere is not)."""
     tv_env_chroma: float = 0.0
     """Weight of TV-L2 on the envmap's log chromaticity (:func:`relight.material.losses.tv_chroma`):
     neighbouring directions of the light should have similar colour; brightness stays free."""
@@ -189,8 +184,7 @@ class MaterialConfig:
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
-        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_l1", "env_detail_l1",
-                  "tv_env_chroma",
+        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_l1", "tv_env_chroma",
                   "white_balance", "palette_albedo"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")

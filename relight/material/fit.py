@@ -38,7 +38,6 @@ from relight.data.capture import Capture
 from relight.data.mesh import Mesh
 from relight.material.config import MaterialConfig
 from relight.material.losses import (
-    detail_l1,
     latlong_weights,
     palette_centers,
     palette_l1,
@@ -60,7 +59,6 @@ from relight.material.state import (
     resample_to_level,
     save_checkpoint,
     state_to_asset,
-    texture_res,
 )
 from relight.material.uv import uv_coverage
 from relight.runtime.backend import Backend
@@ -115,7 +113,6 @@ def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: Mate
     tv = tv_l1 if cfg.tv_norm == "l1" else tv_l2
     terms = [("albedo", cfg.tv_albedo, lambda x: tv(x)), ("roughness", cfg.tv_roughness, lambda x: tv(x)),
              ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)), ("log_env", cfg.tv_env_l1, tv_sphere_l1),
-             ("log_env", cfg.env_detail_l1, lambda x: detail_l1(x, x.shape[1] // texture_res(cfg, 0)[1])),
              ("log_env", cfg.tv_env_chroma, tv_chroma),
              ("log_env", cfg.white_balance, lambda x: white_balance(x, latlong_weights(*x.shape[:2])))]
     for key, w, fn in terms:

@@ -187,33 +187,6 @@ def tv_sphere_l1(log_env: np.ndarray, eps: float = 1e-3) -> tuple[float, np.ndar
     return val, _differences_adjoint(wx * dx / (rx * c), wy * dy / (ry * c), log_env, True)
 
 
-def detail_l1(log_env: np.ndarray, block: int, eps: float = 1e-3) -> tuple[float, np.ndarray]:
-    """Sparsity of a light's fine detail: the solid-angle-weighted L1 norm (Charbonnier, ``eps``
-    in log units, mean over channels) of an (H, W, C) lat-long log-radiance map minus its own
-    ``block`` x ``block`` block means.
-
-    The block means are a coarser light (a 256-wide map with ``block = 4`` holds a 64-wide one);
-    what a finer map adds to it costs in proportion to its amplitude *and* its solid angle, so a
-    sun — a large detail in a few texels — is cheap, while texel-to-texel roughness spread over
-    the sphere is dear: the finer resolution is used only where the data pay for it (sparse detail
-    coefficients, as real illumination has: Dror, Leung, Adelson & Willsky 2001). The block means
-    themselves are free. ``block = 1``: value 0. Returns the value (log radiance × sr) and its
-    gradient with respect to ``log_env``.
-    """
-    h, w, c = log_env.shape
-    if block <= 1 or h % block or w % block:
-        return 0.0, np.zeros_like(log_env)
-    means = log_env.reshape(h // block, block, w // block, block, c).mean(axis=(1, 3))
-    d = log_env - np.repeat(np.repeat(means, block, axis=0), block, axis=1)
-    theta = (np.arange(h, dtype=np.float32) + 0.5) * (np.pi / h)
-    omega = (np.sin(theta) * np.float32(2 * np.pi ** 2 / (h * w)))[:, None, None]
-    r = np.sqrt(np.square(d) + eps ** 2)
-    s = omega * d / (r * c)  # d value / d detail
-    # the detail is (I - P) x with P the block-mean projector (symmetric): gradient (I - P) s
-    sm = s.reshape(h // block, block, w // block, block, c).mean(axis=(1, 3))
-    return float((omega * (r - eps)).sum()) / c, s - np.repeat(np.repeat(sm, block, axis=0), block, axis=1)
-
-
 def palette_centers(x: np.ndarray, mask: np.ndarray, k: int, seed: int = 0, max_points: int = 8192) -> np.ndarray:
     """Up to ``k`` palette colours (K, C) of the texels of an (H, W, C) map where ``mask`` (H, W)
     is set: k-means (k-means++ start with a fixed ``seed``, on at most ``max_points`` evenly
