@@ -7,7 +7,6 @@ from relight.material.losses import (
     palette_l1,
     tv_chroma,
     tv_l2,
-    tv_sphere_l1,
     white_balance,
 )
 from relight.material.optim import Adam
@@ -32,49 +31,6 @@ def test_tv_gradient_matches_finite_differences(wrap):
     _, g = tv_l2(x, wrap)
     idx, fd = finite_diff(lambda y: tv_l2(y, wrap)[0], x)
     np.testing.assert_allclose([g[i] for i in idx], fd, rtol=1e-4, atol=1e-7)
-
-
-def _sun_sky(h: int, radius: float = 0.15, contrast: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
-    """A lat-long (h, 2h, 1) log light: a disc ``sun`` of ``radius`` rad, ``contrast`` above a flat sky."""
-    th, ph = np.meshgrid((np.arange(h) + 0.5) / h * np.pi, (np.arange(2 * h) + 0.5) / (2 * h) * 2 * np.pi,
-                         indexing="ij")
-    d = np.stack([np.sin(th) * np.cos(ph), np.cos(th), np.sin(th) * np.sin(ph)], -1)
-    sun = np.arccos(np.clip(d @ np.array([np.sin(1.0), np.cos(1.0), 0.0]), -1, 1)) < radius
-    return np.where(sun, contrast, 0.0)[..., None], sun
-
-
-def test_tv_sphere_l1_gradient_and_resolution_independence():
-    x = np.random.default_rng(5).normal(size=(6, 12, 3))
-    _, g = tv_sphere_l1(x)
-    idx, fd = finite_diff(lambda y: tv_sphere_l1(y)[0], x, eps=1e-6)
-    np.testing.assert_allclose([g[i] for i in idx], fd, rtol=1e-4, atol=1e-7)
-    # the same light at 64 and 512 wide costs the same: arc-length weights, not texel counts
-    v64, v512 = tv_sphere_l1(_sun_sky(32)[0])[0], tv_sphere_l1(_sun_sky(256)[0])[0]
-    assert v64 == pytest.approx(v512, rel=0.05)
-    assert v512 == pytest.approx(4 / np.pi * 2 * np.pi * np.sin(0.15) * 4.0, rel=0.05)
-
-
-def test_tv_sphere_l1_removes_sky_noise_but_keeps_the_sun():
-    """Denoising a noisy sun-and-sky light (solid-angle-weighted L2 data term + prior, gradient
-    descent): the sparse-gradient prior takes the sky's roughness down to a fifth and keeps
-    > 90 % of the sun's contrast; TV-L2 (``tv_env``), to take it only to a third, flattens the
-    sun to below half."""
-    truth, sun = _sun_sky(32)
-    y = truth + np.random.default_rng(0).normal(0, 0.3, truth.shape)
-    a = latlong_weights(*truth.shape[:2])
-    n = truth.size
-
-    def denoise(reg, lam, steps, lr):
-        x = y.copy()
-        for _ in range(steps):
-            x -= lr * n * (a * (x - y) / a.sum() + lam * reg(x)[1])
-        sky_rms = np.sqrt(np.mean((x - truth)[~sun] ** 2))
-        return sky_rms, x[sun].mean() - x[~sun].mean()
-
-    rms, contrast = denoise(tv_sphere_l1, 1e-3, 1500, 0.02)
-    assert rms < 0.3 / 4 and contrast > 0.9 * 4.0
-    rms, contrast = denoise(lambda x: tv_l2(x, wrap_x=True), 1.0, 4000, 0.005)
-    assert rms > 0.3 / 4 and contrast < 0.5 * 4.0
 
 
 def test_white_balance_gradient_and_minimum():

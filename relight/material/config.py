@@ -92,10 +92,6 @@ class MaterialConfig:
     meshes (31.40 -> 31.10, 32.01 -> 31.57 dB; vase 24.94 -> 24.91)."""
     tv_env: float = 0.0
     """Weight of TV-L2 on the log envmap (smooths brightness too; flattens a sun)."""
-    tv_env_l1: float = 0.0
-    """Weight of the light's sparse-gradient prior (:func:`relight.material.losses.tv_sphere_l1`:
-    total variation of the log envmap on the sphere, resolution-independent): keeps a sun's or a
-    window's edge, removes the texel-to-texel roughness of weakly observed directions."""
     tv_env_chroma: float = 0.0
     """Weight of TV-L2 on the envmap's log chromaticity (:func:`relight.material.losses.tv_chroma`):
     neighbouring directions of the light should have similar colour; brightness stays free."""
@@ -184,7 +180,7 @@ class MaterialConfig:
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
-        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_l1", "tv_env_chroma",
+        for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_chroma",
                   "white_balance", "palette_albedo"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")

@@ -44,7 +44,6 @@ from relight.material.losses import (
     tv_chroma,
     tv_l1,
     tv_l2,
-    tv_sphere_l1,
     white_balance,
 )
 from relight.material.optim import multiscale_gradient
@@ -112,8 +111,7 @@ def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: Mate
         value += cfg.palette_albedo * v
     tv = tv_l1 if cfg.tv_norm == "l1" else tv_l2
     terms = [("albedo", cfg.tv_albedo, lambda x: tv(x)), ("roughness", cfg.tv_roughness, lambda x: tv(x)),
-             ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)), ("log_env", cfg.tv_env_l1, tv_sphere_l1),
-             ("log_env", cfg.tv_env_chroma, tv_chroma),
+             ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)), ("log_env", cfg.tv_env_chroma, tv_chroma),
              ("log_env", cfg.white_balance, lambda x: white_balance(x, latlong_weights(*x.shape[:2])))]
     for key, w, fn in terms:
         if w > 0:

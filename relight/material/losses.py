@@ -162,31 +162,6 @@ def tv_l1(x: np.ndarray, eps: float = 1e-3, wrap_x: bool = False) -> tuple[float
     return val, _differences_adjoint(dx, dy, x, wrap_x)
 
 
-def tv_sphere_l1(log_env: np.ndarray, eps: float = 1e-3) -> tuple[float, np.ndarray]:
-    """Sparse-gradient prior of a light: the total variation on the **sphere** of an (H, W, C)
-    lat-long log-radiance map (columns wrapped), Charbonnier-smoothed by ``eps`` (log units),
-    mean over channels.
-
-    ``TV = ∫ |∇ log L| dω`` discretized on the map's edges with their arc lengths: an edge between
-    columns has length Δθ = π / H, one between rows ``sin θ`` Δφ (θ of the edge, Δφ = 2π / W). The
-    value is then a property of the light, not of the map's resolution (a sun of log contrast
-    ``A`` and radius ``r`` costs ~``2π r A`` at any width), and the narrow texels near the poles
-    are not over-counted. Real illumination has heavy-tailed log-gradient statistics (Dror,
-    Leung, Adelson & Willsky 2001): a few strong edges (a sun, a window) and smooth elsewhere,
-    which an L1 penalty keeps while it removes the texel-to-texel roughness that Monte Carlo
-    noise leaves in the weakly observed directions of a fine envmap. Returns the value (log
-    radiance × radians) and its gradient with respect to ``log_env``.
-    """
-    h, w, c = log_env.shape
-    dx, dy = _differences(log_env, True)
-    theta_edge = np.arange(1, h, dtype=np.float32)[:, None, None] * (np.pi / h)
-    wx = np.float32(np.pi / h)
-    wy = np.sin(theta_edge) * np.float32(2 * np.pi / w)
-    rx, ry = np.sqrt(np.square(dx) + eps ** 2), np.sqrt(np.square(dy) + eps ** 2)
-    val = float((wx * (rx - eps)).sum() + (wy * (ry - eps)).sum()) / c
-    return val, _differences_adjoint(wx * dx / (rx * c), wy * dy / (ry * c), log_env, True)
-
-
 def palette_centers(x: np.ndarray, mask: np.ndarray, k: int, seed: int = 0, max_points: int = 8192) -> np.ndarray:
     """Up to ``k`` palette colours (K, C) of the texels of an (H, W, C) map where ``mask`` (H, W)
     is set: k-means (k-means++ start with a fixed ``seed``, on at most ``max_points`` evenly
