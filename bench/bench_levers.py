@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from rows import append_row, read_rows
+from rows import append_row, rewrite_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "out/bench/suite"
@@ -226,8 +226,7 @@ def main() -> None:
     if not a.markdown:
         over = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in a.overrides)}
         print(json.dumps(run(a.name, a.object, a.mesh, a.post, over, a.gt_light, a.mesh_from, a.gt_light_start, a.init_from)))
-    rows = read_rows(OUT.with_suffix(".jsonl"))
-    OUT.with_suffix(".md").write_text(markdown(rows))
+    rewrite_markdown(OUT, markdown)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rows import append_row, read_rows
+from rows import append_row, rewrite_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results/light_bias"
@@ -122,7 +122,7 @@ def main() -> None:
             row = sample(a.capture, a.asset or a.capture / "gt", w or None, a.samples)
             print(json.dumps(row), flush=True)
             append_row(OUT.with_suffix(".jsonl"), row)
-    OUT.with_suffix(".md").write_text(markdown(read_rows(OUT.with_suffix(".jsonl"))))
+    rewrite_markdown(OUT, markdown)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from rows import append_row, read_rows
+from rows import append_row, rewrite_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results/light_energy"
@@ -72,7 +72,7 @@ def main() -> None:
         row = run(a.capture, a.widths)
         print(json.dumps(row))
         append_row(OUT.with_suffix(".jsonl"), row)
-    OUT.with_suffix(".md").write_text(markdown(read_rows(OUT.with_suffix(".jsonl"))))
+    rewrite_markdown(OUT, markdown)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from rows import append_row, read_rows
+from rows import append_row, rewrite_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "out/bench/suite"
@@ -90,7 +90,7 @@ def main() -> None:
     a = ap.parse_args()
     for obj in [] if a.markdown else a.objects:
         print(json.dumps(run(obj, a.iterations, a.ceiling, a.suite)))
-    OUT.with_suffix(".md").write_text(markdown(read_rows(OUT.with_suffix(".jsonl"))))
+    rewrite_markdown(OUT, markdown)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from rows import append_row, read_rows
+from rows import append_row, rewrite_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "out/bench/suite"
@@ -194,8 +194,7 @@ def main() -> None:
     a = ap.parse_args()
     if not a.markdown:
         print(json.dumps(run(a.name, a.object, a.steps, a.lr, a.lam, a.spp, a.materials, a.joint_lr)))
-    rows = read_rows(OUT.with_suffix(".jsonl"))
-    OUT.with_suffix(".md").write_text(markdown(rows))
+    rewrite_markdown(OUT, markdown)
 
 
 if __name__ == "__main__":
