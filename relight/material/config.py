@@ -90,6 +90,15 @@ class MaterialConfig:
     seen only by the underside, climb to 14083). Not a default: from the usual uniform start it
     changed nothing on the bunny (19.29 -> 19.16) and cost a little on spot's and the blob's GT
     meshes (31.40 -> 31.10, 32.01 -> 31.57 dB; vase 24.94 -> 24.91)."""
+    env_detail_width: int = 0
+    """Width of a second light parameter, a finer log-radiance residual added to the
+    ``env_width`` light bilinearly upsampled (:mod:`relight.material.light`; 0 = off). The coarse
+    light keeps its own Adam steps; the residual, with its own (``lr_env_detail``) and an L1
+    prior (``env_detail_l1``), can hold a sun that a coarse texel spreads out."""
+    lr_env_detail: float = 0.05
+    """Learning rate of ``env_detail`` (log radiance)."""
+    env_detail_l1: float = 0.0
+    """Weight of the solid-angle L1 norm of ``env_detail`` (sparse: most of the light is coarse)."""
     tv_env: float = 0.0
     """Weight of TV-L2 on the log envmap (smooths brightness too; flattens a sun)."""
     tv_env_chroma: float = 0.0
@@ -169,6 +178,8 @@ class MaterialConfig:
             raise ValueError(f"shared_warmup is out of range ({self.shared_warmup})")
         if self.view_gains not in ("auto", "off", "exposure", "exposure_wb"):
             raise ValueError(f"view_gains must be auto, off, exposure or exposure_wb, got '{self.view_gains}'")
+        if self.env_detail_width and not self.env_width < self.env_detail_width <= 8192:
+            raise ValueError(f"env_detail_width must be 0 or in (env_width, 8192], got {self.env_detail_width}")
         if not 0 <= self.env_multiscale <= 8:
             raise ValueError(f"env_multiscale must be 0..8, got {self.env_multiscale}")
         if self.loss not in ("relative_l2", "log_l1"):
@@ -181,7 +192,7 @@ class MaterialConfig:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
         for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_chroma",
-                  "white_balance", "palette_albedo"):
+                  "white_balance", "palette_albedo", "lr_env_detail", "env_detail_l1"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")
 

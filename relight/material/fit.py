@@ -95,6 +95,8 @@ def _project(p: dict[str, np.ndarray], cfg: MaterialConfig) -> None:
     if "metallic" in p:
         np.clip(p["metallic"], 0.0, 1.0, out=p["metallic"])
     np.clip(p["log_env"], -12.0, 12.0, out=p["log_env"])
+    if "env_detail" in p:
+        np.clip(p["env_detail"], -12.0, 12.0, out=p["env_detail"])
 
 
 def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: MaterialConfig,
@@ -113,6 +115,11 @@ def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: Mate
     terms = [("albedo", cfg.tv_albedo, lambda x: tv(x)), ("roughness", cfg.tv_roughness, lambda x: tv(x)),
              ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)), ("log_env", cfg.tv_env_chroma, tv_chroma),
              ("log_env", cfg.white_balance, lambda x: white_balance(x, latlong_weights(*x.shape[:2])))]
+    if cfg.env_detail_l1 > 0 and "env_detail" in p:
+        d = p["env_detail"]
+        omega = latlong_weights(*d.shape[:2])
+        grads["env_detail"] += cfg.env_detail_l1 * omega * np.sign(d)
+        value += cfg.env_detail_l1 * float((omega * np.abs(d)).sum())
     for key, w, fn in terms:
         if w > 0:
             v, g = fn(p[key])
@@ -131,7 +138,8 @@ class _MaterialFit:
         self.capture, self.mesh, self.cfg, self.backend, self.inputs = capture, mesh, cfg, backend, inputs
         self.state, self.prob = state, prob
         self.frozen = {k for k, on in (("albedo", cfg.fit_albedo), ("roughness", cfg.fit_roughness),
-                                       ("metallic", cfg.fit_roughness), ("log_env", cfg.fit_envmap)) if not on}
+                                       ("metallic", cfg.fit_roughness), ("log_env", cfg.fit_envmap),
+                                       ("env_detail", cfg.fit_envmap)) if not on}
         self.refine_steps = {int(round(x * cfg.iterations)) for x in cfg.refine_at}
         self.coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
 

@@ -18,6 +18,7 @@ from relight.data.asset import Asset
 from relight.data.images import resize_area
 from relight.data.mesh import Mesh
 from relight.material.config import MaterialConfig
+from relight.material.light import light_log, upsample
 from relight.material.optim import Adam
 from relight.runtime.config import to_dict
 from relight.runtime.errors import RelightError
@@ -43,13 +44,16 @@ class MaterialState:
         """Add the current parameters to the running mean (restarting on a resolution change).
 
         The envmap is averaged as radiance, not log radiance: the mean of ``log_env`` is the
-        *geometric* mean, biased dark for a jittering light (the asset rendered 11-19 % dark on spot)."""
-        if any(self.avg.get(k, v).shape != v.shape for k, v in self.params.items()):
+        *geometric* mean, biased dark for a jittering light (the asset rendered 11-19 % dark on spot).
+        It is the light rendered (:func:`relight.material.light.light_log`) that is averaged, kept
+        under ``log_env``."""
+        cur = {k: v for k, v in self.params.items() if k not in ("log_env", "env_detail")}
+        cur["log_env"] = np.exp(light_log(self.params))
+        if any(self.avg.get(k, v).shape != v.shape for k, v in cur.items()):
             self.avg, self.avg_count = {}, 0
         self.avg_count += 1
         w = 1.0 / self.avg_count
-        for k, v in self.params.items():
-            x = np.exp(v) if k == "log_env" else v
+        for k, x in cur.items():
             self.avg[k] = x.copy() if self.avg_count == 1 else ((1 - w) * self.avg[k] + w * x).astype(np.float32)
 
     def output(self) -> dict[str, np.ndarray]:
@@ -72,6 +76,16 @@ def texture_res(cfg: MaterialConfig, level: int) -> tuple[int, int]:
     return max(4, cfg.tex_res // f), max(8, cfg.env_width // f)
 
 
+def _shapes(cfg: MaterialConfig, level: int) -> dict[str, tuple[int, int]]:
+    """(height, width) of each parameter at ``level`` (``env_detail``: only when configured)."""
+    tr, ew = texture_res(cfg, level)
+    out = {"albedo": (tr, tr), "roughness": (tr, tr), "metallic": (tr, tr), "log_env": (ew // 2, ew)}
+    if cfg.env_detail_width:
+        dw = max(16, cfg.env_detail_width // 2 ** (cfg.levels - 1 - level))
+        out["env_detail"] = (dw // 2, dw)
+    return out
+
+
 def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
     """Uniform initial parameters at the coarsest level, or those of ``init`` resampled."""
     tr, ew = texture_res(cfg, 0)
@@ -80,22 +94,29 @@ def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
          "log_env": np.full((ew // 2, ew, 3), np.log(cfg.init_env), np.float32)}
     if cfg.metallic:
         p["metallic"] = np.full((tr, tr, 1), 0.0, np.float32)
+    if cfg.env_detail_width:
+        p["env_detail"] = np.zeros((*_shapes(cfg, 0)["env_detail"], 3), np.float32)
     if init is not None:
         p["albedo"] = resize_area(init.albedo, tr, tr)
         p["roughness"] = resize_area(init.roughness[..., None], tr, tr)
         p["log_env"] = np.log(np.maximum(resize_area(init.envmap, ew // 2, ew), 1e-6))
+        if cfg.env_detail_width:  # what the coarse light misses of init's light, at the detail's width
+            dh, dw = _shapes(cfg, 0)["env_detail"]
+            fine = np.log(np.maximum(resize_area(init.envmap, dh, dw), 1e-6))
+            p["env_detail"] = fine - upsample(p["log_env"], (dh, dw))
         if cfg.metallic and init.metallic is not None:
             p["metallic"] = resize_area(init.metallic[..., None], tr, tr)
         p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in p.items()}
-    lrs = {"albedo": cfg.lr_albedo, "roughness": cfg.lr_roughness, "log_env": cfg.lr_env, "metallic": cfg.lr_roughness}
+    lrs = {"albedo": cfg.lr_albedo, "roughness": cfg.lr_roughness, "log_env": cfg.lr_env, "metallic": cfg.lr_roughness,
+           "env_detail": cfg.lr_env_detail}
     return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic"), floors={"log_env": cfg.env_step_floor}))
 
 
 def resample_to_level(state: MaterialState, cfg: MaterialConfig, level: int) -> None:
     """Area-resample parameters and Adam moments to ``level``'s resolutions (no-op when there)."""
-    tr, ew = texture_res(cfg, level)
+    shapes = _shapes(cfg, level)
     for k, a in list(state.params.items()):
-        shape = (ew // 2, ew) if k == "log_env" else (tr, tr)
+        shape = shapes[k]
         if a.shape[:2] != shape:
             state.params[k] = np.ascontiguousarray(resize_area(a, *shape), dtype=np.float32)
             state.adam.resample(k, lambda x, shape=shape: resize_area(x, *shape))
@@ -107,7 +128,7 @@ def state_to_asset(state: MaterialState, mesh: Mesh, info: dict | None = None) -
 
 
 def params_to_asset(p: dict[str, np.ndarray], mesh: Mesh, info: dict | None = None) -> Asset:
-    return Asset(mesh, p["albedo"].copy(), p["roughness"][..., 0].copy(), np.exp(p["log_env"]).astype(np.float32),
+    return Asset(mesh, p["albedo"].copy(), p["roughness"][..., 0].copy(), np.exp(light_log(p)).astype(np.float32),
                  p["metallic"][..., 0].copy() if "metallic" in p else None, 0.0, info or {})
 
 
