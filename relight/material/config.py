@@ -99,11 +99,6 @@ class MaterialConfig:
     """Learning rate of ``env_detail`` (log radiance)."""
     env_detail_l1: float = 0.0
     """Weight of the solid-angle L1 norm of ``env_detail`` (sparse: most of the light is coarse)."""
-    env_detail_shrink: float = 0.0
-    """After each step, ``env_detail`` is soft-thresholded by this fraction of its step size
-    (``lr_env_detail``, decayed): a texel grows only while its Adam-normalized gradient
-    consistently exceeds this; dimensionless, so it needs no calibration to a scene's gradient
-    scale. 0 = off."""
     tv_env: float = 0.0
     """Weight of TV-L2 on the log envmap (smooths brightness too; flattens a sun)."""
     tv_env_chroma: float = 0.0
@@ -197,7 +192,7 @@ class MaterialConfig:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
         for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_chroma",
-                  "white_balance", "palette_albedo", "lr_env_detail", "env_detail_l1", "env_detail_shrink"):
+                  "white_balance", "palette_albedo", "lr_env_detail", "env_detail_l1"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")
 

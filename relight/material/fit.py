@@ -46,7 +46,7 @@ from relight.material.losses import (
     tv_l2,
     white_balance,
 )
-from relight.material.optim import multiscale_gradient, soft_threshold
+from relight.material.optim import multiscale_gradient
 from relight.material.problem import RenderProblem, compensated, gain_mode, view_log_gains
 from relight.material.refine import refine_albedo
 from relight.material.state import (
@@ -175,8 +175,6 @@ class _MaterialFit:
                 if k in grads:
                     grads[k][:] = grads[k].mean((0, 1), keepdims=True)
         state.adam.step(state.params, grads, lr_scale)
-        if cfg.env_detail_shrink and "env_detail" in grads:  # proximal step of an L1 norm in Adam's units
-            soft_threshold(state.params["env_detail"], cfg.env_detail_shrink * cfg.lr_env_detail * lr_scale)
         _project(state.params, cfg)
         state.step = step + 1
         if state.step > (1 - cfg.average_last) * cfg.iterations:

@@ -52,11 +52,6 @@ def floored_rms(rms: np.ndarray, floor: float) -> np.ndarray:
     return np.maximum(rms, floor * float(np.median(rms)))
 
 
-def soft_threshold(x: np.ndarray, t: float) -> None:
-    """``x`` shrunk towards 0 by ``t`` (the proximal step of ``t * |x|_1``), in place."""
-    np.copyto(x, np.sign(x) * np.maximum(np.abs(x) - t, 0.0))
-
-
 class Adam:
     """Adam [Kingma & Ba 2015] with per-parameter learning rates and masked (sparse) updates.
 
