@@ -99,14 +99,6 @@ class MaterialConfig:
     """Learning rate of ``env_detail`` (log radiance)."""
     env_detail_l1: float = 0.0
     """Weight of the solid-angle L1 norm of ``env_detail`` (sparse: most of the light is coarse)."""
-    env_detail_levels: int = 0
-    """How many of the finest coarse-to-fine levels fit ``env_detail`` (0 = all of them); before
-    those it stays 0, and the light is as coarse as the default's while the warm-up and the
-    palette prior split shading between light and albedo."""
-    env_detail_step_floor: float = 0.0
-    """``env_step_floor`` for ``env_detail`` (:func:`relight.material.optim.floored_rms`): its
-    texels below this multiple of the median texel's gradient RMS step in proportion to their
-    gradient, so weakly observed ones do not random-walk by ~``lr`` a step. 0 = plain Adam."""
     tv_env: float = 0.0
     """Weight of TV-L2 on the log envmap (smooths brightness too; flattens a sun)."""
     tv_env_chroma: float = 0.0
@@ -174,8 +166,6 @@ class MaterialConfig:
                   ("levels", 1 <= self.levels <= 6), ("image_res", self.image_res == 0 or self.image_res >= 16),
                   ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1),
                   ("lr_decay", 0 < self.lr_decay <= 1), ("env_step_floor", self.env_step_floor >= 0),
-                  ("env_detail_step_floor", self.env_detail_step_floor >= 0),
-                  ("env_detail_levels", 0 <= self.env_detail_levels <= self.levels),
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
                   ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),
                   ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0),

@@ -142,10 +142,8 @@ class _MaterialFit:
                                        ("env_detail", cfg.fit_envmap)) if not on}
         self.refine_steps = {int(round(x * cfg.iterations)) for x in cfg.refine_at}
         self.coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
-        self.level = 0
 
     def enter_level(self, level: int) -> None:
-        self.level = level
         resample_to_level(self.state, self.cfg, level)
         self.prob.set_image_factor(image_factor(self.cfg, level, self.capture.resolution))
 
@@ -170,8 +168,6 @@ class _MaterialFit:
         value += regularize(state.params, grads, cfg, self.coverage[tr] if palette else None)
         for k in self.frozen:
             grads.pop(k, None)
-        if cfg.env_detail_levels and self.level < cfg.levels - cfg.env_detail_levels:
-            grads.pop("env_detail", None)
         if cfg.env_multiscale and "log_env" in grads:
             grads["log_env"] = multiscale_gradient(grads["log_env"], cfg.env_multiscale)
         if warm:

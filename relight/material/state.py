@@ -109,8 +109,7 @@ def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
         p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in p.items()}
     lrs = {"albedo": cfg.lr_albedo, "roughness": cfg.lr_roughness, "log_env": cfg.lr_env, "metallic": cfg.lr_roughness,
            "env_detail": cfg.lr_env_detail}
-    floors = {"log_env": cfg.env_step_floor, "env_detail": cfg.env_detail_step_floor}
-    return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic"), floors=floors))
+    return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic"), floors={"log_env": cfg.env_step_floor}))
 
 
 def resample_to_level(state: MaterialState, cfg: MaterialConfig, level: int) -> None:
