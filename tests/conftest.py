@@ -58,3 +58,19 @@ def tiny_capture(tmp_path_factory, cpu_backend) -> Path:
     out = tmp_path_factory.mktemp("cap") / "spot"
     synthesize(tiny_spec(), out, cpu_backend)
     return out
+
+
+@pytest.fixture(scope="session")
+def train(tiny_capture):
+    """The tiny capture's training split."""
+    from relight.data.capture_io import load_capture
+
+    return load_capture(tiny_capture, "train")
+
+
+@pytest.fixture(scope="session")
+def gt(tiny_capture):
+    """The tiny capture's ground-truth asset."""
+    from relight.data.asset import load_asset
+
+    return load_asset(tiny_capture / "gt")

@@ -3,23 +3,11 @@
 import numpy as np
 import pytest
 
-from relight.data.asset import load_asset
-from relight.data.capture_io import load_capture
 from relight.material.fit import fit_material
 from relight.material.light import light_log, split_gradient, upsample, upsample_adjoint
 from relight.material.problem import RenderProblem
 from relight.material.state import init_state, load_checkpoint, state_to_asset
 from tests.test_material import tiny_cfg
-
-
-@pytest.fixture(scope="module")
-def train(tiny_capture):
-    return load_capture(tiny_capture, "train")
-
-
-@pytest.fixture(scope="module")
-def gt(tiny_capture):
-    return load_asset(tiny_capture / "gt")
 
 
 def test_upsample_keeps_constants_and_its_adjoint_is_its_transpose():
@@ -82,3 +70,23 @@ def test_an_asset_light_is_kept_whole_and_resume_continues_exactly(train, gt, cp
     np.testing.assert_array_equal(resumed.asset.envmap, full.asset.envmap)
     assert full.asset.envmap.shape == (32, 64, 3) and np.isfinite(full.asset.envmap).all()
 
+
+
+def test_the_residual_prior_is_a_solid_angle_l1_norm():
+    """``env_detail_l1``: value = w * sum(omega |d|), gradient = its derivative (finite difference),
+    and it leaves the coarse light alone."""
+    from relight.material.fit import regularize
+    from relight.material.losses import latlong_weights
+
+    cfg = tiny_cfg(env_detail_width=64, env_detail_l1=0.5, tv_albedo=0.0, tv_roughness=0.0, palette_albedo=0.0)
+    p = init_state(cfg).params
+    p["env_detail"][:] = np.random.default_rng(0).normal(0, 1, p["env_detail"].shape)
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    value = regularize(p, grads, cfg)
+    omega = latlong_weights(*p["env_detail"].shape[:2])
+    assert value == pytest.approx(0.5 * float((omega * np.abs(p["env_detail"])).sum()), rel=1e-5)
+    q = {k: v.copy() for k, v in p.items()}
+    q["env_detail"][3, 5, 1] += 1e-3
+    fd = (regularize(q, {k: np.zeros_like(v) for k, v in q.items()}, cfg) - value) / 1e-3
+    assert fd == pytest.approx(grads["env_detail"][3, 5, 1], rel=1e-3)
+    assert not grads["log_env"].any()

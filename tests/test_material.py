@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from relight.data.asset import load_asset
 from relight.data.capture_io import load_capture
 from relight.material.config import MaterialConfig, load_config
 from relight.material.fit import fit_material
@@ -16,16 +15,6 @@ def tiny_cfg(**kw) -> MaterialConfig:
                 lr_albedo=0.05, lr_roughness=0.05, lr_env=0.1, checkpoint_every=0)
     base.update(kw)
     return MaterialConfig(**base)
-
-
-@pytest.fixture(scope="module")
-def train(tiny_capture):
-    return load_capture(tiny_capture, "train")
-
-
-@pytest.fixture(scope="module")
-def gt(tiny_capture):
-    return load_asset(tiny_capture / "gt")
 
 
 def test_path_traced_gradients_point_toward_the_target(train, gt, cpu_backend):

@@ -91,14 +91,24 @@ class MaterialConfig:
     changed nothing on the bunny (19.29 -> 19.16) and cost a little on spot's and the blob's GT
     meshes (31.40 -> 31.10, 32.01 -> 31.57 dB; vase 24.94 -> 24.91)."""
     env_detail_width: int = 0
-    """Width of a second light parameter, a finer log-radiance residual added to the
-    ``env_width`` light bilinearly upsampled (:mod:`relight.material.light`; 0 = off). The coarse
-    light keeps its own Adam steps; the residual, with its own (``lr_env_detail``) and an L1
-    prior (``env_detail_l1``), can hold a sun that a coarse texel spreads out."""
+    """Width of a second light parameter (0 = off), a finer log-radiance residual added to the
+    ``env_width`` light bilinearly upsampled (:mod:`relight.material.light`): the coarse light
+    keeps the default's parameter and Adam steps, the residual has its own (``lr_env_detail``) and
+    a sparsity prior (``env_detail_l1``), so a sun can sit in a few fine texels. For captures
+    **under a sunlit sky**: ``env_detail_width = 256`` on GT meshes (``results/levers.md``, rows
+    ``s25_*``) took the Stanford bunny under ``quarry_01`` from 18.38 to 24.23 dB albedo (relight
+    23.23 -> 28.23) and spot under the same sun from 22.28 to 25.01 (28.42 -> 29.60); under soft
+    light it costs albedo (spot 31.03 -> 30.22, blob 32.0 -> 30.82, vase 24.94 -> 23.92) while
+    relighting stays within 0.4 dB. Not a default for that reason (results/README.md, session 25)."""
     lr_env_detail: float = 0.05
-    """Learning rate of ``env_detail`` (log radiance)."""
-    env_detail_l1: float = 0.0
-    """Weight of the solid-angle L1 norm of ``env_detail`` (sparse: most of the light is coarse)."""
+    """Learning rate of ``env_detail`` (log radiance). Measured with the bunny and spot: 0.2
+    diverges (spot 7.5 dB albedo); 0.02 is too slow for the sun to form (bunny 22.63 vs 24.23)."""
+    env_detail_l1: float = 3e-3
+    """Weight of the solid-angle-weighted L1 norm of ``env_detail`` (:func:`relight.material.losses.latlong_weights`,
+    summing to 1): most of the light is the coarse map's, a residual only where the data insist.
+    Its pull per texel (~1e-7 at 256 wide) is of the order of one view's gradient per texel
+    (median 4e-8, 90th percentile 1e-6 on spot at the truth). 1e-3 and 1e-2 did worse on both the
+    bunny and spot (23.81 / 29.16 and 22.15 / 28.76 dB albedo)."""
     tv_env: float = 0.0
     """Weight of TV-L2 on the log envmap (smooths brightness too; flattens a sun)."""
     tv_env_chroma: float = 0.0

@@ -1,0 +1,80 @@
+"""The outside checks of the sunlit-light work: objects and lights that are not built-in scenes.
+
+* ``bunny``: the Stanford bunny (``../shared``, non-commercial: nothing of it is copied into the
+  repository, and no image of it may be committed), unwrapped with xatlas, a noise albedo and
+  roughness, trained under the sunlit CC0 ``quarry_01``, relit under ``royal_esplanade`` and
+  ``quarry_01`` turned 120 degrees.
+* ``spotsun``: spot's mesh, texture and roughness trained under ``quarry_01`` instead of
+  ``courtyard``, relit under spot's five lights.
+
+Each is written as a scene TOML under ``out/outside/<name>`` and synthesized as bench_suite's
+captures are (64 + 8 views at 256²) into ``out/bench/suite/<name>``, where ``bench_levers.py
+--object <name>`` finds it. Session 25 drew the bunny's capture anew with this script (sessions
+20-24 used an earlier, unrecorded noise texture): compare rows of one capture only.
+
+Usage: .venv/bin/python bench/outside_scenes.py [bunny] [spotsun]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared/data"
+CAMERAS = """[cameras]
+views = 64
+test_views = 8
+layout = "sphere"
+radius = 3.2
+fov_deg = 40.0
+res = 256
+spp = 64
+max_depth = 6
+"""
+
+
+def bunny(folder: Path) -> Path:
+    from relight.data.mesh import load_mesh, write_obj
+    from relight.material.uv import unwrap
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_obj(folder / "bunny.obj", unwrap(load_mesh(SHARED / "meshes/stanford_bunny/stanford-bunny.obj").normalized(0.9), 1024))
+    env = SHARED / "envmaps"
+    (folder / "bunny.toml").write_text(f'''# Outside check (not a built-in scene): bench/outside_scenes.py
+description = "Stanford bunny under a sun"
+[mesh]
+file = "bunny.obj"
+radius = 0.9
+[material]
+albedo = {{ type = "noise", colors = [[0.75, 0.65, 0.45], [0.35, 0.5, 0.3]], scale = 4, octaves = 4, seed = 5, resolution = 512 }}
+roughness = {{ type = "noise", colors = [[0.3], [0.8]], scale = 3, octaves = 3, seed = 9, resolution = 256 }}
+[light]
+envmap = "{env / 'quarry_01_1k.hdr'}"
+relight = [{{ envmap = "{env / 'royal_esplanade_1k.hdr'}" }}, {{ envmap = "{env / 'quarry_01_1k.hdr'}", rotation_deg = 120.0 }}]
+{CAMERAS}''')
+    return folder / "bunny.toml"
+
+
+def spotsun(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    scenes = ROOT / "scenes"
+    text = (scenes / "spot.toml").read_text()
+    text = text.replace('envmap = "envmaps/courtyard.exr"', f'envmap = "{SHARED / "envmaps/quarry_01_1k.hdr"}"')
+    text = text.replace('"envmaps/', f'"{scenes}/envmaps/').replace('"spot/', f'"{scenes}/spot/')
+    (folder / "spotsun.toml").write_text("# Outside check (not a built-in scene): bench/outside_scenes.py\n" + text)
+    return folder / "spotsun.toml"
+
+
+def main() -> None:
+    if not SHARED.is_dir():
+        sys.exit(f"{SHARED}: not found (the outside checks need ../shared/data)")
+    for name in sys.argv[1:] or ["bunny", "spotsun"]:
+        toml = {"bunny": bunny, "spotsun": spotsun}[name](ROOT / "out/outside" / name)
+        subprocess.run([str(ROOT / ".venv/bin/relight"), "synth", str(toml), "-o", str(ROOT / "out/bench/suite" / name),
+                        "--res", "256", "--views", "64", "-q"], check=True)
+
+
+if __name__ == "__main__":
+    main()
