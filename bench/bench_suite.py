@@ -233,8 +233,10 @@ def shortfalls(objs: list[dict]) -> list[str]:
         "wide, the sky too bright. With the light held after a constant-albedo warm-up the bunny gains 8 dB "
         "but spot and the blob lose 7-15 dB, so it is not a default (`results/README.md`, sessions 21-22). "
         "A 256-wide light with `env_multiscale = 3` (the glossy option) gives the bunny 29.6 dB and spot "
-        "under the sun 23.9 dB, but spot under `courtyard` 26.1: the README advises it for sunlit captures, "
-        "not as a default (session 23).",
+        "under the sun 23.9 dB, but spot under `courtyard` 26.1 (session 23). The sunlit option "
+        "`env_detail_width = 256` (a finer residual on the default light, session 25; a newly drawn "
+        "bunny capture) gives the bunny 18.4 -> 24.2 dB and spot under the sun 22.3 -> 25.0, at 0.8-1.9 dB "
+        "of albedo under soft light (spot, blob, vase): advised for sunlit captures, not a default.",
         "* **Normal MAE (knot)**: the visual hull carves concavities only where silhouettes reveal them; "
         "the knot's inner crossings stay too thick and the photometric term pulls them in only partly.",
         "* **Peer**: " + peer_line(objs),

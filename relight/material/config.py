@@ -98,7 +98,7 @@ class MaterialConfig:
     **under a sunlit sky**: ``env_detail_width = 256`` on GT meshes (``results/levers.md``, rows
     ``s25_*``) took the Stanford bunny under ``quarry_01`` from 18.38 to 24.23 dB albedo (relight
     23.23 -> 28.23) and spot under the same sun from 22.28 to 25.01 (28.42 -> 29.60); under soft
-    light it costs albedo (spot 31.03 -> 30.22, blob 32.0 -> 30.82, vase 24.94 -> 23.92) while
+    light it costs albedo (spot 31.03 / 31.18 -> 30.22 / 29.26 over two seeds, blob 31.96 -> 30.82, vase 25.04 -> 23.92) while
     relighting stays within 0.4 dB. Not a default for that reason (results/README.md, session 25)."""
     lr_env_detail: float = 0.05
     """Learning rate of ``env_detail`` (log radiance). Measured with the bunny and spot: 0.2
