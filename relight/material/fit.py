@@ -41,6 +41,7 @@ from relight.material.losses import (
     latlong_weights,
     palette_centers,
     palette_l1,
+    solid_angle_l1,
     tv_chroma,
     tv_l1,
     tv_l2,
@@ -114,14 +115,10 @@ def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: Mate
     tv = tv_l1 if cfg.tv_norm == "l1" else tv_l2
     terms = [("albedo", cfg.tv_albedo, lambda x: tv(x)), ("roughness", cfg.tv_roughness, lambda x: tv(x)),
              ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)), ("log_env", cfg.tv_env_chroma, tv_chroma),
-             ("log_env", cfg.white_balance, lambda x: white_balance(x, latlong_weights(*x.shape[:2])))]
-    if cfg.env_detail_l1 > 0 and "env_detail" in p:
-        d = p["env_detail"]
-        omega = latlong_weights(*d.shape[:2])
-        grads["env_detail"] += cfg.env_detail_l1 * omega * np.sign(d)
-        value += cfg.env_detail_l1 * float((omega * np.abs(d)).sum())
+             ("log_env", cfg.white_balance, lambda x: white_balance(x, latlong_weights(*x.shape[:2]))),
+             ("env_detail", cfg.env_detail_l1, solid_angle_l1)]  # the light's residual, when there is one
     for key, w, fn in terms:
-        if w > 0:
+        if w > 0 and key in p:
             v, g = fn(p[key])
             grads[key] += w * g
             value += w * v

@@ -146,6 +146,14 @@ def latlong_weights(h: int, w: int) -> np.ndarray:
     return wt / wt.sum()
 
 
+def solid_angle_l1(x: np.ndarray) -> tuple[float, np.ndarray]:
+    """``sum(omega * |x|)`` of an (H, W, C) lat-long map, ``omega`` its texels' solid-angle weights
+    (:func:`latlong_weights`, summing to 1): a sparsity prior whose value does not depend on the
+    map's resolution or on how many texels sit near the poles. Returns value and (sub)gradient."""
+    omega = latlong_weights(*x.shape[:2])
+    return float((omega * np.abs(x)).sum()), (omega * np.sign(x)).astype(np.float32)
+
+
 def tv_l1(x: np.ndarray, eps: float = 1e-3, wrap_x: bool = False) -> tuple[float, np.ndarray]:
     """Edge-preserving smoothness: mean Charbonnier TV ``sqrt(d^2 + eps^2) - eps`` of neighbouring
     texels of an (H, W, C) map (``eps`` in the map's units).
