@@ -94,16 +94,16 @@ def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
          "log_env": np.full((ew // 2, ew, 3), np.log(cfg.init_env), np.float32)}
     if cfg.metallic:
         p["metallic"] = np.full((tr, tr, 1), 0.0, np.float32)
-    if cfg.env_detail_width:
-        p["env_detail"] = np.zeros((*_shapes(cfg, 0)["env_detail"], 3), np.float32)
+    detail = _shapes(cfg, 0).get("env_detail")  # (height, width) of the light's residual, if any
+    if detail:
+        p["env_detail"] = np.zeros((*detail, 3), np.float32)
     if init is not None:
         p["albedo"] = resize_area(init.albedo, tr, tr)
         p["roughness"] = resize_area(init.roughness[..., None], tr, tr)
         p["log_env"] = np.log(np.maximum(resize_area(init.envmap, ew // 2, ew), 1e-6))
-        if cfg.env_detail_width:  # what the coarse light misses of init's light, at the detail's width
-            dh, dw = _shapes(cfg, 0)["env_detail"]
-            fine = np.log(np.maximum(resize_area(init.envmap, dh, dw), 1e-6))
-            p["env_detail"] = fine - upsample(p["log_env"], (dh, dw))
+        if detail:  # what the coarse light misses of init's light, at the residual's width
+            fine = np.log(np.maximum(resize_area(init.envmap, *detail), 1e-6))
+            p["env_detail"] = fine - upsample(p["log_env"], detail)
         if cfg.metallic and init.metallic is not None:
             p["metallic"] = resize_area(init.metallic[..., None], tr, tr)
         p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in p.items()}
