@@ -20,9 +20,12 @@ from relight.evaluation import EVAL_SPP
               help="For a single-file capture: evaluate on every k-th view (as the fit held them out).")
 @click.option("--downscale", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Area-downscale the test views on load.")
+@click.option("--noise-free", is_flag=True,
+              help="Also score relighting without the Monte Carlo noise of both renders (a capture made by "
+                   "`relight synth`: its GT scene is rendered twice more; about 4x the relighting's time).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @device_option
-def evaluate_cmd(asset, capture, out, spp, holdout_every, downscale, quiet, device):
+def evaluate_cmd(asset, capture, out, spp, holdout_every, downscale, noise_free, quiet, device):
     """Compare ASSET with the ground truth of CAPTURE's test split.
 
     Albedo PSNR/SSIM (per-channel scale-aligned), roughness MAE, relighting PSNR/SSIM under the
@@ -37,5 +40,5 @@ def evaluate_cmd(asset, capture, out, spp, holdout_every, downscale, quiet, devi
     from relight.runtime.backend import select_backend
 
     res = command.run(asset, capture, select_backend(device), out=out, spp=spp, holdout_every=holdout_every,
-                      downscale=downscale, reporter=reporter(quiet))
+                      downscale=downscale, noise_free=noise_free, reporter=reporter(quiet))
     click.echo(res.to_markdown())

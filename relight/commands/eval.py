@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
-from relight.commands.common import gt_mesh_of
+from relight.commands.common import gt_mesh_of, reference_of
 from relight.data.asset import load_asset
 from relight.data.capture_io import load_capture
 from relight.evaluation.evaluate import EVAL_SPP, EvalResult, evaluate
@@ -16,17 +17,23 @@ from relight.runtime.progress import Reporter
 
 
 def run(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | None = None, spp: int = EVAL_SPP,
-        holdout_every: int = 0, downscale: int = 1, reporter: Reporter | None = None) -> EvalResult:
+        holdout_every: int = 0, downscale: int = 1, noise_free: bool = False,
+        reporter: Reporter | None = None) -> EvalResult:
     """Evaluate the asset in ``asset_dir``; with ``out``, write ``out.json`` and ``out.md``.
-    ``holdout_every``/``downscale``: as the fit that made the asset was given them."""
+    ``holdout_every``/``downscale``: as the fit that made the asset was given them.
+    ``noise_free``: also score relighting without the renders' noise (a synthetic capture)."""
     files = (Path(out).with_suffix(".json"), Path(out).with_suffix(".md")) if out is not None else ()
     if files:  # before the renders: a bad output path fails at once
         check_output_name(Path(out))
         for f in files:
             check_disjoint(f, [asset_dir, capture])
+    reference = reference_of(capture) if noise_free else None
+    if reference is not None and downscale > 1:  # an area-downscaled reference pixel holds d² pixels' samples
+        reference = replace(reference, spp=reference.spp * downscale * downscale)
     asset = load_asset(asset_dir)
     test = load_capture(capture, "test", holdout_every=holdout_every, downscale=downscale)
-    res = evaluate(asset, test, backend, spp=spp, reporter=reporter, gt_mesh=gt_mesh_of(capture))
+    res = evaluate(asset, test, backend, spp=spp, reporter=reporter, gt_mesh=gt_mesh_of(capture),
+                   reference=reference)
     if files:
         files[0].parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(files[0], json.dumps(res.to_json(), indent=2) + "\n")

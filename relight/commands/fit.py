@@ -17,7 +17,7 @@ from relight.commands.material import material_loss_title
 from relight.commands.output import Output, command_output, locate, plot_losses
 from relight.data.asset import save_asset
 from relight.data.capture_io import capture_memory
-from relight.evaluation.evaluate import EvalResult, evaluate
+from relight.evaluation.evaluate import EvalResult, Reference, evaluate
 from relight.evaluation.geometry import evaluate_geometry
 from relight.geometry.config import GeometryConfig
 from relight.geometry.fit import GeometryResult, fit_geometry, result_mesh
@@ -48,13 +48,15 @@ class FitResult:
 def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, backend: Backend, *,
         resume: bool = False, overwrite: bool = False, evaluate_after: bool = True, downscale: int = 1,
         holdout_every: int = 0, max_memory: str | int | None = None, reporter: Reporter | None = None,
-        within: Output | None = None, configs: Sequence[Path | None] = ()) -> FitResult:
+        within: Output | None = None, configs: Sequence[Path | None] = (),
+        reference: Reference | None = None) -> FitResult:
     """Reconstruct the asset of ``capture`` into the folder ``out``.
 
     ``max_memory`` (bytes or ``"8G"``; None = available RAM) bounds the estimated peak memory.
     ``within``: the enclosing command's output when ``out`` and ``capture`` lie inside it.
     ``configs``: the TOML files the settings came from (inputs the output must not touch).
     ``holdout_every = k > 0``: a single-file capture's every k-th view is held out for evaluation.
+    ``reference``: the evaluation also scores relighting without the renders' noise (benches).
     """
     rep = reporter or Reporter()
     source = locate(within, capture)
@@ -88,7 +90,8 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
                             resume=resume and (mdir / "ckpt.npz").is_file(), reporter=rep, inputs=inputs)
         metrics = None
         if evaluate_after and splits.test is not None:
-            metrics = evaluate(mres.asset, splits.test, backend, reporter=rep, gt_mesh=gt_mesh_of(source))
+            metrics = evaluate(mres.asset, splits.test, backend, reporter=rep, gt_mesh=gt_mesh_of(source),
+                               reference=reference)
         with o.folder() as tmp:
             extra = {"capture": str(capture), "geometry": {"seconds": round(geo.seconds, 2), "metrics": gmetrics,
                                                             "faces": len(geo.mesh.faces)},

@@ -7,6 +7,13 @@ Protocol (TensoIR / NeRFactor style, on the capture's **test** views, inside the
   ``s_c = Σ gt·pred / Σ pred²`` over all test pixels; PSNR/SSIM on linear albedo in [0, 1].
 * **relighting** — the aligned albedo (×s_c, clipped to 1) is rendered under each relit set's
   ground-truth envmap and compared with the relit GT; PSNR/SSIM on sRGB-encoded values.
+* **relighting without the renders' noise** (optional, for synthetic captures) — given the
+  :class:`Reference` the relit images were rendered from, the asset is rendered a second time
+  and the reference scene twice more, and each relit set also gets a *noise-free* PSNR: the
+  metric's MSE less both renders' measured noise variance
+  (:func:`relight.evaluation.metrics.noise_free_mse`). At 256 spp against 256-spp references the
+  metric caps the reference scene itself at ~32.7 dB on spot; the noise-free figure is what the
+  asset's converged render would score against the converged reference (results/eval_noise.md).
 * **novel view** — the asset under its own envmap vs. the test images (no alignment), sRGB.
 * **roughness**, **metallic** — mean absolute error (metallic only where the capture has its AOV;
   an asset without a metallic texture counts as 0); **mask IoU** — coverage > 0.5 in both.
@@ -34,6 +41,8 @@ from relight.evaluation import EVAL_SPP
 from relight.evaluation.metrics import (
     chamfer,
     channel_scale,
+    noise_free_mse,
+    noise_free_psnr,
     normal_mae,
     overlap,
     psnr,
@@ -51,6 +60,16 @@ EVAL_DEPTH = 6
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The scene a synthetic capture's relit images were rendered from (``relight synth``'s
+    ``gt/`` asset) and their samples per pixel: what :func:`evaluate` needs to measure the
+    references' Monte Carlo noise."""
+
+    asset: Asset
+    spp: int
+
+
+@dataclass(frozen=True)
 class EvalResult:
     """Metrics of one asset against one capture (``None`` when the capture lacks that GT)."""
 
@@ -61,6 +80,7 @@ class EvalResult:
     metallic_mae: float | None = None
     relight_psnr: dict[str, float] = field(default_factory=dict)
     relight_ssim: dict[str, float] = field(default_factory=dict)
+    relight_psnr_noise_free: dict[str, float] = field(default_factory=dict)
     novel_view_psnr: float | None = None
     novel_view_ssim: float | None = None
     mask_iou: float | None = None
@@ -75,6 +95,8 @@ class EvalResult:
     def to_json(self) -> dict:
         d = {k: v for k, v in vars(self).items()}
         d["relight_psnr_mean"] = self.relight_psnr_mean
+        nf = self.relight_psnr_noise_free
+        d["relight_psnr_noise_free_mean"] = float(np.mean(list(nf.values()))) if nf else None
         d["relight_ssim_mean"] = float(np.mean(list(self.relight_ssim.values()))) if self.relight_ssim else None
         return d
 
@@ -88,6 +110,11 @@ class EvalResult:
                 ("relight PSNR mean (dB, sRGB)", f(self.relight_psnr_mean)),
                 *[(f"relight PSNR {k}", f(v)) for k, v in self.relight_psnr.items()],
                 *[(f"relight SSIM {k}", f(v)) for k, v in self.relight_ssim.items()],
+                *([("relight PSNR mean, noise-free estimate (dB)",
+                    f(float(np.mean(list(self.relight_psnr_noise_free.values())))))]
+                  if self.relight_psnr_noise_free else []),
+                *[(f"relight PSNR {k}, noise-free estimate", f(v))
+                  for k, v in self.relight_psnr_noise_free.items()],
                 ("novel-view PSNR (dB, sRGB)", f(self.novel_view_psnr)),
                 ("novel-view SSIM", f(self.novel_view_ssim)), ("mask IoU", f(self.mask_iou)),
                 ("normal MAE (degrees)", f(self.normal_mae)),
@@ -103,10 +130,11 @@ def covered_pixels(aov: list[dict[str, np.ndarray]], masks: np.ndarray) -> np.nd
 
 
 def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_SPP, max_depth: int | None = None,
-             reporter: Reporter | None = None, gt_mesh=None) -> EvalResult:
+             reporter: Reporter | None = None, gt_mesh=None, reference: Reference | None = None) -> EvalResult:
     """Evaluate ``asset`` on a capture's test split (see the module docstring). Renders use
     ``max_depth``, else the capture's own (the depth its references were rendered with), else
-    :data:`EVAL_DEPTH`."""
+    :data:`EVAL_DEPTH`. With ``reference``, relighting is also scored without the renders' noise
+    (three more renders of each relit set)."""
     max_depth = max_depth or test.max_depth or EVAL_DEPTH
     rep = reporter or Reporter()
     if len(test) == 0:
@@ -148,11 +176,19 @@ def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_S
         metal = np.stack([a.get("metallic", np.zeros_like(a["roughness"])) for a in aov])
         res = replace(res, metallic_mae=float(np.abs(metal - gt.metallic)[both].mean()))
     aligned = replace(asset, albedo=np.clip(asset.albedo * s, 0, 1).astype(np.float32))
-    rp, rs = {}, {}
+    rp, rs, nf = {}, {}, {}
     for name, rv in test.relit.items():
-        sc = build_scene(backend, aligned.with_envmap(read_envmap(rv.envmap), rv.rotation_deg), max_depth)
-        with rep.task(f"eval: relit {name}", len(test)) as adv:
-            img = render_views(backend, sc, test.cameras, spp, seed=11, on_view=lambda i, _: adv())
-        p_s, g_s = linear_to_srgb(img[..., :3]), linear_to_srgb(rv.images)
-        rp[name], rs[name] = psnr(p_s, g_s, mask), ssim(p_s, g_s, mask)
-    return replace(res, relight_psnr=rp, relight_ssim=rs)
+        env = read_envmap(rv.envmap)
+        sc = build_scene(backend, aligned.with_envmap(env, rv.rotation_deg), max_depth)
+        runs = [(sc, spp, 11)]
+        if reference is not None:  # seeds apart from the synth's (10000 + its seed, per view)
+            rsc = build_scene(backend, reference.asset.with_envmap(env, rv.rotation_deg), max_depth)
+            runs += [(sc, spp, 5011), (rsc, reference.spp, 6011), (rsc, reference.spp, 7011)]
+        with rep.task(f"eval: relit {name}", len(test) * len(runs)) as adv:
+            imgs = [linear_to_srgb(render_views(backend, s_, test.cameras, n, seed=k,
+                                                on_view=lambda i, _: adv())[..., :3]) for s_, n, k in runs]
+        g_s = linear_to_srgb(rv.images)
+        rp[name], rs[name] = psnr(imgs[0], g_s, mask), ssim(imgs[0], g_s, mask)
+        if reference is not None:
+            nf[name] = noise_free_psnr(noise_free_mse(imgs[0], imgs[1], g_s, imgs[2], imgs[3], mask))
+    return replace(res, relight_psnr=rp, relight_ssim=rs, relight_psnr_noise_free=nf)

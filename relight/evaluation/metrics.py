@@ -6,6 +6,9 @@
 * **mask IoU** — coverage > 0.5 in both / in either.
 * **normal MAE** — mean angle (degrees) between predicted and ground-truth world-space shading
   normals over pixels covered in both.
+* **noise-free MSE** — the squared error of two Monte Carlo renders less both renders' noise,
+  each measured from a second render with other seeds: what the mean squared error of the
+  converged renders would be, without rendering them (:func:`noise_free_mse`).
 * **Chamfer** — ``n`` points sampled uniformly (by area) on each surface; the mean of the two
   directed mean point-to-*surface* distances, ``(mean_a d(a, B) + mean_b d(b, A)) / 2`` (exact
   point-triangle distances, so no point-sampling noise floor), divided by the **ground-truth
@@ -39,6 +42,38 @@ def psnr_of(sse: float, count: int) -> float:
     """PSNR (dB, peak 1) of a summed squared error over ``count`` values."""
     mse = sse / count if count else 0.0
     return float("inf") if mse == 0 else float(-10 * np.log10(mse))
+
+
+NOISE_FREE_CAP_DB = 60.0
+"""A noise-free PSNR is reported at most this: an estimate at or below an MSE of 1e-6 (including
+a negative one, which the estimate's own spread allows when the renders differ only by noise)."""
+
+
+def noise_free_mse(pred: np.ndarray, pred_twin: np.ndarray, ref: np.ndarray, ref_twin_a: np.ndarray,
+                   ref_twin_b: np.ndarray, mask: np.ndarray) -> float:
+    """The mean squared error of ``pred`` against ``ref`` as their converged renders would give it.
+
+    All (..., H, W, C), in the metric's space (sRGB for relighting); ``mask`` (..., H, W).
+    ``pred`` and ``pred_twin``: the asset rendered twice with other seeds; ``ref``: the reference
+    (one Monte Carlo render of the true scene); ``ref_twin_a``, ``ref_twin_b``: the true scene
+    rendered twice more at the reference's samples per pixel. With independent noise,
+    ``E (pred - ref)^2 = (E pred - E ref)^2 + Var pred + Var ref``, and each variance is half the
+    mean squared difference of its twins, so the returned value is an unbiased estimate of the
+    first term's mean over the mask (it may come out slightly negative when that is ~0).
+    Exact for linear values; in sRGB it is the error of the expected encoded values, which a
+    converged render matches to within the encoding's curvature times the variance (measured:
+    results/eval_noise.md).
+    """
+    def ms(a, b):
+        return float(np.mean((a[m] - b[m]).astype(np.float64) ** 2))
+
+    m = mask.astype(bool)
+    return ms(pred, ref) - ms(pred, pred_twin) / 2 - ms(ref_twin_a, ref_twin_b) / 2
+
+
+def noise_free_psnr(mse: float) -> float:
+    """PSNR (dB, peak 1) of a :func:`noise_free_mse`, capped at :data:`NOISE_FREE_CAP_DB`."""
+    return float(-10 * np.log10(max(mse, 10 ** (-NOISE_FREE_CAP_DB / 10))))
 
 
 def ssim(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
