@@ -268,7 +268,8 @@ def noise_line() -> str:
     gap = max(abs(e["noise_free_db_check_views"] - e["converged_less_resid_db"])
               for r in fit.values() for e in r["envs"].values())
     return ("* **Relighting and the metric's Monte Carlo noise** (`results/eval_noise.md`; fits of this code "
-            f"rerun on {max(r['date'] for r in fit.values())}, not the assets of the rows above): relight PSNR "
+            f"rerun on {' to '.join(sorted({r['date'] for r in fit.values()}))}, not the assets of the rows above): "
+            "relight PSNR "
             f"by the metric / noise-free (mean over envmaps; min): {cells}. The GT scene itself scores {ceil} "
             "by the metric: at 256 spp against 256-spp references both renders' noise is counted as error. "
             f"The noise-free estimate agreed with converged renders ({next(iter(fit.values()))['check_spp']} spp, "
