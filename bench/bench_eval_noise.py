@@ -55,6 +55,7 @@ def run(capture: Path, assets: list[Path], spp: int, check_spp: int, check_views
     from relight.commands.common import load_splits
     from relight.data.asset import load_asset
     from relight.data.images import linear_to_srgb, read_envmap
+    from relight.evaluation.metrics import mse as ms
     from relight.evaluation.metrics import noise_free_mse, noise_free_psnr
     from relight.render.mitsuba import build_scene, render_views
     from relight.runtime.backend import select_backend
@@ -70,9 +71,6 @@ def run(capture: Path, assets: list[Path], spp: int, check_spp: int, check_views
     def srgb_renders(asset, rv, seeds, n, cams):
         sc = build_scene(backend, asset.with_envmap(read_envmap(rv.envmap), rv.rotation_deg), depth)
         return [linear_to_srgb(render_views(backend, sc, cams, n, seed=s)[..., :3]) for s in seeds]
-
-    def ms(a, b, m):
-        return float(np.mean((a[m] - b[m]).astype(np.float64) ** 2))
 
     rows = {k: {"capture": capture.name, "asset": k, "tag": tag, "spp": spp, "check_spp": check_spp,
                 "check_views": len(chk), "date": time.strftime("%Y-%m-%d"), "envs": {}} for k in subjects}

@@ -242,7 +242,7 @@ def shortfalls(objs: list[dict]) -> list[str]:
         "of albedo under soft light (spot, blob, vase): advised for sunlit captures, not a default.",
         "* **Normal MAE (knot)**: the visual hull carves concavities only where silhouettes reveal them; "
         "the knot's inner crossings stay too thick and the photometric term pulls them in only partly.",
-        *([noise_line()] if noise_line() else []),
+        *([noisy] if (noisy := noise_line()) else []),
         "* **Peer**: " + peer_line(objs),
         "* **GPU (`quality` preset)**: not run — no GPU was lent to this task."]
     return out
@@ -292,7 +292,7 @@ def noise_free_section(objs: list[dict]) -> list[str]:
     for o in have:
         m, b = o["metrics"], o.get("baseline_metrics", {})
         nf = m["relight_psnr_noise_free"]
-        L.append(f"| {o['object']} | {m['relight_psnr_mean']:.2f} | {np.mean(list(nf.values())):.2f} | "
+        L.append(f"| {o['object']} | {m['relight_psnr_mean']:.2f} | {m['relight_psnr_noise_free_mean']:.2f} | "
                  f"{'—' if not b.get('relight_psnr_noise_free') else format(b['relight_psnr_noise_free_mean'], '.2f')}"
                  f" | {', '.join(f'{k} {v:.2f}' for k, v in nf.items())} |")
     return L

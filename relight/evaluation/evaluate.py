@@ -92,11 +92,15 @@ class EvalResult:
     def relight_psnr_mean(self) -> float | None:
         return float(np.mean(list(self.relight_psnr.values()))) if self.relight_psnr else None
 
+    @property
+    def relight_psnr_noise_free_mean(self) -> float | None:
+        nf = self.relight_psnr_noise_free
+        return float(np.mean(list(nf.values()))) if nf else None
+
     def to_json(self) -> dict:
         d = {k: v for k, v in vars(self).items()}
         d["relight_psnr_mean"] = self.relight_psnr_mean
-        nf = self.relight_psnr_noise_free
-        d["relight_psnr_noise_free_mean"] = float(np.mean(list(nf.values()))) if nf else None
+        d["relight_psnr_noise_free_mean"] = self.relight_psnr_noise_free_mean
         d["relight_ssim_mean"] = float(np.mean(list(self.relight_ssim.values()))) if self.relight_ssim else None
         return d
 
@@ -110,8 +114,7 @@ class EvalResult:
                 ("relight PSNR mean (dB, sRGB)", f(self.relight_psnr_mean)),
                 *[(f"relight PSNR {k}", f(v)) for k, v in self.relight_psnr.items()],
                 *[(f"relight SSIM {k}", f(v)) for k, v in self.relight_ssim.items()],
-                *([("relight PSNR mean, noise-free estimate (dB)",
-                    f(float(np.mean(list(self.relight_psnr_noise_free.values())))))]
+                *([("relight PSNR mean, noise-free estimate (dB)", f(self.relight_psnr_noise_free_mean))]
                   if self.relight_psnr_noise_free else []),
                 *[(f"relight PSNR {k}, noise-free estimate", f(v))
                   for k, v in self.relight_psnr_noise_free.items()],

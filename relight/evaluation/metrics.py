@@ -38,6 +38,13 @@ def squared_error(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[f
     return float(np.sum(d * d)), int(d.size)
 
 
+def mse(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
+    """Mean squared difference over pixels where ``mask`` is true (0 when there are none, as
+    :func:`psnr_of` counts an empty set)."""
+    sse, count = squared_error(pred, gt, mask)
+    return sse / count if count else 0.0
+
+
 def psnr_of(sse: float, count: int) -> float:
     """PSNR (dB, peak 1) of a summed squared error over ``count`` values."""
     mse = sse / count if count else 0.0
@@ -64,11 +71,7 @@ def noise_free_mse(pred: np.ndarray, pred_twin: np.ndarray, ref: np.ndarray, ref
     converged render matches to within the encoding's curvature times the variance (measured:
     results/eval_noise.md).
     """
-    def ms(a, b):
-        return float(np.mean((a[m] - b[m]).astype(np.float64) ** 2))
-
-    m = mask.astype(bool)
-    return ms(pred, ref) - ms(pred, pred_twin) / 2 - ms(ref_twin_a, ref_twin_b) / 2
+    return mse(pred, ref, mask) - mse(pred, pred_twin, mask) / 2 - mse(ref_twin_a, ref_twin_b, mask) / 2
 
 
 def noise_free_psnr(mse: float) -> float:
