@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,23 +37,11 @@ def db(mse: float) -> float:
     return float("inf") if mse <= 0 else float(-10 * np.log10(mse))
 
 
-def aligned(asset, test, backend, depth):
-    """The asset with its albedo scale-aligned to the GT as `relight eval` does."""
-    from relight.evaluation.evaluate import covered_pixels
-    from relight.evaluation.metrics import channel_scale
-    from relight.render.mitsuba import build_scene, surface_aovs
-
-    scene = build_scene(backend, asset, depth)
-    aov = [surface_aovs(backend, scene, asset, c) for c in test.cameras]
-    s = channel_scale(np.stack([a["albedo"] for a in aov]), test.gt.albedo, covered_pixels(aov, test.masks))
-    return replace(asset, albedo=np.clip(asset.albedo * s, 0, 1).astype(np.float32))
-
-
-def run(capture: Path, assets: list[Path], spp: int, check_spp: int, check_views: int, tag: str,
-        ref_spp: int = 256) -> list[dict]:
+def run(capture: Path, assets: list[Path], spp: int, check_spp: int, check_views: int, tag: str) -> list[dict]:
     from relight.commands.common import load_splits
     from relight.data.asset import load_asset
     from relight.data.images import linear_to_srgb, read_envmap
+    from relight.evaluation.evaluate import aligned_asset
     from relight.evaluation.metrics import mse as ms
     from relight.evaluation.metrics import noise_free_mse, noise_free_psnr
     from relight.render.mitsuba import build_scene, render_views
@@ -63,9 +50,10 @@ def run(capture: Path, assets: list[Path], spp: int, check_spp: int, check_views
     backend = select_backend("cpu")
     test = load_splits(capture).test
     depth = test.max_depth or 6
+    ref_spp = test.reference_spp or 256  # the references' samples, as the capture records them
     mask = np.asarray(test.masks) > 0.5
     gt = load_asset(capture / "gt")
-    subjects = {"GT asset": gt} | {str(a): aligned(load_asset(a), test, backend, depth) for a in assets}
+    subjects = {"GT asset": gt} | {str(a): aligned_asset(load_asset(a), test, backend, depth) for a in assets}
     chk = list(range(min(check_views, len(test))))
 
     def srgb_renders(asset, rv, seeds, n, cams):
@@ -140,12 +128,11 @@ def main() -> None:
     ap.add_argument("capture", type=Path)
     ap.add_argument("assets", type=Path, nargs="*")
     ap.add_argument("--spp", type=int, default=256)
-    ap.add_argument("--ref-spp", type=int, default=256, help="samples of the capture's references")
     ap.add_argument("--check-spp", type=int, default=4096)
     ap.add_argument("--check-views", type=int, default=1)
     ap.add_argument("--tag", default="")
     a = ap.parse_args()
-    for row in run(a.capture, a.assets, a.spp, a.check_spp, a.check_views, a.tag, a.ref_spp):
+    for row in run(a.capture, a.assets, a.spp, a.check_spp, a.check_views, a.tag):
         append_row(OUT.with_suffix(".jsonl"), row)
     rewrite_markdown(OUT, markdown)
 

@@ -71,9 +71,9 @@ def one(name: str, device: str, peer: bool = True, *, res: int = 256, views: int
     synth_s = time.perf_counter() - t
     t = time.perf_counter()
     mcfg = mload(preset, **MATERIAL_MODEL.get(name, {}))
-    ref = reference_of(cap)  # relighting is also scored without the renders' noise (results/eval_noise.md)
+    # relighting is also scored without the renders' noise (results/eval_noise.md)
     fr = run_fit(cap, root / f"{name}_fit", gload(preset), mcfg, backend, overwrite=True, reporter=reporter,
-                 reference=ref)
+                 noise_free=True)
     total = time.perf_counter() - t
     m = fr.metrics.to_json()
     peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # the fit's, not the peer's
@@ -86,7 +86,7 @@ def one(name: str, device: str, peer: bool = True, *, res: int = 256, views: int
                             metallic=mcfg.metallic)
         fit_s = time.perf_counter() - t
         base = {"baseline_metrics": evaluate(asset, splits.test, backend, gt_mesh=gt_mesh_of(cap),
-                                             reference=ref).to_json(),
+                                             reference=reference_of(cap, splits.test)).to_json(),
                 "baseline_seconds": round(fit_s, 1)}
     return {"object": name, "preset": preset, "synth_seconds": round(synth_s, 1), "fit_seconds": round(total, 1),
             "geometry_seconds": round(fr.geometry.seconds, 1), "unwrap_seconds": round(fr.unwrap_seconds, 1),

@@ -49,7 +49,7 @@ def test_noise_free_relight_matches_converged_renders(cpu_backend, tiny_capture,
     from relight.evaluation.evaluate import evaluate
     from relight.render.mitsuba import build_scene, render_views
 
-    ref = reference_of(tiny_capture)
+    ref = reference_of(tiny_capture, test_split)
     assert ref.spp == 16
     ev = evaluate(gt, test_split, cpu_backend, spp=16, reference=ref)
     for k in ev.relight_psnr:
@@ -66,6 +66,28 @@ def test_noise_free_relight_matches_converged_renders(cpu_backend, tiny_capture,
         converged = -10 * np.log10(np.mean((conv[0][mask] - conv[1][mask]) ** 2))
         assert abs(ev2.relight_psnr_noise_free[name] - converged) < 1.5, (name, ev2.relight_psnr_noise_free, converged)
         assert converged - ev2.relight_psnr[name] > 3, (name, ev2.relight_psnr, converged)
+
+
+def test_reference_spp_read_and_scaled(tiny_capture, test_split, tmp_path):
+    """The loader records a synthetic test split's `test_spp` as the references' samples per
+    pixel, times d² when area-downscaled by d (a downscaled pixel averages d² pixels' samples);
+    a train split and a bad value: None, and a one-line error."""
+    import shutil
+
+    from relight.data.capture_io import load_capture
+    from relight.runtime.errors import RelightError
+
+    assert test_split.reference_spp == 16
+    assert load_capture(tiny_capture, "test", downscale=2).reference_spp == 64
+    assert load_capture(tiny_capture, "train").reference_spp is None
+    cap = tmp_path / "cap"
+    shutil.copytree(tiny_capture, cap)
+    tf = cap / "transforms_test.json"
+    meta = json.loads(tf.read_text())
+    meta["relight"]["spec"]["cameras"]["test_spp"] = "many"
+    tf.write_text(json.dumps(meta))
+    with pytest.raises(RelightError, match="test_spp"):
+        load_capture(cap, "test")
 
 
 def _relight(argv, capsys):

@@ -3,13 +3,12 @@ and GT scene."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from relight.data.asset import load_asset
 from relight.data.capture import Capture
-from relight.data.capture_io import find_transforms, load_capture
+from relight.data.capture_io import load_capture
 from relight.data.mesh import Mesh, load_mesh
 from relight.evaluation.evaluate import Reference
 from relight.runtime.backend import Backend
@@ -69,18 +68,14 @@ def gt_mesh_of(capture: Path) -> Mesh | None:
     return load_mesh(p) if p.is_file() else None
 
 
-def reference_of(capture: Path) -> Reference:
-    """The scene a synthetic capture's relit images were rendered from and their samples per
-    pixel (``gt/`` and ``spec.cameras.test_spp`` in the test transforms' ``relight`` block, as
-    ``relight synth`` writes them); a one-line error for any other capture."""
+def reference_of(capture: Path, test: Capture) -> Reference:
+    """The scene a synthetic capture's relit images were rendered from (``gt/``, as ``relight
+    synth`` writes it) and their samples per pixel (``test.reference_spp``, read by the loader
+    from the test split); a one-line error for any other capture."""
     fix = "--noise-free needs a capture made by `relight synth` (its gt/ folder and test_spp)"
-    tf, _ = find_transforms(Path(capture), "test")
-    try:
-        spp = json.loads(tf.read_text())["relight"]["spec"]["cameras"]["test_spp"]
-    except (OSError, ValueError, KeyError, TypeError):
+    if test.reference_spp is None:
         raise RelightError("the capture does not record the samples per pixel of its references",
-                           path=tf, fix=fix) from None
-    if not isinstance(spp, int) or spp < 1 or not (Path(capture) / "gt" / "asset.json").is_file():
-        raise RelightError("the capture has no ground-truth scene (gt/asset.json) or a bad test_spp",
                            path=Path(capture), fix=fix)
-    return Reference(load_asset(Path(capture) / "gt"), spp)
+    if not (Path(capture) / "gt" / "asset.json").is_file():
+        raise RelightError("the capture has no ground-truth scene (gt/asset.json)", path=Path(capture), fix=fix)
+    return Reference(load_asset(Path(capture) / "gt"), test.reference_spp)

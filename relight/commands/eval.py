@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from relight.commands.common import gt_mesh_of, reference_of
@@ -27,11 +26,9 @@ def run(asset_dir: Path, capture: Path, backend: Backend, *, out: Path | None = 
         check_output_name(Path(out))
         for f in files:
             check_disjoint(f, [asset_dir, capture])
-    reference = reference_of(capture) if noise_free else None
-    if reference is not None and downscale > 1:  # an area-downscaled reference pixel holds d² pixels' samples
-        reference = replace(reference, spp=reference.spp * downscale * downscale)
     asset = load_asset(asset_dir)
     test = load_capture(capture, "test", holdout_every=holdout_every, downscale=downscale)
+    reference = reference_of(capture, test) if noise_free else None
     res = evaluate(asset, test, backend, spp=spp, reporter=reporter, gt_mesh=gt_mesh_of(capture),
                    reference=reference)
     if files:

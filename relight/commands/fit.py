@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from relight.commands.common import gt_mesh_of, load_splits
+from relight.commands.common import gt_mesh_of, load_splits, reference_of
 from relight.commands.geometry import GEOMETRY_LOSS_TITLE
 from relight.commands.material import material_loss_title
 from relight.commands.output import Output, command_output, locate, plot_losses
 from relight.data.asset import save_asset
 from relight.data.capture_io import capture_memory
-from relight.evaluation.evaluate import EvalResult, Reference, evaluate
+from relight.evaluation.evaluate import EvalResult, evaluate
 from relight.evaluation.geometry import evaluate_geometry
 from relight.geometry.config import GeometryConfig
 from relight.geometry.fit import GeometryResult, fit_geometry, result_mesh
@@ -49,14 +49,15 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
         resume: bool = False, overwrite: bool = False, evaluate_after: bool = True, downscale: int = 1,
         holdout_every: int = 0, max_memory: str | int | None = None, reporter: Reporter | None = None,
         within: Output | None = None, configs: Sequence[Path | None] = (),
-        reference: Reference | None = None) -> FitResult:
+        noise_free: bool = False) -> FitResult:
     """Reconstruct the asset of ``capture`` into the folder ``out``.
 
     ``max_memory`` (bytes or ``"8G"``; None = available RAM) bounds the estimated peak memory.
     ``within``: the enclosing command's output when ``out`` and ``capture`` lie inside it.
     ``configs``: the TOML files the settings came from (inputs the output must not touch).
     ``holdout_every = k > 0``: a single-file capture's every k-th view is held out for evaluation.
-    ``reference``: the evaluation also scores relighting without the renders' noise (benches).
+    ``noise_free``: the evaluation also scores relighting without the renders' noise (a
+    synthetic capture: :func:`relight.commands.common.reference_of`; benches).
     """
     rep = reporter or Reporter()
     source = locate(within, capture)
@@ -68,6 +69,8 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
                         max_memory=max_memory,
                         fix=FIX_CAPTURE, checkpoints=True, resume=resume, within=within) as o:
         splits = load_splits(source, downscale, holdout_every)
+        scored = evaluate_after and splits.test is not None
+        reference = reference_of(source, splits.test) if noise_free and scored else None
         gdir, mdir = o.checkpoints / "geometry", o.checkpoints / "material"
         inputs = run_fingerprint(capture=folder_fingerprint(source), downscale=downscale, holdout_every=holdout_every)
         raster = make_raster(backend.torch_device)

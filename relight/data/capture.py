@@ -76,6 +76,10 @@ class Capture:
         relit: optional relighting ground truth, keyed by environment-map name.
         max_depth: path length of the renderer that made the views (``relight synth`` records
             it); evaluation renders at the same depth. None for photographs.
+        reference_spp: samples per pixel of the renders that the views of a synthetic test split
+            are (``relight synth``'s ``test_spp``, times ``d²`` when area-downscaled by ``d``: a
+            downscaled pixel averages ``d²`` pixels' samples); it sizes the references' noise for
+            :func:`relight.evaluation.metrics.noise_free_mse`. None for photographs and train splits.
         light_turns_deg: the **light frame**. None (``world``): the light is fixed to the object's
             world, every view sees the same envmap. A turntable capture (``rig``): the light is
             fixed to the camera rig while the object turns, so view *i* sees the envmap turned
@@ -93,6 +97,7 @@ class Capture:
     gt: GroundTruth | None = None
     relit: dict[str, RelitViews] = field(default_factory=dict)
     max_depth: int | None = None
+    reference_spp: int | None = None
     light_turns_deg: np.ndarray | None = None
 
     def __post_init__(self):
@@ -112,23 +117,24 @@ class Capture:
 
     def downscaled(self, factor: int) -> Capture:
         """Images, masks and cameras at the resolution divided by ``factor`` (area average, the
-        image cropped to a multiple of ``factor``); GT and relit views are dropped. Views on
-        disk come back packed in memory (:func:`relight.data.views.pack_resized`), also at
-        ``factor`` 1: the result is what a stage trains on."""
+        image cropped to a multiple of ``factor``); GT, relit views and their ``reference_spp``
+        are dropped. Views on disk come back packed in memory
+        (:func:`relight.data.views.pack_resized`), also at ``factor`` 1: the result is what a
+        stage trains on."""
         h, w = self.resolution
         hs, ws = max(1, h // factor), max(1, w // factor)
         if isinstance(self.images, ViewArray):
             if factor == 1 and isinstance(self.images.store, PackedViews):
-                return replace(self, gt=None, relit={})
+                return replace(self, gt=None, relit={}, reference_spp=None)
             imgs, masks = pack_resized(self.images, hs, ws, crop=(hs * factor, ws * factor))
             return replace(self, cameras=[c.downscaled(factor) for c in self.cameras], images=imgs, masks=masks,
-                           gt=None, relit={})
+                           gt=None, relit={}, reference_spp=None)
         if factor == 1:
-            return replace(self, gt=None, relit={})
+            return replace(self, gt=None, relit={}, reference_spp=None)
         imgs = np.stack([resize_area(im[: hs * factor, : ws * factor], hs, ws) for im in self.images])
         masks = np.stack([resize_area(m[: hs * factor, : ws * factor, None], hs, ws)[..., 0] for m in self.masks])
         return replace(self, cameras=[c.downscaled(factor) for c in self.cameras], images=imgs, masks=masks,
-                       gt=None, relit={})
+                       gt=None, relit={}, reference_spp=None)
 
     def subset(self, idx) -> Capture:
         """The views at indices ``idx`` (GT and relit views follow)."""

@@ -247,9 +247,25 @@ def load_capture(path: str | Path, split: str = "train", *, downscale: int = 1, 
             raise RelightError(f"'relight' block: max_depth must be an integer in [1, 64], got {depth!r}", path=tf,
                                fix="write the path length the views were rendered with, or drop the key")
         cap = replace(cap, max_depth=depth)
+    if isinstance(extra, dict) and split == "test" and not single:
+        cap = replace(cap, reference_spp=_reference_spp(extra, tf, downscale))
     if isinstance(extra, dict) and not single:
         cap = _load_extras(cap, extra, root, tf, downscale)
     return cap
+
+
+def _reference_spp(extra: dict, tf: Path, downscale: int) -> int | None:
+    """``spec.cameras.test_spp`` of a ``relight synth`` test split's ``relight`` block times
+    ``downscale²`` (None when the block does not record it); a one-line error when it is not a
+    positive integer."""
+    cams = extra.get("spec", {}).get("cameras") if isinstance(extra.get("spec"), dict) else None
+    spp = cams.get("test_spp") if isinstance(cams, dict) else None
+    if spp is None:
+        return None
+    if isinstance(spp, bool) or not isinstance(spp, int) or spp < 1:
+        raise RelightError(f"'relight' block: spec.cameras.test_spp must be a positive integer, got {spp!r}", path=tf,
+                           fix="write the samples per pixel the test views were rendered with, or drop the key")
+    return spp * downscale * downscale
 
 
 def peek_capture(path: str | Path, split: str = "train", *, downscale: int = 1,
