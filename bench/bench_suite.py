@@ -82,7 +82,7 @@ def one(name: str, device: str, peer: bool = True, *, res: int = 256, views: int
         t = time.perf_counter()
         splits, fitted = load_splits(cap), load_asset(root / f"{name}_fit")
         asset = peer_recipe(splits.train, fitted.mesh, backend, steps=mcfg.iterations, spp=mcfg.spp,
-                            tex_res=mcfg.tex_res, env_width=mcfg.env_width, max_depth=mcfg.max_depth,
+                            tex_res=fitted.albedo.shape[0], env_width=mcfg.env_width, max_depth=mcfg.max_depth,
                             metallic=mcfg.metallic)
         fit_s = time.perf_counter() - t
         base = {"baseline_metrics": evaluate(asset, splits.test, backend, gt_mesh=gt_mesh_of(cap),

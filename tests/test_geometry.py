@@ -138,7 +138,7 @@ def test_remeshing_levels_resume_exactly(ellipsoid_capture, tmp_path):
     """With remeshing and supersampling, a run stopped in the first level and resumed after the
     level switch (remesh) follows the uninterrupted trajectory; the output stays watertight and
     its edges follow the finer level's pixels."""
-    from relight.geometry.remesh import pixel_size
+    from relight.data.camera import pixel_size
 
     _, cap = ellipsoid_capture
     cfg = GeometryConfig(iterations=6, levels=2, level_split=[0.5, 0.5], image_res=48, batch_views=2,
@@ -246,7 +246,7 @@ def test_remesh_makes_even_edges_and_keeps_the_shape():
 
 
 def test_pixel_size_is_distance_over_focal():
-    from relight.geometry.remesh import pixel_size
+    from relight.data.camera import pixel_size
 
     cams = orbit_cameras(6, 3.0, 30.0, 64, 64)
     assert pixel_size(cams, np.zeros(3)) == pytest.approx(3.0 / cams[0].fx, rel=1e-6)

@@ -221,3 +221,10 @@ def ring_cameras(mesh: Mesh, n: int, res: int, elevation_deg: float = 20.0, fov_
         eye = center + dist * np.array([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)])
         cams.append(Camera.from_fov(res, res, math.radians(fov_deg), look_at(eye, center)))
     return cams
+
+
+def pixel_size(cameras: list[Camera], center: np.ndarray) -> float:
+    """World size of one pixel at ``center`` (3,), the median over ``cameras`` (their own
+    resolution): distance to the camera divided by the focal length in pixels."""
+    d = np.array([np.linalg.norm(c.center - center) / c.fx for c in cameras])
+    return float(np.median(d))

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from relight.data.camera import pixel_size
 from relight.data.capture import Capture
 from relight.data.images import linear_to_srgb, resize_area
 from relight.data.mesh import Mesh, face_areas
@@ -34,7 +35,7 @@ from relight.geometry.draw import render_views
 from relight.geometry.hull import visual_hull
 from relight.geometry.losses import photometric_loss, silhouette_loss
 from relight.geometry.raster import Raster
-from relight.geometry.remesh import pixel_size, remesh, shading_normals, subdivide, taubin
+from relight.geometry.remesh import remesh, shading_normals, subdivide, taubin
 from relight.geometry.state import GeometryState, load_checkpoint, restore_state, save_checkpoint
 from relight.runtime.errors import require_finite
 from relight.runtime.loop import Schedule, run_loop

@@ -18,15 +18,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from relight.data.camera import Camera
 from relight.data.mesh import smooth_normals, weld
-
-
-def pixel_size(cameras: list[Camera], center: np.ndarray) -> float:
-    """World size of one pixel at ``center`` (3,), the median over ``cameras`` (their own
-    resolution): distance to the camera divided by the focal length in pixels."""
-    d = np.array([np.linalg.norm(c.center - center) / c.fx for c in cameras])
-    return float(np.median(d))
 
 
 def remesh(verts: np.ndarray, faces: np.ndarray, colors: np.ndarray, edge: float,

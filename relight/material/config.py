@@ -25,7 +25,23 @@ class MaterialConfig:
     max_depth: int = 3
     """Path length limit; 3 = direct light + one indirect bounce."""
     tex_res: int = 256
-    """Final albedo/roughness texture resolution (square)."""
+    """Final albedo/roughness texture resolution (square); with ``texel_px`` the least one."""
+    texel_px: float = 0.0
+    """> 0: raise the texture resolution above ``tex_res`` (up to ``max_tex_res``) until the
+    atlas' texels are at most this many pixels wide on the finest training images, at the
+    surface's median camera distance (:func:`relight.material.uv.texture_side`). A fixed
+    ``tex_res`` gives a large object (or a long, thin one: a knot's tube) texels as wide as a
+    pixel, and a bilinear lookup then blurs every albedo edge over two pixels: the torus knot's
+    GT mesh with GT materials on a 512² atlas (0.98 px texels) scored 26.6 dB albedo, on 1024²
+    (0.49 px) 30.7 dB, while spot's smooth texture (0.56 px) scored 38.3 at 512²
+    (results/README.md, session 27). 0 = ``tex_res`` exactly, the default: in the material
+    stage on the reconstructed meshes 0.5 took the knot from 20.55 / 26.96 dB (albedo / relight)
+    to 22.08 / 27.60 (1024²), but the blob from 27.71 / 27.80 to 27.01 / 27.56 (832²) and the vase
+    from 24.52 / 28.13 to 24.28 / 27.96 (832²): smaller texels each see fewer samples, so smooth
+    textures gain noise where edge-rich ones gain sharpness (and roughness MAE rose on all three)."""
+    max_tex_res: int = 2048
+    """Upper bound of the resolution ``texel_px`` may raise the textures to (memory: ~120 bytes
+    a texel while fitting)."""
     env_width: int = 64
     """Final envmap width (height = width / 2)."""
     image_res: int = 1024
@@ -173,6 +189,7 @@ class MaterialConfig:
                   ("spp", 1 <= self.spp <= 4096), ("spp_grad", 0 <= self.spp_grad <= 4096),
                   ("max_depth", 2 <= self.max_depth <= 32),
                   ("tex_res", 4 <= self.tex_res <= 8192), ("env_width", 8 <= self.env_width <= 8192),
+                  ("texel_px", 0 <= self.texel_px <= 64), ("max_tex_res", self.tex_res <= self.max_tex_res <= 8192),
                   ("levels", 1 <= self.levels <= 6), ("image_res", self.image_res == 0 or self.image_res >= 16),
                   ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1),
                   ("lr_decay", 0 < self.lr_decay <= 1), ("env_step_floor", self.env_step_floor >= 0),
@@ -206,6 +223,11 @@ class MaterialConfig:
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")
 
+
+    @property
+    def largest_tex_res(self) -> int:
+        """The largest texture side this configuration may fit (``max_tex_res`` with ``texel_px``)."""
+        return self.max_tex_res if self.texel_px > 0 else self.tex_res
 
     def finest_factor(self, height: int, width: int) -> int:
         """Integer downscale of a ``height`` x ``width`` capture at the finest level (:attr:`image_res`)."""

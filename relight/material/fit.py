@@ -60,7 +60,7 @@ from relight.material.state import (
     save_checkpoint,
     state_to_asset,
 )
-from relight.material.uv import uv_coverage
+from relight.material.uv import texture_side, uv_coverage
 from relight.runtime.backend import Backend
 from relight.runtime.config import to_dict
 from relight.runtime.errors import RelightError, require_finite
@@ -185,6 +185,18 @@ class _MaterialFit:
         save_checkpoint(path, self.state, self.cfg, self.inputs)
 
 
+def with_texel_density(cfg: MaterialConfig, capture: Capture, mesh: Mesh) -> MaterialConfig:
+    """``cfg`` with ``tex_res`` raised per ``texel_px`` (:func:`relight.material.uv.texture_side`)
+    for ``mesh``'s atlas seen in ``capture`` at the finest level; unchanged when ``texel_px`` is 0.
+    The side stays a multiple of 16 texels at the coarsest level."""
+    if cfg.texel_px <= 0:
+        return cfg
+    f = cfg.finest_factor(*capture.resolution)
+    cams = [c.downscaled(f) for c in capture.cameras] if f > 1 else capture.cameras
+    side = texture_side(mesh, cams, cfg.texel_px, cfg.tex_res, cfg.max_tex_res, 16 * 2 ** (cfg.levels - 1))
+    return replace(cfg, tex_res=side)
+
+
 def fit_material(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, *,
                  checkpoint_dir: Path | None = None, resume: bool = False,
                  reporter: Reporter | None = None, stop_at: int | None = None,
@@ -202,6 +214,10 @@ def fit_material(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Bac
     rep = reporter or Reporter()
     if mesh.uvs is None:
         raise RelightError("mesh has no UVs", fix="unwrap it first (relight.material.uv.unwrap)")
+    side = cfg.tex_res
+    cfg = with_texel_density(cfg, capture, mesh)
+    if cfg.tex_res != side:
+        rep.log(f"textures {cfg.tex_res}² (texels at most {cfg.texel_px:g} px wide; tex_res {side})")
     state = load_checkpoint(checkpoint_dir, cfg, inputs) if resume and checkpoint_dir else init_state(cfg, init)
     schedule = Schedule.of(cfg)
     resample_to_level(state, cfg, schedule.level(state.step))

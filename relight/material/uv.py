@@ -7,7 +7,8 @@ import xatlas
 from scipy.ndimage import binary_dilation
 from skimage.draw import polygon
 
-from relight.data.mesh import Mesh, smooth_normals
+from relight.data.camera import Camera, pixel_size
+from relight.data.mesh import Mesh, face_areas, smooth_normals
 
 
 def unwrap(mesh: Mesh, resolution: int = 1024, padding: int = 2) -> Mesh:
@@ -29,6 +30,32 @@ def unwrap(mesh: Mesh, resolution: int = 1024, padding: int = 2) -> Mesh:
     # xatlas puts v = 0 at the top of the atlas image; relight uses OBJ's v-up convention
     uvs = np.stack([uvs[:, 0], 1.0 - uvs[:, 1]], -1)
     return Mesh(mesh.vertices[vmap], faces.astype(np.int32), uvs, normals[vmap])
+
+
+def texel_size(mesh: Mesh, res: int) -> float:
+    """Mean side of a texel of ``mesh``'s atlas on the surface at texture side ``res``, in world
+    units: ``sqrt(surface area / (atlas area in UV units · res²))`` (an atlas packs its charts at
+    roughly one scale, so the mean stands for every chart)."""
+    if mesh.uvs is None:
+        raise ValueError("mesh has no UVs")
+    t = mesh.uvs[mesh.faces]
+    e1, e2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
+    uv_area = 0.5 * float(np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum())
+    return float(np.sqrt(face_areas(mesh.vertices, mesh.faces).sum() / max(uv_area, 1e-12))) / res
+
+
+def texture_side(mesh: Mesh, cameras: list[Camera], texel_px: float, lo: int, hi: int, multiple: int = 64) -> int:
+    """The least texture side in ``[lo, hi]`` (a multiple of ``multiple`` once raised above ``lo``)
+    whose texels (:func:`texel_size`) are at most ``texel_px`` pixels wide at the surface's
+    median distance from ``cameras`` (:func:`relight.data.camera.pixel_size`, each camera at
+    its own resolution: pass the images the stage trains on); ``lo`` when ``texel_px <= 0``."""
+    if texel_px <= 0:
+        return lo
+    px = pixel_size(cameras, mesh.vertices.mean(0))
+    need = texel_size(mesh, 1) / (texel_px * px)  # the side at which a texel is texel_px pixels wide
+    if need <= lo:
+        return lo
+    return int(min(hi, multiple * np.ceil(need / multiple)))
 
 
 def uv_coverage(mesh: Mesh, res: int, dilate: int = 1) -> np.ndarray:
