@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/bench_geometry_ceiling.py TAG [--set KEY=JSON ...]
        .venv/bin/python bench/bench_geometry_ceiling.py --table   # jsonl -> results/geometry_ceiling.md
 
 Fits the geometry stage on the capture's training views with ``GeometryConfig`` overrides
-(``--set lam=40``; or takes ``--mesh``), unwraps it (xatlas, 512² atlas), gives every texel the GT
+(``--set lam=40``; or takes ``--mesh``), unwraps it (xatlas, a ``--tex-res`` atlas, 512² by default), gives every texel the GT
 albedo/roughness of the nearest GT surface point and the GT envmap (``bench_mesh_ceiling``), and
 renders the test views under each relit set's light. Reported: Chamfer, normal MAE, mask IoU, the
 albedo PSNR of that oracle (scale-aligned, as ``relight eval``; by region: bench_levers.error_regions) and
@@ -98,6 +98,7 @@ def main() -> None:
     ap.add_argument("--capture", default="out/bench/spot_256_64")
     ap.add_argument("--spp", type=int, default=256)
     ap.add_argument("--out", default="results/geometry_ceiling.jsonl")
+    ap.add_argument("--tex-res", type=int, default=512, help="the oracle's atlas resolution")
     a = ap.parse_args()
     backend = select_backend("auto")
     dev = "cuda" if backend.device == "cuda" else "cpu"
@@ -107,7 +108,7 @@ def main() -> None:
     sets = {k: json.loads(v) for k, v in (x.split("=", 1) for x in a.set)}
     work = Path("out/bench") / f"geo_{a.tag}"
     work.mkdir(parents=True, exist_ok=True)
-    row: dict = {"tag": a.tag, "set": sets, "date": time.strftime("%Y-%m-%d %H:%M")}
+    row: dict = {"tag": a.tag, "set": sets, "date": time.strftime("%Y-%m-%d %H:%M"), "tex_res": a.tex_res}
     if a.mesh:
         mesh, colors = load_mesh(a.mesh).with_normals(), None
         row["mesh"] = a.mesh
@@ -122,9 +123,9 @@ def main() -> None:
     gm = evaluate_geometry(mesh, colors if colors is not None else np.full((len(mesh.vertices), 3), 0.5),
                            test, make_raster(dev), gt.mesh)
     row |= {k: gm[k] for k in ("chamfer", "normal_mae", "mask_iou")}
-    uv = unwrap(mesh, 512).with_normals()
+    uv = unwrap(mesh, a.tex_res).with_normals()
     shell = Asset(uv, gt.albedo, gt.roughness, gt.envmap, envmap_rotation_deg=gt.envmap_rotation_deg)
-    oracle, _ = oracle_asset(shell, gt, 512)
+    oracle, _ = oracle_asset(shell, gt, a.tex_res)
     regions = error_regions(oracle, test, backend)
     row |= {"albedo_psnr": float(-10 * np.log10(sum(r["pixels"] * 10 ** (-r["psnr"] / 10) for r in regions.values()))),
             "albedo_regions": regions}
