@@ -46,3 +46,5 @@ def test_texel_px_sets_the_fitted_texture_size(train, gt, cpu_backend):
     assert res.asset.albedo.shape[:2] == (side, side)
     assert res.asset.info["config"]["tex_res"] == side
     assert cfg.largest_tex_res == 512 and MaterialConfig(tex_res=64).largest_tex_res == 64
+    big = MaterialConfig(tex_res=4096, texel_px=0.5)  # a tex_res above max_tex_res is kept, not refused
+    assert big.largest_tex_res == 4096 and with_texel_density(big, train, gt.mesh).tex_res == 4096

@@ -41,7 +41,7 @@ class MaterialConfig:
     textures gain noise where edge-rich ones gain sharpness (and roughness MAE rose on all three)."""
     max_tex_res: int = 2048
     """Upper bound of the resolution ``texel_px`` may raise the textures to (memory: ~120 bytes
-    a texel while fitting)."""
+    a texel while fitting); a larger ``tex_res`` is kept as it is."""
     env_width: int = 64
     """Final envmap width (height = width / 2)."""
     image_res: int = 1024
@@ -189,7 +189,7 @@ class MaterialConfig:
                   ("spp", 1 <= self.spp <= 4096), ("spp_grad", 0 <= self.spp_grad <= 4096),
                   ("max_depth", 2 <= self.max_depth <= 32),
                   ("tex_res", 4 <= self.tex_res <= 8192), ("env_width", 8 <= self.env_width <= 8192),
-                  ("texel_px", 0 <= self.texel_px <= 64), ("max_tex_res", self.tex_res <= self.max_tex_res <= 8192),
+                  ("texel_px", 0 <= self.texel_px <= 64), ("max_tex_res", 4 <= self.max_tex_res <= 8192),
                   ("levels", 1 <= self.levels <= 6), ("image_res", self.image_res == 0 or self.image_res >= 16),
                   ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1),
                   ("lr_decay", 0 < self.lr_decay <= 1), ("env_step_floor", self.env_step_floor >= 0),
@@ -223,11 +223,11 @@ class MaterialConfig:
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")
 
-
     @property
     def largest_tex_res(self) -> int:
-        """The largest texture side this configuration may fit (``max_tex_res`` with ``texel_px``)."""
-        return self.max_tex_res if self.texel_px > 0 else self.tex_res
+        """The largest texture side this configuration may fit (with ``texel_px``: ``max_tex_res``,
+        or ``tex_res`` when that is larger, since the side is only ever raised)."""
+        return max(self.tex_res, self.max_tex_res) if self.texel_px > 0 else self.tex_res
 
     def finest_factor(self, height: int, width: int) -> int:
         """Integer downscale of a ``height`` x ``width`` capture at the finest level (:attr:`image_res`)."""

@@ -193,7 +193,7 @@ def with_texel_density(cfg: MaterialConfig, capture: Capture, mesh: Mesh) -> Mat
         return cfg
     f = cfg.finest_factor(*capture.resolution)
     cams = [c.downscaled(f) for c in capture.cameras] if f > 1 else capture.cameras
-    side = texture_side(mesh, cams, cfg.texel_px, cfg.tex_res, cfg.max_tex_res, 16 * 2 ** (cfg.levels - 1))
+    side = texture_side(mesh, cams, cfg.texel_px, cfg.tex_res, cfg.largest_tex_res, 16 * 2 ** (cfg.levels - 1))
     return replace(cfg, tex_res=side)
 
 
