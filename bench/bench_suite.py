@@ -242,6 +242,11 @@ def shortfalls(objs: list[dict]) -> list[str]:
         "of albedo under soft light (spot, blob, vase): advised for sunlit captures, not a default.",
         "* **Normal MAE (knot)**: the visual hull carves concavities only where silhouettes reveal them; "
         "the knot's inner crossings stay too thick and the photometric term pulls them in only partly.",
+        "* **Albedo (knot): the atlas** (`results/texel_density.md`, session 27): its texels are 0.98 px wide "
+        "at 512², and even the GT mesh with its true materials scores only 26.6 dB albedo through that atlas "
+        "(30.7 at 1024², 32.8 at 2048²; on the reconstructed mesh 23.4 -> 24.5). The option `texel_px = 0.5` "
+        "(1024² here) fits the knot 20.55 -> 22.08 dB albedo, 26.96 -> 27.60 relight, but costs the smooth "
+        "blob and vase 0.2-0.7 dB, so it is not a default.",
         *([noisy] if (noisy := noise_line()) else []),
         "* **Peer**: " + peer_line(objs),
         "* **GPU (`quality` preset)**: not run — no GPU was lent to this task."]
