@@ -48,3 +48,27 @@ def test_texel_px_sets_the_fitted_texture_size(train, gt, cpu_backend):
     assert cfg.largest_tex_res == 512 and MaterialConfig(tex_res=64).largest_tex_res == 64
     big = MaterialConfig(tex_res=4096, texel_px=0.5)  # a tex_res above max_tex_res is kept, not refused
     assert big.largest_tex_res == 4096 and with_texel_density(big, train, gt.mesh).tex_res == 4096
+
+
+def test_material_command_follows_texel_px(tiny_capture, train, tmp_path, capsys):
+    """`relight material` with `texel_px` in its TOML writes textures of the side the bound asks for."""
+    import json
+
+    from cli.main import main
+    from relight.data.asset import load_asset
+    from relight.material.config import MaterialConfig
+    from relight.material.fit import with_texel_density
+
+    cfg = tmp_path / "t.toml"
+    cfg.write_text("iterations = 2\nspp = 2\ntex_res = 16\nenv_width = 16\nlevels = 1\nlevel_split = [1.0]\n"
+                   "texel_px = 0.5\nmax_tex_res = 256\n")
+    with pytest.raises(SystemExit) as e:
+        main(["material", str(tiny_capture), "--mesh", str(tiny_capture / "gt/mesh.obj"), "-o", str(tmp_path / "a"),
+              "--config", str(cfg), "-q", "--device", "cpu"])
+    assert e.value.code == 0, capsys.readouterr().err
+    asset = load_asset(tmp_path / "a")
+    side = asset.albedo.shape[0]
+    want = with_texel_density(MaterialConfig(tex_res=16, levels=1, level_split=[1.0], texel_px=0.5, max_tex_res=256),
+                              train, asset.mesh).tex_res
+    assert side == want > 16
+    assert json.loads((tmp_path / "a" / "asset.json").read_text())["info"]["config"]["tex_res"] == side
