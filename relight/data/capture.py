@@ -123,18 +123,19 @@ class Capture:
         stage trains on."""
         h, w = self.resolution
         hs, ws = max(1, h // factor), max(1, w // factor)
+        drop = {"gt": None, "relit": {}, "reference_spp": None}  # evaluation data: not trained on
         if isinstance(self.images, ViewArray):
             if factor == 1 and isinstance(self.images.store, PackedViews):
-                return replace(self, gt=None, relit={}, reference_spp=None)
+                return replace(self, **drop)
             imgs, masks = pack_resized(self.images, hs, ws, crop=(hs * factor, ws * factor))
             return replace(self, cameras=[c.downscaled(factor) for c in self.cameras], images=imgs, masks=masks,
-                           gt=None, relit={}, reference_spp=None)
+                           **drop)
         if factor == 1:
-            return replace(self, gt=None, relit={}, reference_spp=None)
+            return replace(self, **drop)
         imgs = np.stack([resize_area(im[: hs * factor, : ws * factor], hs, ws) for im in self.images])
         masks = np.stack([resize_area(m[: hs * factor, : ws * factor, None], hs, ws)[..., 0] for m in self.masks])
         return replace(self, cameras=[c.downscaled(factor) for c in self.cameras], images=imgs, masks=masks,
-                       gt=None, relit={}, reference_spp=None)
+                       **drop)
 
     def subset(self, idx) -> Capture:
         """The views at indices ``idx`` (GT and relit views follow)."""

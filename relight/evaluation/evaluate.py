@@ -132,19 +132,23 @@ def covered_pixels(aov: list[dict[str, np.ndarray]], masks: np.ndarray) -> np.nd
     return (np.asarray(masks) > 0.5) & np.stack([a["hit"] > 0 for a in aov])
 
 
-def albedo_aligned(asset: Asset, aov: list[dict[str, np.ndarray]], test: Capture) -> tuple[np.ndarray, Asset]:
+def albedo_aligned(asset: Asset, albedo: np.ndarray, gt_albedo: np.ndarray,
+                   covered: np.ndarray) -> tuple[np.ndarray, Asset]:
     """(per-channel scale (3,), ``asset`` with its albedo texture times that scale, clipped to [0, 1]):
-    the least-squares scale of the albedo seen in ``aov`` (:func:`relight.render.mitsuba.surface_aovs`
-    of each test view) onto the test split's GT albedo over :func:`covered_pixels` — albedo is
-    recoverable only up to the light's scale, so it is scored, and relit, after this alignment."""
-    s = channel_scale(np.stack([a["albedo"] for a in aov]), test.gt.albedo, covered_pixels(aov, test.masks))
+    the least-squares scale of the albedo the test views see (``albedo`` (N, H, W, 3), from
+    :func:`relight.render.mitsuba.surface_aovs`) onto ``gt_albedo`` over the ``covered`` pixels
+    (:func:`covered_pixels`) — albedo is recoverable only up to the light's scale, so it is
+    scored, and relit, after this alignment."""
+    s = channel_scale(albedo, gt_albedo, covered)
     return s, replace(asset, albedo=np.clip(asset.albedo * s, 0, 1).astype(np.float32))
 
 
 def aligned_asset(asset: Asset, test: Capture, backend: Backend, max_depth: int | None = None) -> Asset:
     """``asset`` with its albedo aligned to the test split's GT as :func:`evaluate` relights it."""
     scene = build_scene(backend, asset, max_depth or test.max_depth or EVAL_DEPTH)
-    return albedo_aligned(asset, [surface_aovs(backend, scene, asset, c) for c in test.cameras], test)[1]
+    aov = [surface_aovs(backend, scene, asset, c) for c in test.cameras]
+    return albedo_aligned(asset, np.stack([a["albedo"] for a in aov]), test.gt.albedo,
+                          covered_pixels(aov, test.masks))[1]
 
 
 def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_SPP, max_depth: int | None = None,
@@ -182,8 +186,9 @@ def evaluate(asset: Asset, test: Capture, backend: Backend, *, spp: int = EVAL_S
     both = covered_pixels(aov, test.masks)
     if gt.normals is not None:
         res = replace(res, normal_mae=normal_mae(np.stack([a["normals"] for a in aov]), gt.normals, both))
-    s, aligned = albedo_aligned(asset, aov, test)
-    alb_al = np.clip(np.stack([a["albedo"] for a in aov]) * s, 0, 1)
+    alb = np.stack([a["albedo"] for a in aov])
+    s, aligned = albedo_aligned(asset, alb, gt.albedo, both)
+    alb_al = np.clip(alb * s, 0, 1)
     res = replace(res, albedo_psnr=psnr(alb_al, gt.albedo, both), albedo_ssim=ssim(alb_al, gt.albedo, both),
                   albedo_scale=[float(x) for x in s])
     if gt.roughness is not None:
