@@ -166,7 +166,8 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
            "date": time.strftime("%Y-%m-%d"), "albedo_psnr": ev["albedo_psnr"],
            "relight_psnr_mean": ev["relight_psnr_mean"], "relight_psnr": ev["relight_psnr"],
            "roughness_mae": ev["roughness_mae"], "metallic_mae": ev.get("metallic_mae"),
-           "normal_mae": ev.get("normal_mae"), "seconds": round(seconds, 1), "regions": error_regions(asset, splits.test, backend)}
+           "normal_mae": ev.get("normal_mae"), "seconds": round(seconds, 1), "regions": error_regions(asset, splits.test, backend),
+           **({"albedo_detail": asset.info["albedo_detail"]} if "albedo_detail" in asset.info else {})}
     append_row(OUT.with_suffix(".jsonl"), row)
     return row
 

@@ -42,6 +42,25 @@ class MaterialConfig:
     max_tex_res: int = 2048
     """Upper bound of the resolution ``texel_px`` may raise the textures to (memory: ~120 bytes
     a texel while fitting); a larger ``tex_res`` is kept as it is."""
+    albedo_detail_res: int = 0
+    """Side of a second albedo parameter (0 = off, else at least ``tex_res``): a finer residual
+    added to the ``tex_res`` albedo bilinearly upsampled (:mod:`relight.material.albedo`), shrunk
+    towards zero by ``albedo_detail_shrink``; roughness and metallic stay at ``tex_res``, and the
+    albedo's priors (TV, palette) act on the sum. With ``texel_px`` it is this residual's side,
+    not ``tex_res``, that is raised (from this value up). Measured with ``texel_px = 0.5`` on the
+    suite's reconstructed meshes (albedo / relight dB, roughness MAE; results/README.md, session
+    28): knot 21.81 / 27.65, 0.103 (the whole texture at 1024²: 22.08 / 27.60, 0.138; 512²:
+    20.55 / 26.96, 0.106); blob 27.14 / 27.63, 0.082 (832²: 27.01 / 27.56, 0.093; 512²: 27.71 /
+    27.80, 0.077): the edges of ``texel_px`` at nearly the roughness of the coarse texture, and
+    smooth albedo still loses 0.6 dB. An option for edge-rich albedo, like ``texel_px``."""
+    albedo_detail_shrink: float = 0.25
+    """Soft threshold applied to ``albedo_detail`` after every step, as a share of that step's
+    albedo learning rate (:func:`relight.material.albedo.shrink`, an L1 prior's proximal step): a
+    residual texel whose gradient keeps its sign moves by up to ``lr`` a step and survives it, one
+    driven by Monte Carlo noise moves by ~0.2 ``lr`` and stays at zero. 0.5 (measured while the priors
+    still acted on the coarse texture only) left the residual all but empty (0.7 % of the knot's
+    texels; 20.71 dB, as without one); 0 lets it hold noise on smooth albedo (blob 26.79 dB
+    against 27.14 at 0.25)."""
     env_width: int = 64
     """Final envmap width (height = width / 2)."""
     image_res: int = 1024
@@ -205,6 +224,8 @@ class MaterialConfig:
             raise ValueError(f"shared_warmup is out of range ({self.shared_warmup})")
         if self.view_gains not in ("auto", "off", "exposure", "exposure_wb"):
             raise ValueError(f"view_gains must be auto, off, exposure or exposure_wb, got '{self.view_gains}'")
+        if self.albedo_detail_res and not self.tex_res <= self.albedo_detail_res <= 8192:
+            raise ValueError(f"albedo_detail_res must be 0 or in [tex_res, 8192], got {self.albedo_detail_res}")
         if self.env_detail_width and not self.env_width < self.env_detail_width <= 8192:
             raise ValueError(f"env_detail_width must be 0 or in (env_width, 8192], got {self.env_detail_width}")
         if not 0 <= self.env_multiscale <= 8:
@@ -219,15 +240,16 @@ class MaterialConfig:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
         for k in ("lr_albedo", "lr_roughness", "lr_env", "tv_albedo", "tv_roughness", "tv_env", "tv_env_chroma",
-                  "white_balance", "palette_albedo", "lr_env_detail", "env_detail_l1"):
+                  "white_balance", "palette_albedo", "lr_env_detail", "env_detail_l1", "albedo_detail_shrink"):
             if getattr(self, k) < 0:
                 raise ValueError(f"{k} must be >= 0")
 
     @property
     def largest_tex_res(self) -> int:
         """The largest texture side this configuration may fit (with ``texel_px``: ``max_tex_res``,
-        or ``tex_res`` when that is larger, since the side is only ever raised)."""
-        return max(self.tex_res, self.max_tex_res) if self.texel_px > 0 else self.tex_res
+        or the side it raises when that is larger, since a side is only ever raised)."""
+        least = max(self.tex_res, self.albedo_detail_res)
+        return max(least, self.max_tex_res) if self.texel_px > 0 else least
 
     def finest_factor(self, height: int, width: int) -> int:
         """Integer downscale of a ``height`` x ``width`` capture at the finest level (:attr:`image_res`)."""

@@ -36,6 +36,14 @@ import numpy as np
 from relight.data.asset import Asset
 from relight.data.capture import Capture
 from relight.data.mesh import Mesh
+from relight.material.albedo import (
+    DETAIL,
+    albedo_of,
+    project_detail,
+    resolve_into,
+    shrink,
+    split_gradient,
+)
 from relight.material.config import MaterialConfig
 from relight.material.losses import (
     latlong_weights,
@@ -98,22 +106,31 @@ def _project(p: dict[str, np.ndarray], cfg: MaterialConfig) -> None:
     np.clip(p["log_env"], -12.0, 12.0, out=p["log_env"])
     if "env_detail" in p:
         np.clip(p["env_detail"], -12.0, 12.0, out=p["env_detail"])
+    project_detail(p)
 
 
 def regularize(p: dict[str, np.ndarray], grads: dict[str, np.ndarray], cfg: MaterialConfig,
                albedo_mask: np.ndarray | None = None) -> float:
     """Add the weighted regularizer gradients to ``grads`` in place; return their total value.
 
-    ``albedo_mask`` (H, W) bool: texels in use (:func:`relight.material.uv.uv_coverage`); the palette
-    prior acts only when it is given."""
+    The albedo's priors (palette, TV) act on the albedo rendered (:func:`relight.material.albedo.albedo_of`),
+    their gradients split between its parameters; ``albedo_mask`` (H, W) bool, at that albedo's side:
+    texels in use (:func:`relight.material.uv.uv_coverage`); the palette prior acts only when it is given."""
     value = 0.0
-    if cfg.palette_albedo > 0 and albedo_mask is not None and albedo_mask.shape == p["albedo"].shape[:2]:
-        centers = palette_centers(p["albedo"], albedo_mask, cfg.palette_size, cfg.seed)
-        v, g = palette_l1(p["albedo"], albedo_mask, centers)
-        grads["albedo"] += cfg.palette_albedo * g
+    albedo = albedo_of(p)  # the albedo priors act on the albedo rendered, through both its parameters
+    if cfg.palette_albedo > 0 and albedo_mask is not None and albedo_mask.shape == albedo.shape[:2]:
+        centers = palette_centers(albedo, albedo_mask, cfg.palette_size, cfg.seed)
+        v, g = palette_l1(albedo, albedo_mask, centers)
+        for k, gk in split_gradient(g, p).items():
+            grads[k] += cfg.palette_albedo * gk
         value += cfg.palette_albedo * v
     tv = tv_l1 if cfg.tv_norm == "l1" else tv_l2
-    terms = [("albedo", cfg.tv_albedo, lambda x: tv(x)), ("roughness", cfg.tv_roughness, lambda x: tv(x)),
+    if cfg.tv_albedo > 0:
+        v, g = tv(albedo)
+        for k, gk in split_gradient(g, p).items():
+            grads[k] += cfg.tv_albedo * gk
+        value += cfg.tv_albedo * v
+    terms = [("roughness", cfg.tv_roughness, lambda x: tv(x)),
              ("log_env", cfg.tv_env, lambda x: tv_l2(x, wrap_x=True)), ("log_env", cfg.tv_env_chroma, tv_chroma),
              ("log_env", cfg.white_balance, lambda x: white_balance(x, latlong_weights(*x.shape[:2]))),
              ("env_detail", cfg.env_detail_l1, solid_angle_l1)]  # the light's residual, when there is one
@@ -135,7 +152,7 @@ class _MaterialFit:
         self.capture, self.mesh, self.cfg, self.backend, self.inputs = capture, mesh, cfg, backend, inputs
         self.state, self.prob = state, prob
         self.frozen = {k for k, on in (("albedo", cfg.fit_albedo), ("roughness", cfg.fit_roughness),
-                                       ("metallic", cfg.fit_roughness), ("log_env", cfg.fit_envmap),
+                                       ("metallic", cfg.fit_roughness), ("log_env", cfg.fit_envmap), (DETAIL, cfg.fit_albedo),
                                        ("env_detail", cfg.fit_envmap)) if not on}
         self.refine_steps = {int(round(x * cfg.iterations)) for x in cfg.refine_at}
         self.coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
@@ -150,8 +167,9 @@ class _MaterialFit:
             cur, _ = refine_albedo(compensated(self.prob.level_capture, state.log_ratios),
                                    params_to_asset(state.params, mesh), self.backend,
                                    passes=1, seed=cfg.seed + step, **_refine_settings(cfg))
-            state.params["albedo"] = cur.albedo
+            resolve_into(state.params, cur.albedo)
             state.adam.reset("albedo")
+            state.adam.reset(DETAIL)
         views = rng.choice(len(self.capture), size=min(cfg.batch_views, len(self.capture)), replace=False)
         warm = step < cfg.shared_warmup * cfg.iterations
         # gains wait for the warm-up: a uniform first light would make them absorb its shading
@@ -159,7 +177,8 @@ class _MaterialFit:
         palette = cfg.palette_albedo > 0 and not warm and step < _palette_end(cfg)
         if cfg.palette_albedo > 0 and step == _palette_end(cfg):
             state.adam.reset("albedo")  # moments sized by the prior's pull would slow the data's
-        tr = state.params["albedo"].shape[0]
+            state.adam.reset(DETAIL)
+        tr = state.params.get(DETAIL, state.params["albedo"]).shape[0]  # the side of the albedo rendered
         if palette and tr not in self.coverage:
             self.coverage[tr] = uv_coverage(mesh, tr)
         value += regularize(state.params, grads, cfg, self.coverage[tr] if palette else None)
@@ -171,7 +190,10 @@ class _MaterialFit:
             for k in ("albedo", "roughness", "metallic"):
                 if k in grads:
                     grads[k][:] = grads[k].mean((0, 1), keepdims=True)
+            grads.pop(DETAIL, None)  # spatially constant albedo: no residual yet
         state.adam.step(state.params, grads, lr_scale)
+        if DETAIL in grads:  # the albedo residual's L1 prior, as a proximal step
+            shrink(state.params[DETAIL], cfg.albedo_detail_shrink * cfg.lr_albedo * lr_scale)
         _project(state.params, cfg)
         state.step = step + 1
         if state.step > (1 - cfg.average_last) * cfg.iterations:
@@ -186,15 +208,17 @@ class _MaterialFit:
 
 
 def with_texel_density(cfg: MaterialConfig, capture: Capture, mesh: Mesh) -> MaterialConfig:
-    """``cfg`` with ``tex_res`` raised per ``texel_px`` (:func:`relight.material.uv.texture_side`)
-    for ``mesh``'s atlas seen in ``capture`` at the finest level; unchanged when ``texel_px`` is 0.
+    """``cfg`` with ``tex_res`` (or, when set, ``albedo_detail_res``) raised per ``texel_px``
+    (:func:`relight.material.uv.texture_side`) for ``mesh``'s atlas seen in ``capture`` at the
+    finest level; unchanged when ``texel_px`` is 0.
     The side stays a multiple of 16 texels at the coarsest level."""
     if cfg.texel_px <= 0:
         return cfg
     f = cfg.finest_factor(*capture.resolution)
     cams = [c.downscaled(f) for c in capture.cameras] if f > 1 else capture.cameras
-    side = texture_side(mesh, cams, cfg.texel_px, cfg.tex_res, cfg.largest_tex_res, 16 * 2 ** (cfg.levels - 1))
-    return replace(cfg, tex_res=side)
+    key = "albedo_detail_res" if cfg.albedo_detail_res else "tex_res"  # with a residual, only its side
+    side = texture_side(mesh, cams, cfg.texel_px, getattr(cfg, key), cfg.largest_tex_res, 16 * 2 ** (cfg.levels - 1))
+    return replace(cfg, **{key: side})
 
 
 def fit_material(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, *,
@@ -214,10 +238,13 @@ def fit_material(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Bac
     rep = reporter or Reporter()
     if mesh.uvs is None:
         raise RelightError("mesh has no UVs", fix="unwrap it first (relight.material.uv.unwrap)")
-    side = cfg.tex_res
+    before = cfg
     cfg = with_texel_density(cfg, capture, mesh)
-    if cfg.tex_res != side:
-        rep.log(f"textures {cfg.tex_res}² (texels at most {cfg.texel_px:g} px wide; tex_res {side})")
+    if cfg.tex_res != before.tex_res:
+        rep.log(f"textures {cfg.tex_res}² (texels at most {cfg.texel_px:g} px wide; tex_res {before.tex_res})")
+    if cfg.albedo_detail_res != before.albedo_detail_res:
+        rep.log(f"albedo residual {cfg.albedo_detail_res}² over the {cfg.tex_res}² textures "
+                f"(texels at most {cfg.texel_px:g} px wide)")
     state = load_checkpoint(checkpoint_dir, cfg, inputs) if resume and checkpoint_dir else init_state(cfg, init)
     schedule = Schedule.of(cfg)
     resample_to_level(state, cfg, schedule.level(state.step))
@@ -266,6 +293,10 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
     info = {"stage": "material", "config": to_dict(cfg), "seconds": round(total, 2),
             "seconds_per_step": round(sps, 4), "primal_render_seconds": round(primal, 4),
             "final_loss": state.losses[-1] if state.losses else None, **refine_info}
+    if DETAIL in state.params:  # how much of the albedo the residual holds at the last step
+        d = state.params[DETAIL]
+        info["albedo_detail"] = {"side": d.shape[0], "nonzero_share": round(float((d != 0).any(-1).mean()), 4),
+                                 "rms": round(float(np.sqrt(np.square(d).mean())), 5)}
     if state.log_ratios is not None:
         info["view_gains"] = {"mode": gain_mode(cfg, capture),
                               "per_view": {n: np.round(np.exp(g), 4).tolist() for n, g in

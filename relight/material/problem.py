@@ -11,6 +11,7 @@ from relight.data.asset import Asset
 from relight.data.capture import Capture
 from relight.data.mesh import Mesh
 from relight.data.views import ViewArray
+from relight.material import albedo as albedo_split
 from relight.material.config import MaterialConfig
 from relight.material.light import light_log, split_gradient
 from relight.material.losses import log_l1, relative_l2, relative_weight
@@ -86,7 +87,7 @@ class RenderProblem:
                  init: dict[str, np.ndarray], log_ratios: np.ndarray | None = None):
         mi = backend.mitsuba()
         self.mi, self.cfg = mi, cfg
-        asset = Asset(mesh, init["albedo"], init["roughness"][..., 0], np.exp(light_log(init)),
+        asset = Asset(mesh, albedo_split.albedo_of(init), init["roughness"][..., 0], np.exp(light_log(init)),
                       init["metallic"][..., 0] if "metallic" in init else None)
         self.scene = build_scene(backend, asset, cfg.max_depth, integrator="prb")
         self.params = mi.traverse(self.scene)
@@ -121,11 +122,13 @@ class RenderProblem:
 
     def _assign(self, p: dict[str, np.ndarray]) -> dict:
         """Set the scene's parameters from ``p``; returns the gradient-enabled tensors, the light's
-        (:func:`relight.material.light.light_log`, the sum of its parameters) under ``log_env``."""
+        (:func:`relight.material.light.light_log`, the sum of its parameters) under ``log_env``, the
+        albedo's (:func:`relight.material.albedo.albedo_of`) under ``albedo``."""
         import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
 
         mi, handles = self.mi, {}
-        p = {k: v for k, v in p.items() if k != "env_detail"} | {"log_env": light_log(p)}
+        p = ({k: v for k, v in p.items() if k not in ("env_detail", albedo_split.DETAIL)}
+             | {"log_env": light_log(p), "albedo": albedo_split.albedo_of(p)})
         for k, v in p.items():
             t = mi.TensorXf(np.ascontiguousarray(v))
             dr.enable_grad(t)
@@ -183,7 +186,8 @@ class RenderProblem:
             for v, img in zip(views, renders, strict=True):
                 update_ratios(self.log_ratios, int(v), np.array(img), lc.images[v], lc.masks[v], self.gain_mode)
         grads = {k: np.array(dr.grad(h)).reshape(tuple(h.shape)) for k, h in handles.items()}
-        grads.update(split_gradient(grads.pop("log_env"), p))
         for g in grads.values():
             np.nan_to_num(g, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        grads.update(split_gradient(grads.pop("log_env"), p))
+        grads.update(albedo_split.split_gradient(grads.pop("albedo"), p))
         return float(np.asarray(loss).ravel()[0]), grads

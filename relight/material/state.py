@@ -17,6 +17,7 @@ import numpy as np
 from relight.data.asset import Asset
 from relight.data.images import resize_area
 from relight.data.mesh import Mesh
+from relight.material.albedo import DETAIL, albedo_of
 from relight.material.config import MaterialConfig
 from relight.material.light import light_log, upsample
 from relight.material.optim import Adam
@@ -46,9 +47,11 @@ class MaterialState:
         The envmap is averaged as radiance, not log radiance: the mean of ``log_env`` is the
         *geometric* mean, biased dark for a jittering light (the asset rendered 11-19 % dark on spot).
         It is the light rendered (:func:`relight.material.light.light_log`) that is averaged, kept
-        under ``log_env``."""
-        cur = {k: v for k, v in self.params.items() if k not in ("log_env", "env_detail")}
+        under ``log_env``, and likewise the albedo rendered (:func:`relight.material.albedo.albedo_of`)
+        under ``albedo``."""
+        cur = {k: v for k, v in self.params.items() if k not in ("log_env", "env_detail", DETAIL)}
         cur["log_env"] = np.exp(light_log(self.params))
+        cur["albedo"] = albedo_of(self.params)
         if any(self.avg.get(k, v).shape != v.shape for k, v in cur.items()):
             self.avg, self.avg_count = {}, 0
         self.avg_count += 1
@@ -83,6 +86,9 @@ def _shapes(cfg: MaterialConfig, level: int) -> dict[str, tuple[int, int]]:
     if cfg.env_detail_width:
         dw = max(16, cfg.env_detail_width // 2 ** (cfg.levels - 1 - level))
         out["env_detail"] = (dw // 2, dw)
+    if cfg.albedo_detail_res:
+        ds = max(4, cfg.albedo_detail_res // 2 ** (cfg.levels - 1 - level))
+        out[DETAIL] = (ds, ds)
     return out
 
 
@@ -97,6 +103,8 @@ def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
     detail = _shapes(cfg, 0).get("env_detail")  # (height, width) of the light's residual, if any
     if detail:
         p["env_detail"] = np.zeros((*detail, 3), np.float32)
+    if DETAIL in _shapes(cfg, 0):  # the albedo's residual starts at zero (also from ``init``)
+        p[DETAIL] = np.zeros((*_shapes(cfg, 0)[DETAIL], 3), np.float32)
     if init is not None:
         p["albedo"] = resize_area(init.albedo, tr, tr)
         p["roughness"] = resize_area(init.roughness[..., None], tr, tr)
@@ -108,8 +116,9 @@ def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
             p["metallic"] = resize_area(init.metallic[..., None], tr, tr)
         p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in p.items()}
     lrs = {"albedo": cfg.lr_albedo, "roughness": cfg.lr_roughness, "log_env": cfg.lr_env, "metallic": cfg.lr_roughness,
-           "env_detail": cfg.lr_env_detail}
-    return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic"), floors={"log_env": cfg.env_step_floor}))
+           "env_detail": cfg.lr_env_detail, DETAIL: cfg.lr_albedo}
+    return MaterialState(p, Adam(lrs, masked=("albedo", "roughness", "metallic", DETAIL),
+                                 floors={"log_env": cfg.env_step_floor}))
 
 
 def resample_to_level(state: MaterialState, cfg: MaterialConfig, level: int) -> None:
@@ -128,7 +137,7 @@ def state_to_asset(state: MaterialState, mesh: Mesh, info: dict | None = None) -
 
 
 def params_to_asset(p: dict[str, np.ndarray], mesh: Mesh, info: dict | None = None) -> Asset:
-    return Asset(mesh, p["albedo"].copy(), p["roughness"][..., 0].copy(), np.exp(light_log(p)).astype(np.float32),
+    return Asset(mesh, np.array(albedo_of(p), np.float32), p["roughness"][..., 0].copy(), np.exp(light_log(p)).astype(np.float32),
                  p["metallic"][..., 0].copy() if "metallic" in p else None, 0.0, info or {})
 
 
