@@ -196,6 +196,8 @@ def markdown(rows: list[dict]) -> str:
             what += f", from {r['init_from']}"
         if set(r["overrides"]) - known:
             what, gone = what + " ‡", True
+        if r.get("note"):  # what the overrides do not say (code of the time)
+            what += f" ({r['note']})"
         reg = [f"{g['psnr']:.1f} ({100 * g['share']:.0f} %)" for g in r["regions"].values()]
         lo = min(r["relight_psnr"].values())
         src = f" ({Path(r['mesh_from']).name})" if r.get("mesh_from") else ""
