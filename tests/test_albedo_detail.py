@@ -145,3 +145,17 @@ def test_resume_with_a_residual_continues_exactly(train, gt, cpu_backend, tmp_pa
     np.testing.assert_array_equal(resumed.asset.albedo, full.asset.albedo)
     assert resumed.losses == full.losses
     assert full.asset.info["albedo_detail"]["side"] == 32
+
+
+def test_init_from_an_asset_keeps_its_fine_albedo(gt):
+    """Started from an asset, the coarse texture and the residual together render that asset's
+    albedo at the residual's side (the residual is not dropped to zero)."""
+    from relight.data.images import resize_area
+    from relight.material.config import MaterialConfig
+    from relight.material.state import init_state
+
+    cfg = MaterialConfig(tex_res=16, albedo_detail_res=64, levels=1, level_split=[1.0])
+    st = init_state(cfg, gt)
+    want = np.clip(resize_area(gt.albedo, 64, 64), 0, 1)
+    assert st.params[DETAIL].shape == (64, 64, 3) and st.params["albedo"].shape == (16, 16, 3)
+    assert np.abs(albedo_of(st.params) - want).max() < 1e-5

@@ -101,7 +101,8 @@ def shrink(x: np.ndarray, threshold: float) -> None:
     Under Adam an L1 *gradient* fails for a residual: Adam divides each texel's step by its
     gradient's RMS, so where Monte Carlo noise dominates the gradient, a prior weaker than the
     noise barely moves the texel, which random-walks by ~0.2 ``lr`` a step (with the prior as
-    a gradient the blob's smooth albedo fell from 27.7 to 25.2 dB; results/README.md, session 28). A texel whose gradient keeps one
-    sign steps ~``lr`` a step, one whose gradient is noise ~0.2 ``lr`` (EMA of zero-mean noise over
-    its RMS): a threshold between the two keeps the second at zero and lets the first move."""
+    a gradient the blob's smooth albedo fell from 27.7 to 25.2 dB; results/README.md, session
+    28). A texel whose gradient keeps one sign steps ~``lr`` a step, one whose gradient is noise
+    ~0.2 ``lr`` (EMA of zero-mean noise over its RMS): a threshold between the two keeps the
+    second at zero and lets the first move."""
     np.copyto(x, np.sign(x) * np.maximum(np.abs(x) - threshold, 0.0))

@@ -17,7 +17,7 @@ import numpy as np
 from relight.data.asset import Asset
 from relight.data.images import resize_area
 from relight.data.mesh import Mesh
-from relight.material.albedo import DETAIL, albedo_of
+from relight.material.albedo import DETAIL, albedo_of, resolve_into
 from relight.material.config import MaterialConfig
 from relight.material.light import light_log, upsample
 from relight.material.optim import Adam
@@ -103,7 +103,7 @@ def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
     detail = _shapes(cfg, 0).get("env_detail")  # (height, width) of the light's residual, if any
     if detail:
         p["env_detail"] = np.zeros((*detail, 3), np.float32)
-    if DETAIL in _shapes(cfg, 0):  # the albedo's residual starts at zero (also from ``init``)
+    if DETAIL in _shapes(cfg, 0):  # the albedo's residual starts at zero
         p[DETAIL] = np.zeros((*_shapes(cfg, 0)[DETAIL], 3), np.float32)
     if init is not None:
         p["albedo"] = resize_area(init.albedo, tr, tr)
@@ -112,6 +112,8 @@ def init_state(cfg: MaterialConfig, init: Asset | None = None) -> MaterialState:
         if detail:  # what the coarse light misses of init's light, at the residual's width
             fine = np.log(np.maximum(resize_area(init.envmap, *detail), 1e-6))
             p["env_detail"] = fine - upsample(p["log_env"], detail)
+        if DETAIL in p:  # what the coarse texture misses of init's albedo, at the residual's side
+            resolve_into(p, resize_area(init.albedo, *p[DETAIL].shape[:2]))
         if cfg.metallic and init.metallic is not None:
             p["metallic"] = resize_area(init.metallic[..., None], tr, tr)
         p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in p.items()}
