@@ -51,8 +51,9 @@ class MaterialConfig:
     suite's reconstructed meshes (albedo / relight dB, roughness MAE; results/README.md, session
     28): knot 21.81 / 27.65, 0.103 (the whole texture at 1024²: 22.08 / 27.60, 0.138; 512²:
     20.55 / 26.96, 0.106); blob 27.14 / 27.63, 0.082 (832²: 27.01 / 27.56, 0.093; 512²: 27.71 /
-    27.80, 0.077): the edges of ``texel_px`` at nearly the roughness of the coarse texture, and
-    smooth albedo still loses 0.6 dB. An option for edge-rich albedo, like ``texel_px``."""
+    27.80, 0.077); vase 24.10 / 28.07, 0.230 (24.28 / 27.96, 0.254; 24.52 / 28.13, 0.230): the
+    edges of ``texel_px`` at nearly the roughness of the coarse texture, and smooth albedo still
+    loses 0.4-0.6 dB. An option for edge-rich albedo, like ``texel_px``."""
     albedo_detail_shrink: float = 0.25
     """Soft threshold applied to ``albedo_detail`` after every step, as a share of that step's
     albedo learning rate (:func:`relight.material.albedo.shrink`, an L1 prior's proximal step): a
