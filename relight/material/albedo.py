@@ -21,36 +21,22 @@ bitmap lookup does; the upsampling samples the coarse texture bilinearly at the 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from relight.data.images import resize_area
-from relight.material.light import upsample_matrix
+from relight.material.light import upsample, upsample_adjoint
 
 DETAIL = "albedo_detail"
 
 
-def _matrix(n_out: int, n_in: int) -> sp.csr_matrix:
-    """Sparse (n_out, n_in) bilinear interpolation along one wrapping axis (two taps a row)."""
-    return sp.csr_matrix(upsample_matrix(n_out, n_in, wrap=True).astype(np.float32))
-
-
 def upsample_texture(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """``x`` (h, w, C) bilinearly resampled to ``shape`` (H, W), both axes wrapping; float32."""
-    h, w, c = x.shape
-    my, mx = _matrix(shape[0], h), _matrix(shape[1], w)
-    rows = (my @ x.reshape(h, w * c)).reshape(shape[0], w, c)  # (H, w, C)
-    cols = mx @ rows.transpose(1, 0, 2).reshape(w, shape[0] * c)  # (W, H * C)
-    return np.ascontiguousarray(cols.reshape(shape[1], shape[0], c).transpose(1, 0, 2), dtype=np.float32)
+    return upsample(x, shape, wrap_rows=True)
 
 
 def upsample_texture_adjoint(g: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The transpose of :func:`upsample_texture` applied to a fine gradient ``g`` (H, W, C): the
     gradient with respect to the coarse texture of shape ``shape`` (h, w)."""
-    hh, ww, c = g.shape
-    my, mx = _matrix(hh, shape[0]), _matrix(ww, shape[1])
-    rows = (my.T @ g.reshape(hh, ww * c)).reshape(shape[0], ww, c)  # (h, W, C)
-    cols = mx.T @ rows.transpose(1, 0, 2).reshape(ww, shape[0] * c)  # (w, h * C)
-    return np.ascontiguousarray(cols.reshape(shape[1], shape[0], c).transpose(1, 0, 2), dtype=np.float32)
+    return upsample_adjoint(g, shape, wrap_rows=True)
 
 
 def albedo_of(p: dict[str, np.ndarray]) -> np.ndarray:

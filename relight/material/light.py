@@ -30,19 +30,31 @@ def upsample_matrix(n_out: int, n_in: int, wrap: bool) -> np.ndarray:
     return m
 
 
-def upsample(log_env: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``log_env`` (h, w, C) bilinearly resampled to ``shape`` (H, W), float32."""
-    uy = upsample_matrix(shape[0], log_env.shape[0], wrap=False)
-    ux = upsample_matrix(shape[1], log_env.shape[1], wrap=True)
-    return np.einsum("Yy,yxc,Xx->YXc", uy, log_env, ux, optimize=True).astype(np.float32)
+def _sparse(n_out: int, n_in: int, wrap: bool):
+    """:func:`upsample_matrix` as a sparse matrix (two taps a row: textures of 1024² and more)."""
+    import scipy.sparse as sp
+
+    return sp.csr_matrix(upsample_matrix(n_out, n_in, wrap))
 
 
-def upsample_adjoint(g: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _separable(x: np.ndarray, my, mx) -> np.ndarray:
+    """``my @ x @ mx.T`` applied to each channel of ``x`` (h, w, C), float32."""
+    h, w, c = x.shape
+    rows = (my @ x.reshape(h, w * c)).reshape(my.shape[0], w, c)
+    cols = mx @ rows.transpose(1, 0, 2).reshape(w, my.shape[0] * c)
+    return np.ascontiguousarray(cols.reshape(mx.shape[0], my.shape[0], c).transpose(1, 0, 2), dtype=np.float32)
+
+
+def upsample(x: np.ndarray, shape: tuple[int, int], wrap_rows: bool = False) -> np.ndarray:
+    """``x`` (h, w, C) bilinearly resampled to ``shape`` (H, W), float32: columns wrap (azimuth),
+    rows are clamped (elevation) unless ``wrap_rows`` (a UV texture, :mod:`relight.material.albedo`)."""
+    return _separable(x, _sparse(shape[0], x.shape[0], wrap_rows), _sparse(shape[1], x.shape[1], True))
+
+
+def upsample_adjoint(g: np.ndarray, shape: tuple[int, int], wrap_rows: bool = False) -> np.ndarray:
     """The transpose of :func:`upsample` applied to a fine gradient ``g`` (H, W, C): the gradient
     with respect to the coarse map of shape ``shape`` (h, w)."""
-    uy = upsample_matrix(g.shape[0], shape[0], wrap=False)
-    ux = upsample_matrix(g.shape[1], shape[1], wrap=True)
-    return np.einsum("Yy,YXc,Xx->yxc", uy, g, ux, optimize=True).astype(np.float32)
+    return _separable(g, _sparse(g.shape[0], shape[0], wrap_rows).T, _sparse(g.shape[1], shape[1], True).T)
 
 
 def light_log(p: dict[str, np.ndarray]) -> np.ndarray:
