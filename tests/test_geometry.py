@@ -155,26 +155,6 @@ def test_remeshing_levels_resume_exactly(ellipsoid_capture, tmp_path):
     assert 1.5 * px < edge_lengths(full.mesh.vertices, full.mesh.faces).mean() < 2.5 * px
 
 
-def test_average_last_is_the_mean_of_the_last_iterates_and_resumes(ellipsoid_capture, tmp_path):
-    """``average_last``: the result is the mean of the positions after each averaged step (the
-    last share of the steps, last level only), and a run interrupted inside the averaging window
-    resumes to the same mesh."""
-    _, cap = ellipsoid_capture
-    base = dict(iterations=8, levels=2, level_split=[0.5, 0.5], image_res=32, batch_views=2, checkpoint_every=1,
-                max_faces=10_000)
-    init = _sphere(0.8, 2)
-    iterates = []
-    for stop in (5, 6, 7, 8):  # the positions after steps 5..8 (1-based): the last 50 % of 8 steps
-        iterates.append(fit_geometry(cap, GeometryConfig(**base), CpuRaster(), init=init, stop_at=stop).mesh.vertices)
-    cfg = GeometryConfig(**base, average_last=0.5)
-    full = fit_geometry(cap, cfg, CpuRaster(), init=init)
-    np.testing.assert_allclose(full.mesh.vertices, np.mean(iterates, 0), atol=1e-5)
-    assert np.abs(full.mesh.vertices - iterates[-1]).max() > 1e-4  # it is not the last iterate
-    fit_geometry(cap, cfg, CpuRaster(), init=init, checkpoint_dir=tmp_path, stop_at=6)
-    rest = fit_geometry(cap, cfg, CpuRaster(), checkpoint_dir=tmp_path, resume=True)
-    np.testing.assert_allclose(rest.mesh.vertices, full.mesh.vertices, atol=1e-5)
-
-
 def test_metrics_on_known_cases():
     a = _sphere(1.0, 3)
     assert chamfer(a, a, n=20000) < 0.003  # sampling noise only

@@ -58,12 +58,6 @@ class GeometryConfig:
     """Final step size as a fraction of ``lr`` (exponential decay over all steps; 1 = constant).
     On spot 0.1 was worse (normal MAE 4.86 -> 5.08 deg): the stage is still converging at the end
     (1600 steps: 4.65 deg), so decay costs more progress than it removes jitter."""
-    average_last: float = 0.0
-    """Share of all steps, at the end of the last level, over which the vertex positions are
-    averaged into the result (iterate averaging: each step sees ``batch_views`` random views, so
-    at a constant ``lr`` the last iterate jitters around the fit; 0 = the last step's positions).
-    An option, off by default: measured on one suite object and one outside object only
-    (results/README.md, session 29)."""
     lr_color: float = 2e-2
     w_mask: float = 1.0
     """Weight of the silhouette loss (mean squared coverage error)."""
@@ -93,8 +87,7 @@ class GeometryConfig:
                   ("levels", 1 <= self.levels <= 5), ("batch_views", self.batch_views >= 1),
                   ("image_res", 16 <= self.image_res <= 4096), ("max_faces", self.max_faces >= 100),
                   ("remesh_edge_px", 0 <= self.remesh_edge_px <= 100),
-                  ("lam", self.lam >= 0), ("lr", self.lr > 0), ("lr_decay", 0 < self.lr_decay <= 1),
-                  ("average_last", 0 <= self.average_last < 1), ("lr_color", self.lr_color >= 0),
+                  ("lam", self.lam >= 0), ("lr", self.lr > 0), ("lr_decay", 0 < self.lr_decay <= 1), ("lr_color", self.lr_color >= 0),
                   ("w_mask", self.w_mask >= 0), ("w_rgb", self.w_rgb >= 0),
                   ("photo_consistency", 0 <= self.photo_consistency <= 100),
                   ("consistency_warmup", self.consistency_warmup >= 0),

@@ -123,13 +123,6 @@ def _carry_consistency(old: GeometryState, new: GeometryState) -> None:
     new.steps = old.steps
 
 
-def averaged(step: int, level: int, cfg: GeometryConfig) -> bool:
-    """Whether step ``step`` (0-based, at ``level``) is one whose positions are averaged into the
-    result: the last ``average_last`` of all steps, within the last level (a level's mesh is
-    remeshed, so positions of different levels cannot be averaged)."""
-    return cfg.average_last > 0 and level == cfg.levels - 1 and step >= (1 - cfg.average_last) * cfg.iterations
-
-
 class _GeometryFit:
     """The geometry stage's side of :func:`relight.runtime.loop.run_loop`: its step and state."""
 
@@ -183,8 +176,6 @@ class _GeometryFit:
         st.opt_u.param_groups[0]["lr"] = cfg.lr * lr_scale
         st.opt_u.step()
         st.opt_c.step()
-        if averaged(step, self.level, cfg):
-            st.accumulate()
         return float(loss.detach())
 
     def progress(self) -> dict:
@@ -229,10 +220,6 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
     loop = run_loop(stage, Schedule.of(cfg), step=step, level=level, losses=losses, checkpoint_dir=checkpoint_dir,
                     stop_at=stop_at, reporter=rep)
     v, f, c = stage.st.numpy()
-    mean = stage.st.averaged_verts()
-    if mean is not None:
-        v = mean
-        rep.log(f"vertex positions averaged over the last {stage.st.u_count} steps")
     v = taubin(v, f, cfg.smooth_final)
     require_finite({"vertices": v, "colours": c}, "geometry",
                    "lower lr or raise lam in a --config TOML, and check the masks and camera poses")

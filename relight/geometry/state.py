@@ -45,9 +45,6 @@ class GeometryState:
         self.err = torch.zeros(len(verts), device=device)
         self.obs = torch.zeros(len(verts), device=device)
         self.steps = 0
-        self.u_sum = torch.zeros_like(self.u.detach())
-        """Sum of ``u`` over the steps averaged so far (:attr:`GeometryConfig.average_last`)."""
-        self.u_count = 0
 
     def photo_weights(self, cfg: GeometryConfig) -> torch.Tensor:
         """(V,) the vertices' photo-consistency weights now: all ones while the weighting is off or
@@ -57,20 +54,6 @@ class GeometryState:
 
     def verts(self) -> torch.Tensor:
         return self.solver.from_differential(self.u)
-
-    def accumulate(self) -> None:
-        """Add the current differential coordinates to the running sum of :meth:`averaged_verts`."""
-        with torch.no_grad():
-            self.u_sum += self.u.detach()
-        self.u_count += 1
-
-    def averaged_verts(self) -> np.ndarray | None:
-        """(V, 3) mean vertex positions over the accumulated steps (positions are linear in ``u``,
-        so this is one solve), or None when none were."""
-        if not self.u_count:
-            return None
-        with torch.no_grad():
-            return self.solver.from_differential(self.u_sum / self.u_count).cpu().numpy()
 
     def numpy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with torch.no_grad():
@@ -84,7 +67,7 @@ def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: 
     v, f, c = st.numpy()
     arrays = {"verts": v, "faces": f, "colors": c, "u": st.u.detach().cpu().numpy(),
               "c_raw": st.c.detach().cpu().numpy(), "pc_err": st.err.cpu().numpy(), "pc_obs": st.obs.cpu().numpy(),
-              "pc_steps": np.asarray(st.steps), "u_sum": st.u_sum.cpu().numpy(), "u_count": np.asarray(st.u_count)}
+              "pc_steps": np.asarray(st.steps)}
     for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
         for k, val in opt.state.get(param, {}).items():
             arrays[f"{name}/{k}"] = val.detach().cpu().numpy() if torch.is_tensor(val) else np.asarray(val)
@@ -128,10 +111,6 @@ def restore_state(st: GeometryState, ck: GeometryCheckpoint) -> None:
         st.err.copy_(torch.from_numpy(z["pc_err"]))
         st.obs.copy_(torch.from_numpy(z["pc_obs"]))
     st.steps = int(z["pc_steps"])
-    if "u_sum" in z:
-        with torch.no_grad():
-            st.u_sum.copy_(torch.from_numpy(z["u_sum"]))
-        st.u_count = int(z["u_count"])
     for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
         state = {}
         for key in [k.split("/", 1)[1] for k in z if k.startswith(name + "/")]:
