@@ -11,9 +11,9 @@ round is then cut again with that difference and the second round runs as in
 share of views >= 0.95) of the first and final masks, with and without it.
 
 Usage: .venv/bin/python bench/bench_table_consensus.py out/bench/photos_v2/spot [median | PERCENTILE ...]
-(SfM runs once into out/bench/table_consensus/SCENE and is cached there.)
+(SfM runs once into out/bench/table_consensus/SCENE and is cached there as sfm.npz + sfm.json.)
 """
-import pickle
+import json
 import sys
 import time
 from pathlib import Path
@@ -30,6 +30,7 @@ from relight.capture.hulls import iou
 from relight.capture.mask_config import MaskConfig
 from relight.capture.photos import read_photo
 from relight.capture.sfm import SfmConfig, run_sfm
+from relight.data.camera import Camera
 from relight.data.images import srgb_to_linear
 from relight.runtime.paths import read_json
 
@@ -38,15 +39,19 @@ ROOT = Path(__file__).resolve().parent.parent
 folder = Path(sys.argv[1])
 work = ROOT / "out/bench/table_consensus" / folder.name
 work.mkdir(parents=True, exist_ok=True)
-cache = work / "sfm.pkl"
+cache = work / "sfm.npz"
 if cache.exists():
-    names, cameras, points, image_dir = pickle.load(open(cache, "rb"))
+    z, meta = np.load(cache, allow_pickle=False), json.loads(cache.with_suffix(".json").read_text())
+    names, image_dir, points = meta["names"], meta["image_dir"], z["points"]
+    cameras = [Camera(*k, c2w) for k, c2w in zip(meta["intrinsics"], z["c2w"], strict=True)]
 else:
     photos = folder / "photos"
     r = run_sfm(photos, sorted(p.name for p in photos.glob("*.jpg")), work / "sfm", SfmConfig(),
                 log=lambda s: None)
-    names, cameras, points, image_dir = r.names, r.cameras, r.points, r.image_dir
-    pickle.dump((names, cameras, points, image_dir), open(cache, "wb"))
+    names, cameras, points, image_dir = r.names, r.cameras, r.points, str(r.image_dir)
+    np.savez(cache, points=points, c2w=np.stack([c.c2w for c in cameras]))
+    cache.with_suffix(".json").write_text(json.dumps({"names": names, "image_dir": image_dir, "intrinsics": [
+        [c.width, c.height, c.fx, c.fy, c.cx, c.cy] for c in cameras]}))
 
 lens = read_json(folder / "truth/photos.json")["lens"]
 images = [read_photo(Path(image_dir) / n) for n in names]
@@ -173,4 +178,4 @@ for stat in sys.argv[2:] or ["median"]:
     final1, _ = mk.refine_with_hull(imgs, [m.astype(bool) for m in first1], cams, centre, half, cfg, diff1)
     ious = score(f"final (table {stat})", final1)
     np.save(work / f"{stat}_ious.npy", ious)
-    pickle.dump((first1, final1, tdiff), open(work / f"{stat}.pkl", "wb"))
+    np.savez_compressed(work / f"{stat}.npz", first=np.stack(first1), final=np.stack(final1), tdiff=np.stack(tdiff))
