@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from bench_normal_smoothing import normal_mae_on
 from rows import append_row, rewrite_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,9 +77,6 @@ def normals_of(mesh, spec: str) -> np.ndarray:
 def run(obj: str, filters: list[str], suite: Path) -> dict:
     from relight.commands.common import load_splits
     from relight.data.asset import load_asset
-    from relight.evaluation.evaluate import covered_pixels
-    from relight.evaluation.metrics import normal_mae
-    from relight.render.mitsuba import build_scene, surface_aovs
     from relight.runtime.backend import select_backend
 
     backend = select_backend("cpu")
@@ -86,10 +84,7 @@ def run(obj: str, filters: list[str], suite: Path) -> dict:
     row = {"object": obj, "date": time.strftime("%Y-%m-%d"), "faces": int(len(fit.mesh.faces)), "normal_mae": {}}
     for spec in filters:
         asset = replace(fit, mesh=replace(fit.mesh, normals=normals_of(fit.mesh, spec)))
-        scene = build_scene(backend, asset, 2)
-        aov = [surface_aovs(backend, scene, asset, c) for c in splits.test.cameras]
-        hit = covered_pixels(aov, splits.test.masks)
-        row["normal_mae"][spec] = round(normal_mae(np.stack([a["normals"] for a in aov]), splits.test.gt.normals, hit), 3)
+        row["normal_mae"][spec] = round(normal_mae_on(asset, splits.test, backend), 3)
         print(obj, spec, row["normal_mae"][spec], flush=True)
     append_row(OUT.with_suffix(".jsonl"), row)
     return row

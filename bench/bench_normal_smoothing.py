@@ -30,16 +30,26 @@ SUITE = ROOT / "out/bench/suite"
 OUT = ROOT / "results/normal_smoothing"
 
 
+def normal_mae_on(asset, test, backend) -> float:
+    """Normal MAE (degrees) of ``asset``'s shading normals on the ``test`` views against the GT
+    normals, over the pixels both cover (as ``relight eval``)."""
+    from relight.evaluation.evaluate import covered_pixels
+    from relight.evaluation.metrics import normal_mae
+    from relight.render.mitsuba import build_scene, surface_aovs
+
+    scene = build_scene(backend, asset, 2)
+    aov = [surface_aovs(backend, scene, asset, c) for c in test.cameras]
+    return normal_mae(np.stack([a["normals"] for a in aov]), test.gt.normals, covered_pixels(aov, test.masks))
+
+
 def run(obj: str, iterations: list[int], ceiling: list[int], suite: Path = SUITE) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_mesh_ceiling import oracle_asset
 
     from relight.commands.common import load_splits
     from relight.data.asset import load_asset
-    from relight.evaluation.evaluate import covered_pixels, evaluate
-    from relight.evaluation.metrics import normal_mae
+    from relight.evaluation.evaluate import evaluate
     from relight.geometry.remesh import shading_normals
-    from relight.render.mitsuba import build_scene, surface_aovs
     from relight.runtime.backend import select_backend
 
     backend = select_backend("cpu")
@@ -48,10 +58,7 @@ def run(obj: str, iterations: list[int], ceiling: list[int], suite: Path = SUITE
     row = {"object": obj + ("" if suite == SUITE else f" ({suite / obj})"), "date": time.strftime("%Y-%m-%d"), "normal_mae": {}, "ceiling": {}}
     for k in sorted(set(iterations) | set(ceiling)):
         asset = replace(fit, mesh=replace(fit.mesh, normals=shading_normals(fit.mesh.vertices, fit.mesh.faces, k)))
-        scene = build_scene(backend, asset, 2)
-        aov = [surface_aovs(backend, scene, asset, c) for c in splits.test.cameras]
-        hit = covered_pixels(aov, splits.test.masks)
-        row["normal_mae"][str(k)] = round(normal_mae(np.stack([a["normals"] for a in aov]), splits.test.gt.normals, hit), 3)
+        row["normal_mae"][str(k)] = round(normal_mae_on(asset, splits.test, backend), 3)
         if k in ceiling:
             ev = evaluate(oracle_asset(asset, gt, 512)[0], splits.test, backend).to_json()
             row["ceiling"][str(k)] = {"albedo_psnr": round(ev["albedo_psnr"], 2),

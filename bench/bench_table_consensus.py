@@ -16,6 +16,7 @@ Usage: .venv/bin/python bench/bench_table_consensus.py out/bench/photos_v2/spot 
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import cv2
@@ -72,30 +73,6 @@ def score(tag, masks):
     return ious
 
 
-def inf_difference(images, cams, k, threads):
-    floats = [im.astype(np.float32) / 255 for im in images]
-
-    def one(i, ci, near):
-        img = floats[i]
-        img_lin = srgb_to_linear(img)
-        best = np.full(img.shape[:2], np.nan, np.float32)
-        for j in near:
-            h = bg._homographies(ci, cams[j], None)[0]
-            w = cv2.warpPerspective(floats[j], h, (ci.width, ci.height),
-                                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=(np.nan,) * 3)
-            valid = np.isfinite(w).all(-1)
-            if valid.sum() < 100:
-                continue
-            w_lin = srgb_to_linear(np.nan_to_num(w))
-            g = bg._gains(img_lin[valid][None], w_lin[valid][None], np.ones((1, int(valid.sum())), bool), True)
-            d = bg._channel_max(np.abs(img - bg._rescale(w_lin, g, True)))
-            d[~valid] = np.nan
-            best = np.fmin(best, d)
-        return best
-
-    return bg.per_view(one, zip(range(len(cams)), cams, bg.nearest_views(cams, k), strict=True), threads)
-
-
 def table_consensus(images, cams, plane, occluders, centre, radius, threads, stat="median", grow_px=3):
     """Per view, the median over the views that see the table point behind each pixel unoccluded
     of the exposure-matched difference; NaN where the ray misses the table within radius."""
@@ -122,7 +99,6 @@ def table_consensus(images, cams, plane, occluders, centre, radius, threads, sta
             ow = cv2.warpPerspective(occ[j], h, (ci.width, ci.height), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                                      borderValue=1)
             valid = np.isfinite(w).all(-1) & near & (ow == 0)
-            # the table point must be in front of camera j too
             if valid.sum() < 100:
                 continue
             w_lin = srgb_to_linear(np.nan_to_num(w))
@@ -132,11 +108,9 @@ def table_consensus(images, cams, plane, occluders, centre, radius, threads, sta
             diffs.append(dd)
         st = np.stack(diffs)
         cnt = np.isfinite(st).sum(0)
-        with np.errstate(all="ignore"):
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out = np.nanmedian(st, axis=0) if stat == "median" else np.nanpercentile(st, float(stat), axis=0)
+        with warnings.catch_warnings():  # all-NaN pixels (no view sees their table point) stay NaN
+            warnings.simplefilter("ignore")
+            out = np.nanmedian(st, axis=0) if stat == "median" else np.nanpercentile(st, float(stat), axis=0)
         out[cnt < 3] = np.nan
         return out.astype(np.float32)
 
@@ -165,7 +139,7 @@ final, _ = mk.refine_with_hull(imgs, [m.astype(bool) for m in first], cams, cent
 score("final (base)", final)
 
 t0 = time.time()
-dinf = inf_difference(imgs, cams, cfg.neighbours, cfg.threads)
+dinf = bg.warp_difference(imgs, cams, cfg.neighbours, None, cfg.threads)  # the warps at infinity only
 print("inf diff", time.time() - t0, flush=True)
 for stat in sys.argv[2:] or ["median"]:
     t0 = time.time()
