@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from relight.commands.common import gt_mesh_of, load_splits, reference_of
@@ -20,7 +20,7 @@ from relight.data.capture_io import capture_memory
 from relight.evaluation.evaluate import EvalResult, evaluate
 from relight.evaluation.geometry import evaluate_geometry
 from relight.geometry.config import GeometryConfig
-from relight.geometry.fit import GeometryResult, fit_geometry, refined_cameras, result_mesh
+from relight.geometry.fit import GeometryResult, fit_geometry, result_mesh
 from relight.geometry.raster import make_raster
 from relight.geometry.state import load_checkpoint
 from relight.material.config import MaterialConfig
@@ -77,8 +77,7 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
         done = gdir / "done"
         if resume and done.is_file():
             ck = load_checkpoint(gdir, gcfg, inputs)
-            geo = GeometryResult(result_mesh(ck.verts, ck.faces, gcfg), ck.colors, ck.losses, 0.0, 0.0, -1,
-                                 cameras=refined_cameras(splits.train, gcfg, ck.arrays))
+            geo = GeometryResult(result_mesh(ck.verts, ck.faces, gcfg), ck.colors, ck.losses, 0.0, 0.0, -1)
             rep.resumed("geometry (finished)", ck.step)
         else:
             geo = fit_geometry(splits.train, gcfg, raster, checkpoint_dir=gdir,
@@ -90,8 +89,7 @@ def run(capture: Path, out: Path, gcfg: GeometryConfig, mcfg: MaterialConfig, ba
         t = time.perf_counter()
         mesh = unwrap(geo.mesh, mcfg.tex_res).with_normals()
         t_uv = time.perf_counter() - t
-        train = splits.train if geo.cameras is None else replace(splits.train, cameras=geo.cameras)
-        mres = fit_material(train, mesh, mcfg, backend, checkpoint_dir=mdir,
+        mres = fit_material(splits.train, mesh, mcfg, backend, checkpoint_dir=mdir,
                             resume=resume and (mdir / "ckpt.npz").is_file(), reporter=rep, inputs=inputs)
         metrics = None
         if evaluate_after and splits.test is not None:

@@ -1,8 +1,7 @@
 """``relight geometry``: a watertight mesh from a capture's masks and images.
 
 Writes ``mesh.obj``, ``mesh_colors.ply`` (per-vertex sRGB colour), ``geometry.json`` (settings,
-timings, metrics on the test split) and ``geometry_loss.png``; with ``pose_lr`` > 0 also
-``cameras.json`` (the refined camera-to-world of each training view).
+timings, metrics on the test split) and ``geometry_loss.png``.
 """
 
 from __future__ import annotations
@@ -46,9 +45,6 @@ def write_geometry(folder: Path, res: GeometryResult, cfg: GeometryConfig, metri
             "metrics": metrics} | extra
     (folder / "geometry.json").write_text(json.dumps(info, indent=2) + "\n")
     plot_losses(res.losses, folder / "geometry_loss.png", GEOMETRY_LOSS_TITLE)
-    if res.cameras is not None:  # the refined poses (pose_lr > 0), camera-to-world per training view
-        (folder / "cameras.json").write_text(json.dumps(
-            {"axes": "OpenGL camera-to-world", "c2w": [c.c2w.tolist() for c in res.cameras]}) + "\n")
 
 
 def run(capture: Path, out: Path, cfg: GeometryConfig, backend: Backend, *, resume: bool = False,

@@ -59,11 +59,6 @@ class GeometryConfig:
     On spot 0.1 was worse (normal MAE 4.86 -> 5.08 deg): the stage is still converging at the end
     (1600 steps: 4.65 deg), so decay costs more progress than it removes jitter."""
     lr_color: float = 2e-2
-    pose_lr: float = 0.0
-    """Refine the views' camera poses with the loss in the last level (0 = cameras fixed): Adam's
-    rotation step in radians (:mod:`relight.geometry.poses`; centre offsets step this times the
-    camera distance). For poses from structure from motion, off by a fraction of a pixel; the
-    refined cameras go on to the material stage."""
     w_mask: float = 1.0
     """Weight of the silhouette loss (mean squared coverage error)."""
     w_rgb: float = 0.5
@@ -93,7 +88,6 @@ class GeometryConfig:
                   ("image_res", 16 <= self.image_res <= 4096), ("max_faces", self.max_faces >= 100),
                   ("remesh_edge_px", 0 <= self.remesh_edge_px <= 100),
                   ("lam", self.lam >= 0), ("lr", self.lr > 0), ("lr_decay", 0 < self.lr_decay <= 1), ("lr_color", self.lr_color >= 0),
-                  ("pose_lr", 0 <= self.pose_lr <= 0.1),
                   ("w_mask", self.w_mask >= 0), ("w_rgb", self.w_rgb >= 0),
                   ("photo_consistency", 0 <= self.photo_consistency <= 100),
                   ("consistency_warmup", self.consistency_warmup >= 0),

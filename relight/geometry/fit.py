@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from relight.data.camera import Camera, pixel_size
+from relight.data.camera import pixel_size
 from relight.data.capture import Capture
 from relight.data.images import linear_to_srgb, resize_area
 from relight.data.mesh import Mesh, face_areas
@@ -34,7 +34,6 @@ from relight.geometry.config import GeometryConfig
 from relight.geometry.draw import render_views
 from relight.geometry.hull import visual_hull
 from relight.geometry.losses import photometric_loss, silhouette_loss
-from relight.geometry.poses import PoseCorrections
 from relight.geometry.raster import Raster
 from relight.geometry.remesh import remesh, shading_normals, subdivide, taubin
 from relight.geometry.state import GeometryState, load_checkpoint, restore_state, save_checkpoint
@@ -60,9 +59,6 @@ class GeometryResult:
     photo_weights: np.ndarray | None = None
     """(V,) each vertex's photo-consistency weight at the end (1: its colour agrees across views;
     near 0: view-dependent, left to the silhouettes); None when the weighting is off."""
-    cameras: list[Camera] | None = None
-    """The capture's cameras with the stage's pose corrections (``GeometryConfig.pose_lr`` > 0),
-    for the stages after it; None when the cameras were held fixed."""
 
 
 def result_mesh(verts: np.ndarray, faces: np.ndarray, cfg: GeometryConfig) -> Mesh:
@@ -76,7 +72,6 @@ class _Level:
     images: np.ndarray  # (N, H, W, 3) sRGB, float16 (packed: converted a batch at a time)
     masks: np.ndarray  # (N, H, W) coverage, float16
     mvps: torch.Tensor  # (N, 4, 4)
-    proj: torch.Tensor  # (N, 4, 4) camera -> clip (mvps = proj @ w2c)
     res: tuple[int, int]
     cameras: list  # the capture's cameras at this level's resolution
     device: torch.device
@@ -99,9 +94,8 @@ def _level_data(capture: Capture, cfg: GeometryConfig, level: int, device) -> _L
         imgs[i] = linear_to_srgb(np.clip(resize_area(capture.images[i], hs, ws), 0, 1))
         masks[i] = resize_area(capture.masks[i][..., None], hs, ws)[..., 0]
     cams = [c.scaled(ws, hs) for c in capture.cameras]
-    t = dict(device=device, dtype=torch.float32)
-    return _Level(imgs, masks, torch.tensor(np.stack([c.mvp() for c in cams]), **t),
-                  torch.tensor(np.stack([c.projection() for c in cams]), **t), (hs, ws), cams, device)
+    mvps = np.stack([c.mvp() for c in cams])
+    return _Level(imgs, masks, torch.tensor(mvps, device=device, dtype=torch.float32), (hs, ws), cams, device)
 
 
 def _resample(v: np.ndarray, f: np.ndarray, c: np.ndarray, cfg: GeometryConfig, data: _Level):
@@ -146,7 +140,6 @@ class _GeometryFit:
             self.level, self.data = level, _level_data(self.capture, self.cfg, level, self.raster.device)
             old = self.st
             self.st = GeometryState(*_resample(*old.numpy(), self.cfg, self.data), self.cfg, self.raster)
-            self.st.poses = old.poses
             _carry_consistency(old, self.st)
 
     def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
@@ -162,9 +155,7 @@ class _GeometryFit:
             w = st.photo_weights(cfg)
             self.inconsistent = float((w < 0.5).float().mean())
             attrs = torch.cat([st.c, w[:, None], probe], 1)
-        refine = st.poses is not None and self.level == cfg.levels - 1
-        mvps = data.proj[views] @ st.poses.w2c(views) if refine else data.mvps[views]
-        out, cov = render_views(self.raster, st.verts(), st.faces, attrs, mvps, data.res,
+        out, cov = render_views(self.raster, st.verts(), st.faces, attrs, data.mvps[views], data.res,
                                 cfg.supersample, st.topology)
         rgb, weight = out[..., :3], None
         if track:  # the weight channel is blended with the empty background at silhouettes like
@@ -176,8 +167,6 @@ class _GeometryFit:
             loss = loss + (sq * out[..., 4]).sum() + (masks * out[..., 5]).sum()
         st.opt_u.zero_grad()
         st.opt_c.zero_grad()
-        if refine:
-            st.poses.zero_grad()
         loss.backward()
         if track:
             with torch.no_grad():  # running sums, a memory of about 1 / (1 - CONSISTENCY_DECAY) steps
@@ -187,8 +176,6 @@ class _GeometryFit:
         st.opt_u.param_groups[0]["lr"] = cfg.lr * lr_scale
         st.opt_u.step()
         st.opt_c.step()
-        if refine:
-            st.poses.step()
         return float(loss.detach())
 
     def progress(self) -> dict:
@@ -196,16 +183,6 @@ class _GeometryFit:
 
     def save_checkpoint(self, path: Path, step: int, level: int, losses: list[float]) -> None:
         save_checkpoint(path, step, level, losses, self.st, self.cfg, self.inputs)
-
-
-def refined_cameras(capture: Capture, cfg: GeometryConfig, arrays) -> list[Camera] | None:
-    """The cameras of ``capture`` with the pose corrections of a finished stage's checkpoint
-    ``arrays`` (:attr:`GeometryCheckpoint.arrays`); None when the stage held them fixed."""
-    if cfg.pose_lr <= 0 or "pose/omega" not in arrays:
-        return None
-    poses = PoseCorrections(capture.cameras, cfg.pose_lr)
-    poses.restore(arrays)
-    return poses.cameras(capture.cameras)
 
 
 def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, checkpoint_dir: Path | None = None,
@@ -237,8 +214,6 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
             verts, faces, colors = _resample(verts, faces, colors, cfg, data)
         rep.log(f"initial mesh: {len(verts)} vertices, {len(faces)} faces")
     st = GeometryState(verts, faces, colors, cfg, raster)
-    if cfg.pose_lr > 0:
-        st.poses = PoseCorrections(capture.cameras, cfg.pose_lr, raster.device)
     if ck is not None:
         restore_state(st, ck)
     stage = _GeometryFit(capture, cfg, raster, st, level, data, inputs)
@@ -249,6 +224,5 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
     require_finite({"vertices": v, "colours": c}, "geometry",
                    "lower lr or raise lam in a --config TOML, and check the masks and camera poses")
     weights = stage.st.photo_weights(cfg).cpu().numpy() if cfg.photo_consistency > 0 else None
-    cams = stage.st.poses.cameras(capture.cameras) if stage.st.poses is not None else None
     return GeometryResult(result_mesh(v, f, cfg), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
-                          hull_faces, weights, cams)
+                          hull_faces, weights)

@@ -45,9 +45,6 @@ class GeometryState:
         self.err = torch.zeros(len(verts), device=device)
         self.obs = torch.zeros(len(verts), device=device)
         self.steps = 0
-        self.poses = None
-        """The views' camera corrections (:class:`relight.geometry.poses.PoseCorrections`) when
-        ``pose_lr`` > 0; carried from level to level."""
 
     def photo_weights(self, cfg: GeometryConfig) -> torch.Tensor:
         """(V,) the vertices' photo-consistency weights now: all ones while the weighting is off or
@@ -74,8 +71,6 @@ def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: 
     for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
         for k, val in opt.state.get(param, {}).items():
             arrays[f"{name}/{k}"] = val.detach().cpu().numpy() if torch.is_tensor(val) else np.asarray(val)
-    if st.poses is not None:
-        arrays |= st.poses.state_arrays()
     meta = {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)}
     if inputs is not None:
         meta["inputs"] = inputs
@@ -116,8 +111,6 @@ def restore_state(st: GeometryState, ck: GeometryCheckpoint) -> None:
         st.err.copy_(torch.from_numpy(z["pc_err"]))
         st.obs.copy_(torch.from_numpy(z["pc_obs"]))
     st.steps = int(z["pc_steps"])
-    if st.poses is not None:
-        st.poses.restore(z)
     for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
         state = {}
         for key in [k.split("/", 1)[1] for k in z if k.startswith(name + "/")]:
