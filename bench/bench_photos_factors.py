@@ -17,16 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import trimesh
+from bench_photos_fit import run_relight, sfm_to_truth
 from PIL import Image
 
-from relight.capture.frame import align_similarity
 from relight.data.capture_io import load_capture
 from relight.data.mesh import Mesh
 from relight.evaluation.geometry import evaluate_geometry
@@ -56,12 +54,8 @@ def hybrid(cameras_from: Path, masks_from: Path, out: Path, pad: int) -> Path:
 
 
 def geometry(capture: Path, out: Path) -> None:
-    if (out / "geometry.json").is_file():
-        return
-    r = subprocess.run([sys.executable, "-m", "cli.main", "geometry", str(capture), "-o", str(out), "--downscale", "2",
-                        "--overwrite", "-q"], capture_output=True, text=True, cwd=ROOT)
-    if r.returncode != 0:
-        raise SystemExit(f"relight geometry {capture} failed: {r.stderr.strip()[-500:]}")
+    if not (out / "geometry.json").is_file():
+        run_relight("geometry", capture, out, 2)
 
 
 def train_iou(mesh_dir: Path, capture: Path, raster) -> float:
@@ -93,10 +87,7 @@ def main() -> int:
             "SfM poses, true masks": ("sfm_truemasks", hybrid(sfm, posed, work / "cap_sfm_truemasks", 1), True),
             "SfM poses, automatic masks": ("sfm", sfm, True)}
     test = load_capture(truth, "test")
-    train = load_capture(posed, load_gt=False)
-    true_cams = dict(zip(train.names, train.cameras, strict=True))
-    sfm_cap = load_capture(sfm, load_gt=False)
-    sim = align_similarity(sfm_cap.cameras, [true_cams[n] for n in sfm_cap.names])
+    sim = sfm_to_truth(truth, sfm)
     raster = make_raster("cpu")
     rows = {}
     for label, (name, capture, in_sfm_frame) in runs.items():

@@ -32,13 +32,27 @@ from relight.runtime.backend import select_backend
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def fit(capture: Path, out: Path, downscale: int) -> float:
+def run_relight(verb: str, capture: Path, out: Path, downscale: int, *extra: str) -> float:
+    """``relight VERB CAPTURE -o OUT --downscale D --overwrite -q [EXTRA]`` in a subprocess; its wall time (s)."""
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "cli.main", "fit", str(capture), "-o", str(out), "--downscale",
-                        str(downscale), "--no-eval", "--overwrite", "-q"], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run([sys.executable, "-m", "cli.main", verb, str(capture), "-o", str(out), "--downscale",
+                        str(downscale), *extra, "--overwrite", "-q"], capture_output=True, text=True, cwd=ROOT)
     if r.returncode != 0:
-        raise SystemExit(f"fit of {capture} failed: {r.stderr.strip()[-500:]}")
+        raise SystemExit(f"relight {verb} {capture} failed: {r.stderr.strip()[-500:]}")
     return time.perf_counter() - t
+
+
+def fit(capture: Path, out: Path, downscale: int) -> float:
+    return run_relight("fit", capture, out, downscale, "--no-eval")
+
+
+def sfm_to_truth(truth: Path, poses: Path) -> np.ndarray:
+    """The 4x4 similarity taking the frame of the SfM capture ``poses`` to that of the synth's
+    truth (its train cameras), fitted on the cameras of the same photos."""
+    train = load_capture(truth, "train", load_gt=False)
+    true_cams = dict(zip(train.names, train.cameras, strict=True))
+    sfm_cap = load_capture(poses, load_gt=False)
+    return align_similarity(sfm_cap.cameras, [true_cams[n] for n in sfm_cap.names])
 
 
 def main() -> int:
@@ -60,10 +74,7 @@ def main() -> int:
     seconds["sfm"] = fit(poses, work / "sfm", a.downscale)
     backend = select_backend("cpu")
     test = load_capture(truth, "test")
-    train = load_capture(truth, "train", load_gt=False)
-    true_cams = dict(zip(train.names, train.cameras, strict=True))
-    sfm_cap = load_capture(poses, load_gt=False)
-    sim = align_similarity(sfm_cap.cameras, [true_cams[n] for n in sfm_cap.names])
+    sim = sfm_to_truth(truth, poses)
     base = float(json.loads((truth / "photos.json").read_text()).get("base_exposure", 1.0))
     rows = {}
     for name, asset in (("gt", load_asset(work / "gt")), ("sfm", load_asset(work / "sfm").transformed(sim))):
