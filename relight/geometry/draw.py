@@ -23,9 +23,13 @@ def render_views(raster: Raster, verts: torch.Tensor, faces: torch.Tensor, color
     pos = torch.einsum("vk,bjk->bvj", hom, mvps).contiguous()
     k = int(supersample)
     rast, _ = raster.rasterize(pos, faces, (res[0] * k, res[1] * k))
-    col, _ = raster.interpolate(colors, rast, faces)
-    cov = (rast[..., 3:4] > 0).to(col.dtype)
-    out = flip_y(raster.antialias(torch.cat([col, cov], -1), rast, pos, faces, topology))
-    if k > 1:
-        out = torch.nn.functional.avg_pool2d(out.permute(0, 3, 1, 2), k).permute(0, 2, 3, 1)
+    # coverage as one more attribute, 1 at every vertex: interpolated, it is 1 on covered pixels
+    # (to rounding) and 0 on the background, without concatenating full-resolution images
+    ones = torch.ones_like(colors[:, :1])
+    out = raster.antialias(raster.interpolate(torch.cat([colors, ones], 1), rast, faces)[0], rast, pos, faces,
+                           topology)
+    if k > 1:  # box-average k x k blocks, then flip: the same blocks (kH, kW divide evenly)
+        b, hk, wk, c = out.shape
+        out = out.view(b, hk // k, k, wk * c).sum(2).view(b, hk // k, wk // k, k, c).sum(3) / k**2
+    out = flip_y(out)
     return out[..., :-1], out[..., -1]
