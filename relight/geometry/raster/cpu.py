@@ -187,7 +187,7 @@ class CpuRaster:
         col = color.reshape(-1, c)
         po, pn, t = (torch.cat(x) for x in zip(*(_blend_pairs(view, axis) for axis in (0, 1)), strict=True))
         c_on = col.index_select(0, torch.cat([po, pn]))  # one gather (and one scatter backward)
-        dc = c_on[len(po):] - c_on[:len(po)]  # the far pixel's colour minus the near one's
+        dc = c_on[len(po):] - c_on[:len(po)]  # the other pixel's colour minus the occluding one's
         far = (t >= 0.5)[:, None]  # the edge lies in the half of the pixel pair nearer to pn
         wn = torch.where(far, t[:, None] - 0.5, 0.0).to(col.dtype)
         wo = torch.where(far, 0.0, 0.5 - t[:, None]).to(col.dtype)
