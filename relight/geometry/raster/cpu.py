@@ -220,11 +220,11 @@ class _Views:
 
     def __init__(self, tid, depth, scr, orient, edge_of, sil, w):
         bsz, h, _ = tid.shape
-        n_tri = edge_of.shape[0]
-        self.tid, self.depth, self.scr, self.orient, self.w, self.h = tid, depth, scr, orient, w, h
+        base = (torch.arange(bsz, device=tid.device) * edge_of.shape[0]).view(-1, 1, 1)
+        self.tri_of = torch.where(tid >= 0, tid + base, -1)  # (B, H, W) flattened triangle index, -1 background
+        self.depth, self.scr, self.orient, self.w, self.h = depth, scr, orient, w, h
         self.edge_sil = sil.gather(1, edge_of.reshape(1, -1).expand(bsz, -1)).view(-1, 3)  # (B T, 3)
         self.has_sil = self.edge_sil.any(1)  # triangles with a silhouette edge in their view
-        self.base = (torch.arange(bsz, device=tid.device) * n_tri).view(-1, 1, 1)
 
 
 def _blend_pairs(vw: _Views, axis: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -232,8 +232,7 @@ def _blend_pairs(vw: _Views, axis: int) -> tuple[torch.Tensor, torch.Tensor, tor
     (j, j + 1)) that a silhouette edge crosses: the nearer pixel's index, the other's, and where
     the edge crosses the segment from the first centre to the second (``t`` in [0, 1],
     differentiable)."""
-    tid, depth, w = vw.tid, vw.depth, vw.w
-    tri_of = torch.where(tid >= 0, tid + vw.base, -1)  # flattened triangle index, -1 background
+    tri_of, depth, w = vw.tri_of, vw.depth, vw.w
     if axis == 0:
         ta, tb, za, zb = tri_of[:, :, :-1], tri_of[:, :, 1:], depth[:, :, :-1], depth[:, :, 1:]
     else:
