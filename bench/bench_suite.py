@@ -173,6 +173,26 @@ def time_cell(o: dict) -> str:
     return f"{t / 60:.1f} min{mark(t <= 900)} (+{o['eval_seconds'] / 60:.1f})"
 
 
+def dates(r: dict) -> str:
+    """The suite's date, or the range of its rows' dates when some were rerun later (``--merge``)."""
+    objs = r.get("objects", [])
+    ds = sorted({o["rerun"].split()[2] for o in objs if "rerun" in o}
+                | ({r["date"]} if not objs or any("rerun" not in o for o in objs) else set()))
+    return ds[0] if len(ds) == 1 else f"{ds[0]} to {ds[-1]}"
+
+
+def durations(objs: list[dict]) -> str:
+    """How long the rows took on this machine: each object's fit with its scoring, each peer."""
+    if not objs:
+        return "no rows yet"
+    fit = [o["fit_seconds"] / 60 for o in objs]
+    peer = [o["baseline_seconds"] / 60 for o in objs if "baseline_seconds" in o]
+    total = (sum(fit) + sum(peer) + sum(o["synth_seconds"] for o in objs) / 60) / 60
+    return (f"on this 2-core CPU each object's fit with its scoring took {min(fit):.0f}–{max(fit):.0f} min"
+            + (f" and a peer {min(peer):.0f}–{max(peer):.0f} min" if peer else "")
+            + f", about {total:.1f} h for {len(objs)} objects with synthesis; `--no-peer` skips the peers")
+
+
 def peer_of(o: dict, key: str) -> str:
     v = o.get("baseline_metrics", {}).get(key)
     return "" if v is None else f" ({v:.3f})"
@@ -305,9 +325,8 @@ def noise_free_section(objs: list[dict]) -> list[str]:
 
 def markdown(r: dict) -> str:
     objs = r.get("objects", [])
-    L = [f"# Benchmark suite ({r['date']})", "", f"Device: {r['device']}. Reproduce: "
-         "`.venv/bin/python bench/bench_suite.py --speed` (on this 2-core CPU each object's fit took "
-         "8.5–13 min and a peer 11–18 min, so about 2.5 h for five objects; `--no-peer` about 1 h).", "",
+    L = [f"# Benchmark suite ({dates(r)})", "", f"Device: {r['device']}. Reproduce: "
+         f"`.venv/bin/python bench/bench_suite.py --speed` ({durations(objs)}).", "",
          "## Quality: our objects (CPU `fast`) beside published TensoIR-synthetic averages (GPU)", "",
          "*Different scenes, same protocol* (per-channel scale-aligned albedo PSNR, relight PSNR over "
          "the relit envmaps, normal MAE on test views). Targets (issue 18): albedo ≥ 30 dB, relight ≥ 30 dB "
