@@ -260,8 +260,11 @@ def shortfalls(objs: list[dict]) -> list[str]:
         "`env_detail_width = 256` (a finer residual on the default light, session 25; a newly drawn "
         "bunny capture) gives the bunny 18.4 -> 24.2 dB and spot under the sun 22.3 -> 25.0, at 0.8-1.9 dB "
         "of albedo under soft light (spot, blob, vase): advised for sunlit captures, not a default.",
-        "* **Normal MAE (knot)**: the visual hull carves concavities only where silhouettes reveal them; "
-        "the knot's inner crossings stay too thick and the photometric term pulls them in only partly.",
+        "* **Normal MAE (knot, blob)**: the visual hull carves concavities only where silhouettes reveal them; "
+        "the knot's inner crossings stay too thick and the photometric term pulls them in only partly "
+        "(`results/surface_excess.md`: its mesh has genus 6 against the tube's 1, and 1.3 % of its vertices lie "
+        "more than 1 % of the diagonal outside the truth, up to 8 px deep; the blob 0.6 %, up to 4.6 px). A mesh "
+        "of fixed topology cannot open the handles the fill closes: that needs a topology change.",
         "* **Albedo (knot): the atlas** (`results/texel_density.md`, session 27): its texels are 0.98 px wide "
         "at 512², and even the GT mesh with its true materials scores only 26.6 dB albedo through that atlas "
         "(30.7 at 1024², 32.8 at 2048²; on the reconstructed mesh 23.4 -> 24.5). The option `texel_px = 0.5` "
