@@ -68,7 +68,11 @@ def measure(fit_path: str, gt_path: str, capture: str | None, far_pct: float = 1
 def markdown(rows: list[dict]) -> str:
     head = ("# Where fitted meshes leave the true surface (`bench/bench_surface_excess.py`)\n\n"
             + (__doc__.split("\n\n")[0]) + "\n\nDistances in % of the GT bounding-box diagonal; *px*: "
-            "the same in pixels of the 256-px finest level at the scene centre.\n\n"
+            "the same in pixels of the 256-px finest level at the scene centre. Reproduce: "
+            "`relight geometry out/bench/suite/OBJ -o out/OBJ_geo` (or a suite fit's `mesh.obj`), then "
+            "`.venv/bin/python bench/bench_surface_excess.py out/OBJ_geo/mesh.obj out/bench/suite/OBJ/gt/mesh.obj "
+            "--capture out/bench/suite/OBJ --tag OBJ`. Thickness: along the inward normal, so at a filled "
+            "crevice it often crosses a whole tube (the p50), and the p10 is the thinnest webs.\n\n"
             "| tag | genus fit / GT | median | p99 | max (px) | vertices beyond | of them outside GT |"
             " thickness there p10 / p50 |\n|---|---|---|---|---|---|---|---|\n")
     lines = []
