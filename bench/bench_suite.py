@@ -88,7 +88,8 @@ def one(name: str, device: str, peer: bool = True, *, res: int = 256, views: int
         base = {"baseline_metrics": evaluate(asset, splits.test, backend, gt_mesh=gt_mesh_of(cap),
                                              reference=reference_of(cap, splits.test)).to_json(),
                 "baseline_seconds": round(fit_s, 1)}
-    return {"object": name, "preset": preset, "synth_seconds": round(synth_s, 1), "fit_seconds": round(total, 1),
+    return {"object": name, "date": time.strftime("%Y-%m-%d"), "preset": preset, "synth_seconds": round(synth_s, 1),
+            "fit_seconds": round(total, 1),
             "geometry_seconds": round(fr.geometry.seconds, 1), "unwrap_seconds": round(fr.unwrap_seconds, 1),
             "material_seconds": round(fr.material_seconds, 1),
             "eval_seconds": round(total - fr.geometry.seconds - fr.unwrap_seconds - fr.material_seconds, 1),
@@ -174,10 +175,9 @@ def time_cell(o: dict) -> str:
 
 
 def dates(r: dict) -> str:
-    """The suite's date, or the range of its rows' dates when some were rerun later (``--merge``)."""
-    objs = r.get("objects", [])
-    ds = sorted({o["rerun"].split()[2] for o in objs if "rerun" in o}
-                | ({r["date"]} if not objs or any("rerun" not in o for o in objs) else set()))
+    """The suite's date, or the range of its rows' dates when some were rerun later (``--one`` rows
+    carry the date they ran; rows of the whole suite's run have the suite's)."""
+    ds = sorted({o.get("date", r["date"]) for o in r.get("objects", [])} or {r["date"]})
     return ds[0] if len(ds) == 1 else f"{ds[0]} to {ds[-1]}"
 
 

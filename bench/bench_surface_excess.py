@@ -10,8 +10,8 @@ Usage: .venv/bin/python bench/bench_surface_excess.py FIT_MESH GT_MESH --capture
            out/bench/suite/knot/gt/mesh.obj --capture out/bench/suite/knot --tag knot
 
 Appends a row to ``results/surface_excess.jsonl`` and rewrites ``results/surface_excess.md``.
-Distances are in % of the GT bounding-box diagonal and in pixels of the capture's test views at
-the scene centre (the geometry stage's finest level is the capture's resolution up to 256 px).
+Distances are in % of the GT bounding-box diagonal and in pixels at the scene centre of the
+capture's test views scaled as the geometry stage's finest level (the ``fast`` preset's ``image_res``).
 """
 
 from __future__ import annotations
@@ -54,9 +54,12 @@ def measure(fit_path: str, gt_path: str, capture: str | None, far_pct: float = 1
     if capture:
         from relight.data.camera import pixel_size
         from relight.data.capture_io import load_capture
+        from relight.geometry.config import load_config
 
+        res = load_config("fast").image_res  # the geometry stage's finest level (longest side, never upscaled)
         cams = load_capture(capture, "test", load_gt=False).cameras
-        px = float(pixel_size([c.scaled(min(256, c.width), min(256, c.height)) for c in cams], np.zeros(3)))
+        s = min(1.0, res / max(cams[0].width, cams[0].height))
+        px = float(pixel_size([c.scaled(round(c.width * s), round(c.height * s)) for c in cams], np.zeros(3)))
         px = px / diag * 100
     q = lambda a, p: round(float(np.nanpercentile(np.where(np.isinf(a), np.nan, a), p)), 3)  # noqa: E731
     return {"fit": fit_path, "genus_fit": genus(fit), "genus_gt": genus(gt), "vertices": len(v),
@@ -68,7 +71,7 @@ def measure(fit_path: str, gt_path: str, capture: str | None, far_pct: float = 1
 def markdown(rows: list[dict]) -> str:
     head = ("# Where fitted meshes leave the true surface (`bench/bench_surface_excess.py`)\n\n"
             + (__doc__.split("\n\n")[0]) + "\n\nDistances in % of the GT bounding-box diagonal; *px*: "
-            "the same in pixels of the 256-px finest level at the scene centre. Reproduce: "
+            "the same in pixels of the `fast` preset's finest level (`image_res`) at the scene centre. Reproduce: "
             "`relight geometry out/bench/suite/OBJ -o out/OBJ_geo` (or a suite fit's `mesh.obj`), then "
             "`.venv/bin/python bench/bench_surface_excess.py out/OBJ_geo/mesh.obj out/bench/suite/OBJ/gt/mesh.obj "
             "--capture out/bench/suite/OBJ --tag OBJ`. Thickness: along the inward normal, so at a filled "
