@@ -12,7 +12,11 @@ captures are (64 + 8 views at 256²) into ``out/bench/suite/<name>``, where ``be
 --object <name>`` finds it. Session 25 drew the bunny's capture anew with this script (sessions
 20-24 used an earlier, unrecorded noise texture): compare rows of one capture only.
 
-Usage: .venv/bin/python bench/outside_scenes.py [bunny] [spotsun]
+* ``armadillo``: the Stanford armadillo (``../shared``, non-commercial, as the bunny), a noise
+  albedo, trained under the CC0 ``venice_sunset``: an outside check of the geometry stage's
+  photo-consistency carving (session 33), crevices between limbs that silhouettes do not reveal.
+
+Usage: .venv/bin/python bench/outside_scenes.py [bunny] [spotsun] [armadillo]
 """
 
 from __future__ import annotations
@@ -57,6 +61,31 @@ relight = [{{ envmap = "{env / 'royal_esplanade_1k.hdr'}" }}, {{ envmap = "{env 
     return folder / "bunny.toml"
 
 
+def armadillo(folder: Path) -> Path:
+    """The Stanford armadillo (``../shared``, non-commercial, as the bunny): limbs, claws and
+    crevices that no silhouette reveals, a noise albedo, soft training light (``venice_sunset``)."""
+    from relight.data.mesh import load_mesh, write_obj
+    from relight.material.uv import unwrap
+
+    folder.mkdir(parents=True, exist_ok=True)
+    mesh = load_mesh(SHARED / "meshes/armadillo/armadillo.obj").normalized(0.9)
+    write_obj(folder / "armadillo.obj", unwrap(mesh, 1024))
+    env = SHARED / "envmaps"
+    (folder / "armadillo.toml").write_text(f'''# Outside check (not a built-in scene): bench/outside_scenes.py
+description = "Stanford armadillo under a soft sunset"
+[mesh]
+file = "armadillo.obj"
+radius = 0.9
+[material]
+albedo = {{ type = "noise", colors = [[0.8, 0.55, 0.35], [0.25, 0.35, 0.55]], scale = 6, octaves = 4, seed = 3, resolution = 512 }}
+roughness = {{ type = "noise", colors = [[0.35], [0.8]], scale = 3, octaves = 3, seed = 4, resolution = 256 }}
+[light]
+envmap = "{env / 'venice_sunset_1k.hdr'}"
+relight = [{{ envmap = "{env / 'royal_esplanade_1k.hdr'}" }}, {{ envmap = "{env / 'spruit_sunrise_1k.hdr'}" }}]
+{CAMERAS}''')
+    return folder / "armadillo.toml"
+
+
 def spotsun(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     scenes = ROOT / "scenes"
@@ -71,7 +100,7 @@ def main() -> None:
     if not SHARED.is_dir():
         sys.exit(f"{SHARED}: not found (the outside checks need ../shared/data)")
     for name in sys.argv[1:] or ["bunny", "spotsun"]:
-        toml = {"bunny": bunny, "spotsun": spotsun}[name](ROOT / "out/outside" / name)
+        toml = {"bunny": bunny, "spotsun": spotsun, "armadillo": armadillo}[name](ROOT / "out/outside" / name)
         subprocess.run([str(ROOT / ".venv/bin/relight"), "synth", str(toml), "-o", str(ROOT / "out/bench/suite" / name),
                         "--res", "256", "--views", "64", "-q"], check=True)
 

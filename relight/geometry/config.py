@@ -14,6 +14,17 @@ class GeometryConfig:
 
     hull_res: int = 64
     """Voxel grid resolution of the visual hull (per axis, inside the object's bounding box)."""
+    carve: float = 95.0
+    """Photo-consistency carving of the visual hull before the refinement
+    (:func:`relight.geometry.carving.photo_carve`; 0 = off): surface voxels whose colour spread
+    across the views that see them (over the darker half of those views, each sampled at the pixel
+    of the voxel's footprint that best matches its colour) exceeds this percentile of the spread of
+    the rim voxels (on a mask edge in a view that sees them: they touch the true surface) are
+    removed, layer by layer, except where that would uncover a mask pixel; a carved region whose
+    exposed floor is not clearly consistent (view-dependent material) is refilled. On the knot it
+    opens filled crevices (genus 7 -> 6, hull vertices off the true surface 7.9 -> 5.4 %) and the
+    fitted mesh's normal MAE falls 3.94 -> 3.6 deg; on spot, blob, vase, bottle and the armadillo
+    it removes 7-25 voxels of 5-13 k (``results/carving.md``)."""
     smooth_init: int = 0
     """Taubin smoothing iterations (trimesh, lambda/mu, little shrinkage) of the initial mesh,
     against the voxel terraces of the marching-cubes hull, which Large Steps would otherwise keep
@@ -88,7 +99,7 @@ class GeometryConfig:
 
     def __post_init__(self):
         checks = [("hull_res", 16 <= self.hull_res <= 512), ("iterations", self.iterations >= 0),
-                  ("smooth_init", 0 <= self.smooth_init <= 1000),
+                  ("smooth_init", 0 <= self.smooth_init <= 1000), ("carve", 0 <= self.carve <= 100),
                   ("normal_smoothing", 0 <= self.normal_smoothing <= 1000), ("smooth_final", 0 <= self.smooth_final <= 1000),
                   ("levels", 1 <= self.levels <= 5), ("batch_views", self.batch_views >= 1),
                   ("image_res", 16 <= self.image_res <= 4096), ("max_faces", self.max_faces >= 100),

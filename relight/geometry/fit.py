@@ -1,6 +1,8 @@
 """Geometry stage: a watertight triangle mesh from a capture's masks and images.
 
-1. **Initialization** — the masks' visual hull (:mod:`relight.geometry.hull`), marching cubes.
+1. **Initialization** — the masks' visual hull (:mod:`relight.geometry.hull`), photo-carved where
+   its voxels' colours disagree across the views (``carve``: :mod:`relight.geometry.carving`, the
+   concavities no silhouette reveals), marching cubes.
 2. **Refinement** — vertex positions, reparameterized with Large Steps (:mod:`relight.geometry.largesteps`),
    and per-vertex colours are fitted to random view batches through differentiable rasterization
    (:mod:`relight.geometry.raster`: nvdiffrast on CUDA, the CPU backend otherwise). Losses: silhouette
@@ -30,9 +32,10 @@ from relight.data.camera import pixel_size
 from relight.data.capture import Capture
 from relight.data.images import linear_to_srgb, resize_area
 from relight.data.mesh import Mesh, face_areas
+from relight.geometry.carving import photo_carve
 from relight.geometry.config import GeometryConfig
 from relight.geometry.draw import render_views
-from relight.geometry.hull import visual_hull
+from relight.geometry.hull import hull_occupancy, occupancy_mesh, visual_hull
 from relight.geometry.losses import photometric_loss, silhouette_loss
 from relight.geometry.raster import Raster
 from relight.geometry.remesh import remesh, shading_normals, subdivide, taubin
@@ -185,6 +188,17 @@ class _GeometryFit:
         save_checkpoint(path, step, level, losses, self.st, self.cfg, self.inputs)
 
 
+def _initial_mesh(capture: Capture, cfg: GeometryConfig, rep: Reporter) -> Mesh:
+    """The visual hull, photo-carved when ``cfg.carve`` is on."""
+    if cfg.carve <= 0:
+        return visual_hull(capture, cfg.hull_res)
+    hull, lo, hi = hull_occupancy(capture, cfg.hull_res)
+    occ, st = photo_carve(capture, hull > 0.5, lo, hi, pct=cfg.carve)
+    rep.log(f"photo-carving: {st.carved} of {int((hull > 0.5).sum())} hull voxels removed in {st.passes} "
+            f"passes ({st.restored} kept for the silhouettes, {st.undone} refilled)")
+    return occupancy_mesh(occ, lo, hi)
+
+
 def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, checkpoint_dir: Path | None = None,
                  resume: bool = False, reporter: Reporter | None = None, stop_at: int | None = None,
                  init: Mesh | None = None, inputs: dict | None = None) -> GeometryResult:
@@ -203,7 +217,7 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
         verts, faces, colors, step, level, losses = ck.verts, ck.faces, ck.colors, ck.step, ck.level, ck.losses
         hull_faces = -1
     else:
-        mesh = init if init is not None else visual_hull(capture, cfg.hull_res)
+        mesh = init if init is not None else _initial_mesh(capture, cfg, rep)
         verts, faces = taubin(mesh.vertices, mesh.faces, cfg.smooth_init), mesh.faces
         colors = np.full((len(verts), 3), 0.5, np.float32)
         step, level, losses = 0, 0, []

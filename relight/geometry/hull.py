@@ -52,7 +52,12 @@ def visual_hull(capture: Capture, res: int = 96, threshold: float = 0.5, smooth:
 
     Raises RelightError when the masks carve everything away (inconsistent masks or cameras).
     """
+    return occupancy_mesh(*hull_occupancy(capture, res, threshold), smooth)
 
+
+def hull_occupancy(capture: Capture, res: int = 96, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The visual hull as a (res, res, res) occupancy in {0, 1} and its box (lo, hi): voxel centres
+    span the box, fitted to the object (padded). Raises RelightError as :func:`visual_hull`."""
     if not capture.has_masks:
         raise RelightError("the geometry stage needs object masks", path=capture.root,
                            fix="give the images an alpha channel or per-frame mask_path entries")
@@ -64,8 +69,14 @@ def visual_hull(capture: Capture, res: int = 96, threshold: float = 0.5, smooth:
     cell = (hi - lo) / (COARSE_RES - 1)  # voxel centres span the box: res - 1 cells
     nz = np.argwhere(coarse > 0)
     lo, hi = lo + (nz.min(0) - BOX_MARGIN) * cell, lo + (nz.max(0) + BOX_MARGIN) * cell
-    occ = carve(capture, lo, hi, res, threshold)
-    occ = np.pad(occ, 1)  # closed surface even where the hull touches the box
+    return carve(capture, lo, hi, res, threshold), lo, hi
+
+
+def occupancy_mesh(occ: np.ndarray, lo: np.ndarray, hi: np.ndarray, smooth: float = 1.0) -> Mesh:
+    """Watertight, outward-oriented marching-cubes mesh of an occupancy grid whose voxel centres
+    span [lo, hi], Gaussian-smoothed by ``smooth`` voxels first."""
+    res = np.array(occ.shape)
+    occ = np.pad(occ.astype(np.float32), 1)  # closed surface even where the object touches the box
     if smooth > 0:
         occ = gaussian_filter(occ, smooth)
     step = (hi - lo) / (res - 1)
