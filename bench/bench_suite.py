@@ -261,10 +261,14 @@ def shortfalls(objs: list[dict]) -> list[str]:
         "bunny capture) gives the bunny 18.4 -> 24.2 dB and spot under the sun 22.3 -> 25.0, at 0.8-1.9 dB "
         "of albedo under soft light (spot, blob, vase): advised for sunlit captures, not a default.",
         "* **Normal MAE (knot, blob)**: the visual hull carves concavities only where silhouettes reveal them; "
-        "the knot's inner crossings stay too thick and the photometric term pulls them in only partly "
-        "(`results/surface_excess.md`: its mesh has genus 6 against the tube's 1, and 1.3 % of its vertices lie "
-        "more than 1 % of the diagonal outside the truth, up to 8 px deep; the blob 0.6 %, up to 4.6 px). A mesh "
-        "of fixed topology cannot open the handles the fill closes: that needs a topology change.",
+        "the knot's inner crossings stay too thick and the photometric term pulls them in only partly. "
+        "Photo-consistency carving of the hull (session 33, `results/carving.md`) opens part of the fill before "
+        "the refinement: the knot's fitted mesh went from genus 6 to 5 (the tube: 1), from 1.3 % to 1.1 % of its "
+        "vertices more than 1 % of the diagonal outside the truth (up to 8.2 -> 6.8 px deep, "
+        "`results/surface_excess.md`), normal MAE 3.96 -> 3.61 deg, still above 3.5. What is left lies where "
+        "tubes nearly touch and few views see into the gap. The blob's filled dents (0.6 % of its vertices, "
+        "up to 4.6 px) are not carved: its smooth noise albedo looks alike through the fill, so colour cannot "
+        "tell fill from surface there.",
         "* **Albedo (knot): the atlas** (`results/texel_density.md`, session 27): its texels are 0.98 px wide "
         "at 512², and even the GT mesh with its true materials scores only 26.6 dB albedo through that atlas "
         "(30.7 at 1024², 32.8 at 2048²; on the reconstructed mesh 23.4 -> 24.5). The option `texel_px = 0.5` "
