@@ -39,51 +39,43 @@ max_depth = 6
 """
 
 
-def bunny(folder: Path) -> Path:
+def _mesh_scene(folder: Path, name: str, mesh: str, description: str, material: str, light: str) -> Path:
+    """Write ``folder/name.obj`` (the ``../shared`` mesh ``mesh``, normalized to radius 0.9 and
+    unwrapped with xatlas) and the scene TOML ``folder/name.toml`` around it."""
     from relight.data.mesh import load_mesh, write_obj
     from relight.material.uv import unwrap
 
     folder.mkdir(parents=True, exist_ok=True)
-    write_obj(folder / "bunny.obj", unwrap(load_mesh(SHARED / "meshes/stanford_bunny/stanford-bunny.obj").normalized(0.9), 1024))
-    env = SHARED / "envmaps"
-    (folder / "bunny.toml").write_text(f'''# Outside check (not a built-in scene): bench/outside_scenes.py
-description = "Stanford bunny under a sun"
+    write_obj(folder / f"{name}.obj", unwrap(load_mesh(SHARED / mesh).normalized(0.9), 1024))
+    (folder / f"{name}.toml").write_text(f'''# Outside check (not a built-in scene): bench/outside_scenes.py
+description = "{description}"
 [mesh]
-file = "bunny.obj"
+file = "{name}.obj"
 radius = 0.9
 [material]
-albedo = {{ type = "noise", colors = [[0.75, 0.65, 0.45], [0.35, 0.5, 0.3]], scale = 4, octaves = 4, seed = 5, resolution = 512 }}
-roughness = {{ type = "noise", colors = [[0.3], [0.8]], scale = 3, octaves = 3, seed = 9, resolution = 256 }}
+{material}
 [light]
-envmap = "{env / 'quarry_01_1k.hdr'}"
-relight = [{{ envmap = "{env / 'royal_esplanade_1k.hdr'}" }}, {{ envmap = "{env / 'quarry_01_1k.hdr'}", rotation_deg = 120.0 }}]
+{light}
 {CAMERAS}''')
-    return folder / "bunny.toml"
+    return folder / f"{name}.toml"
 
 
-def armadillo(folder: Path) -> Path:
-    """The Stanford armadillo (``../shared``, non-commercial, as the bunny): limbs, claws and
-    crevices that no silhouette reveals, a noise albedo, soft training light (``venice_sunset``)."""
-    from relight.data.mesh import load_mesh, write_obj
-    from relight.material.uv import unwrap
-
-    folder.mkdir(parents=True, exist_ok=True)
-    mesh = load_mesh(SHARED / "meshes/armadillo/armadillo.obj").normalized(0.9)
-    write_obj(folder / "armadillo.obj", unwrap(mesh, 1024))
-    env = SHARED / "envmaps"
-    (folder / "armadillo.toml").write_text(f'''# Outside check (not a built-in scene): bench/outside_scenes.py
-description = "Stanford armadillo under a soft sunset"
-[mesh]
-file = "armadillo.obj"
-radius = 0.9
-[material]
-albedo = {{ type = "noise", colors = [[0.8, 0.55, 0.35], [0.25, 0.35, 0.55]], scale = 6, octaves = 4, seed = 3, resolution = 512 }}
-roughness = {{ type = "noise", colors = [[0.35], [0.8]], scale = 3, octaves = 3, seed = 4, resolution = 256 }}
-[light]
-envmap = "{env / 'venice_sunset_1k.hdr'}"
-relight = [{{ envmap = "{env / 'royal_esplanade_1k.hdr'}" }}, {{ envmap = "{env / 'spruit_sunrise_1k.hdr'}" }}]
-{CAMERAS}''')
-    return folder / "armadillo.toml"
+ENV = SHARED / "envmaps"
+MESH_SCENES = {
+    "bunny": ("meshes/stanford_bunny/stanford-bunny.obj", "Stanford bunny under a sun",
+              'albedo = { type = "noise", colors = [[0.75, 0.65, 0.45], [0.35, 0.5, 0.3]], scale = 4, octaves = 4, seed = 5, resolution = 512 }\n'
+              'roughness = { type = "noise", colors = [[0.3], [0.8]], scale = 3, octaves = 3, seed = 9, resolution = 256 }',
+              f'envmap = "{ENV / "quarry_01_1k.hdr"}"\n'
+              f'relight = [{{ envmap = "{ENV / "royal_esplanade_1k.hdr"}" }}, {{ envmap = "{ENV / "quarry_01_1k.hdr"}", rotation_deg = 120.0 }}]'),
+    # limbs, claws and crevices that no silhouette reveals; a soft training light
+    "armadillo": ("meshes/armadillo/armadillo.obj", "Stanford armadillo under a soft sunset",
+                  'albedo = { type = "noise", colors = [[0.8, 0.55, 0.35], [0.25, 0.35, 0.55]], scale = 6, octaves = 4, seed = 3, resolution = 512 }\n'
+                  'roughness = { type = "noise", colors = [[0.35], [0.8]], scale = 3, octaves = 3, seed = 4, resolution = 256 }',
+                  f'envmap = "{ENV / "venice_sunset_1k.hdr"}"\n'
+                  f'relight = [{{ envmap = "{ENV / "royal_esplanade_1k.hdr"}" }}, {{ envmap = "{ENV / "spruit_sunrise_1k.hdr"}" }}]'),
+}
+"""Scenes around a ``../shared`` mesh (non-commercial: nothing of them is copied into the repository):
+name -> (mesh, description, [material] lines, [light] lines)."""
 
 
 def spotsun(folder: Path) -> Path:
@@ -100,7 +92,8 @@ def main() -> None:
     if not SHARED.is_dir():
         sys.exit(f"{SHARED}: not found (the outside checks need ../shared/data)")
     for name in sys.argv[1:] or ["bunny", "spotsun"]:
-        toml = {"bunny": bunny, "spotsun": spotsun, "armadillo": armadillo}[name](ROOT / "out/outside" / name)
+        folder = ROOT / "out/outside" / name
+        toml = spotsun(folder) if name == "spotsun" else _mesh_scene(folder, name, *MESH_SCENES[name])
         subprocess.run([str(ROOT / ".venv/bin/relight"), "synth", str(toml), "-o", str(ROOT / "out/bench/suite" / name),
                         "--res", "256", "--views", "64", "-q"], check=True)
 
