@@ -115,7 +115,7 @@ def _spread(occ: np.ndarray, g: _Grid, tol: float, min_views: int, window: int =
     sv = surface_voxels(occ)
     x = g.centres(sv)
     nv = len(g.cams)
-    centre = np.full((len(sv), nv, 3), np.nan)
+    centre = np.full((len(sv), nv, 3), np.nan, np.float32)  # (S, V, 3): 13 k x 64 views at 64³: 10 MB
     where = []
     rim = np.zeros(len(sv), bool)
     for v, (img, mask, edge, cam) in enumerate(zip(g.imgs, g.masks, g.edges, g.cams, strict=True)):
@@ -191,6 +191,8 @@ def photo_carve(capture: Capture, occ: np.ndarray, lo: np.ndarray, hi: np.ndarra
     passes = 0
     for passes in range(1, max_passes + 1):  # noqa: B007
         sv, r, judged, rim = _spread(occ, g, tol, min_views)
+        if not judged.any():  # nothing seen by enough views: nothing to judge
+            break
         if threshold is None:  # the rim voxels touch the true surface along the silhouettes'
             # generators: their spread is what a true surface shows in these views
             ref = r[judged & rim] if (judged & rim).sum() >= 20 else r[judged]
