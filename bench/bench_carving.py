@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import trimesh
+from bench_surface_excess import genus
 from rows import append_row, read_rows
 
 HULL_ROWS = Path("results/carving_hull.jsonl")
@@ -45,14 +47,6 @@ carving into metal stops where the spread just dips under the threshold).
 """
 
 
-def genus(mesh) -> int:
-    import trimesh
-
-    tm = trimesh.Trimesh(mesh.vertices, mesh.faces)
-    tm.merge_vertices()
-    return int((2 - tm.euler_number) // 2)
-
-
 def compare(mesh, gv: np.ndarray, gf: np.ndarray, diag: float) -> dict:
     """Mesh-to-GT distances (share beyond 1 % of the diagonal, outside share) and GT-to-mesh p99."""
     import gpytoolbox as g
@@ -62,7 +56,7 @@ def compare(mesh, gv: np.ndarray, gf: np.ndarray, diag: float) -> dict:
     far = d > 0.01
     outside = float(np.mean(g.fast_winding_number(v[far], gv, gf) < 0.5)) if far.any() else 0.0
     dg = np.sqrt(g.squared_distance(gv, v, f, use_cpp=True)[0]) / diag
-    return {"genus": genus(mesh), "far": float(far.mean()), "far_outside": outside,
+    return {"genus": genus(trimesh.Trimesh(mesh.vertices, mesh.faces)), "far": float(far.mean()), "far_outside": outside,
             "gt_to_mesh_p99": float(np.percentile(dg, 99))}
 
 

@@ -28,7 +28,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import binary_erosion, label
+from scipy.ndimage import binary_erosion, find_objects, label
 
 from relight.data.camera import pixel_size
 from relight.data.capture import Capture
@@ -239,21 +239,24 @@ def _undo_inconsistent_ends(hull: np.ndarray, occ: np.ndarray, g: _Grid, thresho
     sv, r, judged, _ = _spread(occ, g, tol, min_views)
     spread = np.full(occ.shape, np.nan)
     spread[tuple(sv[judged].T)] = r[judged]
-    lab, nlab = label(hull & ~occ, np.ones((3, 3, 3), bool))
+    lab, _ = label(hull & ~occ, np.ones((3, 3, 3), bool))
+    occ = occ.copy()
     undone = 0
-    for k in range(1, nlab + 1):
-        region = lab == k
-        floor = spread[binary_dilation(region, _NEIGHBOURS6) & occ]
+    for k, box in enumerate(find_objects(lab), 1):  # each region within its bounding box, grown by
+        # a voxel so that its dilation (the floor) fits
+        box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in box)
+        region = lab[box] == k
+        floor = spread[box][binary_dilation(region, _NEIGHBOURS6) & occ[box]]
         floor = floor[np.isfinite(floor)]
         if len(floor) == 0 or np.median(floor) >= END_RATIO * threshold:
-            occ = occ | region
+            occ[box] |= region
             undone += int(region.sum())
     return occ, undone
 
 
-def _coverage(occ: np.ndarray, g: _Grid, cam, h: int, w: int) -> np.ndarray:
-    """(h * w,) bool: pixels covered by the splatted surface voxels of ``occ``."""
-    uv, depth = cam.project(g.centres(surface_voxels(occ)))
+def _coverage(centres: np.ndarray, g: _Grid, cam, h: int, w: int) -> np.ndarray:
+    """(h * w,) bool: pixels covered by voxels at world ``centres`` (N, 3), splatted."""
+    uv, depth = cam.project(centres)
     pix, _ = _splat_index(uv, _radius(g.voxel, cam, depth), w, h)
     cov = np.zeros(h * w, bool)
     cov[pix] = True
@@ -262,12 +265,14 @@ def _coverage(occ: np.ndarray, g: _Grid, cam, h: int, w: int) -> np.ndarray:
 
 def _protect_silhouettes(old: np.ndarray, new: np.ndarray, cand: np.ndarray, g: _Grid) -> np.ndarray:
     """(C,) bool: candidates to keep because carving them uncovers a mask pixel (mask ≥ 0.5) that
-    the old occupancy covered, in some view."""
+    the old occupancy covered, in some view. Each occupancy's silhouette is that of its surface
+    voxels."""
     keep = np.zeros(len(cand), bool)
     x = g.centres(cand)
+    x_old, x_new = g.centres(surface_voxels(old)), g.centres(surface_voxels(new))
     for mask, cam in zip(g.masks, g.cams, strict=True):
         h, w = mask.shape
-        lost = _coverage(old, g, cam, h, w) & ~_coverage(new, g, cam, h, w)
+        lost = _coverage(x_old, g, cam, h, w) & ~_coverage(x_new, g, cam, h, w)
         lost &= mask.ravel() >= 0.5
         if not lost.any():
             continue
