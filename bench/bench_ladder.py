@@ -13,7 +13,12 @@ For each object (captures as in bench_suite.py: 64 + 8 views at 256², relit set
 All rows are evaluated with relight's protocol (``relight eval``: 256 spp, the capture's render
 depth). Writes results/ladder.json and results/ladder.md.
 
-Usage: .venv/bin/python bench/bench_ladder.py [--objects spot] [--out results/ladder]
+``--from-suite`` takes (c) and the peer from the object's latest ``bench_suite.py --one NAME`` run
+(``out/bench/suite/NAME.json`` and its ``NAME_fit`` asset, fitted and scored by the same code and
+protocol) instead of fitting them again; (d) is then that asset's ceiling, so the four rows and
+the peer are of one reconstructed mesh. (a) and (b) are fitted here.
+
+Usage: .venv/bin/python bench/bench_ladder.py [--objects spot] [--from-suite] [--out results/ladder]
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ SUITE = ROOT / "out/bench/suite"
 from peer import peer_recipe  # noqa: E402  (bench/ is on the path above)
 
 
-def one(name: str, backend, save) -> dict:
+def _metrics_row(m: dict, seconds: float, regions: dict | None) -> dict:
+    return {"albedo_psnr": m["albedo_psnr"], "relight_psnr_mean": m["relight_psnr_mean"],
+            "relight_psnr": m["relight_psnr"], "roughness_mae": m["roughness_mae"], "normal_mae": m["normal_mae"],
+            "metallic_mae": m.get("metallic_mae"), "seconds": round(seconds, 1), "regions": regions}
+
+
+def one(name: str, backend, save, from_suite: bool = False) -> dict:
     """The ladder of one object; ``save(partial)`` is called after each row (long runs)."""
     from bench_levers import error_regions
     from bench_mesh_ceiling import oracle_asset
@@ -53,14 +64,18 @@ def one(name: str, backend, save) -> dict:
     mcfg = mload("fast", **MATERIAL_MODEL.get(name, {}))
     rows = {}
 
-    def record(key, asset, seconds):
-        ev = evaluate(asset, splits.test, backend, gt_mesh=gt_mesh).to_json()
-        rows[key] = {"albedo_psnr": ev["albedo_psnr"], "relight_psnr_mean": ev["relight_psnr_mean"],
-                     "relight_psnr": ev["relight_psnr"], "roughness_mae": ev["roughness_mae"],
-                     "normal_mae": ev["normal_mae"], "metallic_mae": ev.get("metallic_mae"),
-                     "seconds": round(seconds, 1), "regions": error_regions(asset, splits.test, backend)}
+    suite = json.loads((SUITE / f"{name}.json").read_text()) if from_suite else None
+    if suite is not None:
+        if not (SUITE / f"{name}_fit" / "asset.json").is_file():
+            raise SystemExit(f"--from-suite: {SUITE / name}_fit has no asset; run bench_suite.py --one {name} first")
+        # rows written before bench_suite recorded their date carry their file's
+        suite.setdefault("date", time.strftime("%Y-%m-%d", time.localtime((SUITE / f"{name}.json").stat().st_mtime)))
+
+    def record(key, asset, seconds, metrics: dict | None = None):
+        m = metrics or evaluate(asset, splits.test, backend, gt_mesh=gt_mesh).to_json()
+        rows[key] = _metrics_row(m, seconds, error_regions(asset, splits.test, backend) if asset else None)
         print(name, key, json.dumps(rows[key]), flush=True)
-        save({"object": name, "rows": rows})
+        save({"object": name, "rows": rows, **({"suite_date": suite["date"]} if suite else {})})
 
     t = time.perf_counter()
     res = fit_material(splits.train, gt.mesh.with_normals(), mcfg, backend)
@@ -71,12 +86,21 @@ def one(name: str, backend, save) -> dict:
     record("b_gt_mesh_xatlas", res.asset, time.perf_counter() - t)
     t = time.perf_counter()
     out = SUITE / f"{name}_fit"
-    fit.run(cap, out, gload("fast"), mcfg, backend, overwrite=True, evaluate_after=False)
+    if suite is None:
+        fit.run(cap, out, gload("fast"), mcfg, backend, overwrite=True, evaluate_after=False)
     fitted = load_asset(out)
-    record("c_reconstructed", fitted, time.perf_counter() - t)
+    if suite is None:
+        record("c_reconstructed", fitted, time.perf_counter() - t)
+    else:  # capture to asset, as the suite times it
+        record("c_reconstructed", fitted, sum(suite[k] for k in ("geometry_seconds", "unwrap_seconds",
+                                                                 "material_seconds")), suite["metrics"])
     t = time.perf_counter()
     oracle, _ = oracle_asset(fitted, gt, mcfg.tex_res)
     record("d_ceiling_of_c", oracle, time.perf_counter() - t)
+    if suite is not None:
+        if "baseline_metrics" in suite:
+            record("peer_on_c_mesh", None, suite["baseline_seconds"], suite["baseline_metrics"])
+        return {"object": name, "rows": rows, "suite_date": suite["date"]}
     t = time.perf_counter()
     peer = peer_recipe(splits.train, fitted.mesh, backend, steps=mcfg.iterations, spp=mcfg.spp, tex_res=mcfg.tex_res,
                        env_width=mcfg.env_width, max_depth=mcfg.max_depth, metallic=mcfg.metallic)
@@ -86,12 +110,15 @@ def one(name: str, backend, save) -> dict:
 
 def markdown(results: list[dict]) -> str:
     lines = [f"# Diagnosis ladder and peer ({time.strftime('%Y-%m-%d')}, CPU, `fast`)", "",
-             "Reproduce: `.venv/bin/python bench/bench_ladder.py --objects spot` (about 45 min per object on "
-             "2 cores). Captures: 64 + 8 views at 256² (bench_suite's). Every row is evaluated with the "
+             "Reproduce: `.venv/bin/python bench/bench_ladder.py --objects spot,knot,blob,vase,bottle --from-suite` "
+             "after `bench_suite.py --one NAME` of each (rows a, b, d: about 10 min per object on 2 cores; without "
+             "`--from-suite` (c) and the peer are fitted too: about 45 min). Captures: 64 + 8 views at 256² (bench_suite's). Every row is evaluated with the "
              "`relight eval` protocol (256 spp). Rows: (a) material stage on the GT mesh and UVs; (b) the GT "
              "mesh with an xatlas atlas; (c) full `relight fit`; (d) (c)'s mesh with GT materials and light "
              "(its ceiling); peer: the Mitsuba tutorial recipe (prb, plain L2, Adam, no priors, no "
-             "coarse-to-fine, 2000 steps x 8 spp) on (c)'s mesh and atlas.", "",
+             "coarse-to-fine, 2000 steps x 8 spp) on (c)'s mesh and atlas. *seconds*: as run (with "
+             "`--from-suite`, (c) is the suite's capture-to-asset time); rows that shared the cores are not "
+             "timings.", "",
              "*Regions* (rows measured since the breakdown was added): albedo PSNR (share of the squared "
              "error) on the 2-px silhouette band / GT texture edges / flat interior (bench_levers.error_regions).", "",
              "| object | row | albedo PSNR | relight PSNR (mean) | min over envmaps | roughness MAE | metallic MAE | "
@@ -110,6 +137,27 @@ def markdown(results: list[dict]) -> str:
             lines.append(f"| {r['object']} | ours / peer | {c['albedo_psnr'] - p['albedo_psnr']:+.2f} dB | "
                          f"{c['relight_psnr_mean'] - p['relight_psnr_mean']:+.2f} dB | | "
                          f"{c['roughness_mae'] - p['roughness_mae']:+.3f} | | | |")
+    lines += ["", "## Steps of the ladder (albedo / relight dB)", "",
+              "*atlas*: (a) - (b); *geometry*: (b) - (c), the reconstructed mesh and the fit on it; *fit's share*: "
+              "(d) - (c), what the material fit loses against GT materials on that mesh (negative: the fit beats "
+              "the transferred GT texture, whose texels the misplaced surface samples off).", "",
+              "| object | (a) | atlas | geometry | (c) | (d) ceiling | fit's share |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        v = r["rows"]
+        if not all(k in v for k in ("a_gt_mesh_own_uvs", "b_gt_mesh_xatlas", "c_reconstructed", "d_ceiling_of_c")):
+            continue
+        a, b, c, d = (v[k] for k in ("a_gt_mesh_own_uvs", "b_gt_mesh_xatlas", "c_reconstructed", "d_ceiling_of_c"))
+
+        def pair(x, y=None):
+            if y is None:
+                return f"{x['albedo_psnr']:.2f} / {x['relight_psnr_mean']:.2f}"
+            return f"{x['albedo_psnr'] - y['albedo_psnr']:+.2f} / {x['relight_psnr_mean'] - y['relight_psnr_mean']:+.2f}"
+        lines.append(f"| {r['object']} | {pair(a)} | {pair(a, b)} | {pair(b, c)} | {pair(c)} | {pair(d)} | "
+                     f"{pair(d, c)} |")
+    dated = [f"{r['object']} {r['suite_date']}" for r in results if "suite_date" in r]
+    if dated:
+        lines += ["", "(c) and the peer of " + ", ".join(dated) + ": from that day's `bench_suite.py --one` run "
+                  "(`--from-suite`; the same rows as `benchmark.md`)."]
     return "\n".join(lines) + "\n"
 
 
@@ -118,6 +166,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--objects", default="spot")
+    ap.add_argument("--from-suite", action="store_true", help="(c) and the peer from bench_suite.py --one NAME")
     ap.add_argument("--out", default="results/ladder")
     a = ap.parse_args()
     backend = select_backend("cpu")
@@ -129,7 +178,7 @@ def main() -> None:
         out.with_suffix(".md").write_text(markdown(results))
 
     for name in a.objects.split(","):
-        done.append(one(name, backend, lambda part: save([*done, part])))
+        done.append(one(name, backend, lambda part: save([*done, part]), a.from_suite))
         save(done)
 
 

@@ -169,8 +169,16 @@ def asset_seconds(o: dict) -> float:
     return o["geometry_seconds"] + o["unwrap_seconds"] + o["material_seconds"]
 
 
+def timed(o: dict) -> bool:
+    """Whether the row's times are timings (false for a row merged with ``--not-timed``: its run
+    shared the cores, so its quality figures stand and its times do not)."""
+    return o.get("timed", True)
+
+
 def time_cell(o: dict) -> str:
     t = asset_seconds(o)
+    if not timed(o):
+        return f"{t / 60:.1f} min, cores shared: not a timing"
     return f"{t / 60:.1f} min{mark(t <= 900)} (+{o['eval_seconds'] / 60:.1f})"
 
 
@@ -183,8 +191,9 @@ def dates(r: dict) -> str:
 
 def durations(objs: list[dict]) -> str:
     """How long the rows took on this machine: each object's fit with its scoring, each peer."""
+    objs = [o for o in objs if timed(o)]
     if not objs:
-        return "no rows yet"
+        return "no timed rows yet"
     fit = [o["fit_seconds"] / 60 for o in objs]
     peer = [o["baseline_seconds"] / 60 for o in objs if "baseline_seconds" in o]
     total = (sum(fit) + sum(peer) + sum(o["synth_seconds"] for o in objs) / 60) / 60
@@ -203,16 +212,30 @@ def peer_line(objs: list[dict]) -> str:
     have = [o["object"] for o in objs if "baseline_metrics" in o]
     lack = [o["object"] for o in objs if "baseline_metrics" not in o]
     if not have:
-        return ("not run in this pass (`--no-peer`). On spot the recipe scored 14.15 / 23.58 dB against ours "
-                "25.87 / 29.58 (`results/ladder.md`); `results/peer_variants_400.md` tries what a careful user "
+        return ("not run in this pass (`--no-peer`). On spot the recipe scored 14.42 / 23.81 dB against ours "
+                "26.56 / 29.76 (`results/ladder.md`); `results/peer_variants_400.md` tries what a careful user "
                 "might change within it.")
     return (f"rows above for {', '.join(have)}, each in the same run as ours"
             + (f"; not run for {', '.join(lack)} (their rows come from `--no-peer` runs)." if lack else "."))
 
 
+def ladder_steps(path: Path = ROOT / "results/ladder.json") -> str:
+    """Per object of ``results/ladder.json``: (a) the GT mesh with its own UVs, what the atlas and
+    the geometry cost, the reconstructed fit (c) and its mesh's ceiling (d), in albedo / relight dB."""
+    keys = ("a_gt_mesh_own_uvs", "b_gt_mesh_xatlas", "c_reconstructed", "d_ceiling_of_c")
+    parts = []
+    for r in json.loads(path.read_text()) if path.is_file() else []:
+        if all(k in r["rows"] for k in keys):
+            a, b, c, d = ((r["rows"][k]["albedo_psnr"], r["rows"][k]["relight_psnr_mean"]) for k in keys)
+            parts.append(f"{r['object']} (a) {a[0]:.1f} / {a[1]:.1f}, atlas {b[0] - a[0]:+.1f} / {b[1] - a[1]:+.1f}, "
+                         f"geometry and its fit {c[0] - b[0]:+.1f} / {c[1] - b[1]:+.1f} to (c) {c[0]:.1f} / "
+                         f"{c[1]:.1f}, whose mesh's ceiling (d) is {d[0]:.1f} / {d[1]:.1f}")
+    return "; ".join(parts) if parts else "not run"
+
+
 def shortfalls(objs: list[dict]) -> list[str]:
     """The misses of this run against issue 18's floors, then the diagnosis behind them (the
-    ladder and levers, ``results/ladder.md`` and ``results/levers.md``, measured on spot)."""
+    ladder, ``results/ladder.md``, per object; the levers, ``results/levers.md``, mostly on spot)."""
     miss = []
     for o in objs:
         m = o["metrics"]
@@ -220,28 +243,26 @@ def shortfalls(objs: list[dict]) -> list[str]:
                  f"relight {m['relight_psnr_mean']:.1f} (min {min(m['relight_psnr'].values()):.1f})"
                  if m["relight_psnr_mean"] < 30 or min(m["relight_psnr"].values()) < 28 else "",
                  f"normal {m['normal_mae']:.2f}°" if m["normal_mae"] > 3.5 else "",
-                 f"{asset_seconds(o) / 60:.1f} min" if asset_seconds(o) > 900 else ""]
+                 f"{asset_seconds(o) / 60:.1f} min" if timed(o) and asset_seconds(o) > 900 else ""]
         if any(parts):
             miss.append(f"{o['object']}: " + ", ".join(p for p in parts if p))
     out = ["* **Floors missed in this run**: " + ("; ".join(miss) if miss else "none") + "."]
     out += [
-        "* **Albedo (every object)**: on spot the diagnosis ladder (`results/ladder.md`; measured on "
-        "2026-12-02, before issue 19 turned the built-in lights by 90°) separates the losses: GT mesh "
-        "with its own UVs 30.67 dB, with an xatlas atlas 29.56 (the atlas: 1.1 dB), the "
-        "reconstructed mesh's ceiling with GT materials and light 29.23, the full fit 25.87. The ceiling "
-        "itself misses 30 dB: 98 % of its albedo error lies on the 2-px silhouette band and on texture "
-        "edges, where the reconstructed surface puts the GT texture a little off in the image "
-        "(`results/levers.md`, *oracle512*), so spot's albedo floor needs better registered geometry. The "
-        "fit loses a further 3.4 dB; 34 % of its error lies in flat regions (29.3 dB there against 46 dB "
-        "for the ceiling: shading left in the albedo and Monte Carlo noise), 66 % on the same edges and "
-        "silhouettes. That loss is the reconstructed geometry's, not the material fit's (2026-12-04, "
-        "`results/objective.md`, `results/levers.md`): on that mesh the fit's own training loss is *below* "
-        "the ceiling's (excess over the noise floor 0.00028 against 0.00106), so the objective prefers the "
-        "fitted albedo there and no texture-side lever can reach the ceiling; fixing the light to the truth "
-        "does not help (26.19 / 29.68 dB against 26.47 / 29.65); GT shading normals on the same mesh buy "
-        "+0.62 / +0.37 dB (flat regions 29.9 -> 31.4 dB), and refining the shading normals with the "
-        "path-traced loss lost 0.3-2.5 dB, its normals moving away from GT (2.89° -> 3.34° under the GT "
-        "light; not kept). The remaining lever is the vertex positions themselves.",
+        "* **Albedo (every object)**: the diagnosis ladder (`results/ladder.md`, albedo / relight dB) "
+        "separates the losses: " + ladder_steps() + ". On spot the ceiling just reaches 30 dB (30.1) and 97 % "
+        "of its albedo error lies on the 2-px silhouette band and on texture edges, where the reconstructed "
+        "surface puts the GT texture a little off in the image (`results/levers.md`, *oracle512*), so "
+        "spot's albedo floor needs better registered geometry. The fit loses a further 3.5 dB; a third of "
+        "its error lies in flat regions (30.0 dB there against 44.0 for the ceiling: shading left in the "
+        "albedo and Monte Carlo noise), the rest on the same edges and silhouettes. That loss is the "
+        "reconstructed geometry's, not the material fit's (2026-12-04, `results/objective.md`, "
+        "`results/levers.md`): on that mesh the fit's own training loss is *below* the ceiling's (excess "
+        "over the noise floor 0.00028 against 0.00106), so the objective prefers the fitted albedo there "
+        "and no texture-side lever can reach the ceiling; fixing the light to the truth does not help "
+        "(26.19 / 29.68 dB against 26.47 / 29.65); GT shading normals on the same mesh buy +0.62 / +0.37 dB "
+        "(flat regions 29.9 -> 31.4 dB), and refining the shading normals with the path-traced loss lost "
+        "0.3-2.5 dB, its normals moving away from GT (2.89° -> 3.34° under the GT light; not kept); "
+        "refining the vertex positions with it bought at most +0.2 dB (`results/vertex_refine.md`).",
         "* **Glossy and metallic objects (vase, bottle)**: on the GT mesh the vase reaches 25.8 / 28.6 dB "
         "with roughness MAE 0.22 (its glossy bands fitted near 0.5), because under the fitted light a "
         "rougher surface explains the views better than the true one (training loss 0.0178 vs 0.0201 with "
@@ -418,6 +439,8 @@ def main() -> None:
     ap.add_argument("--merge", default=None, metavar="NAME", help="put out/bench/suite/NAME.json (a later --one run) "
                     "into the JSON in place of NAME's row, marked with --why, and rewrite the Markdown")
     ap.add_argument("--why", default="", help="with --merge: what changed since the suite's run")
+    ap.add_argument("--not-timed", action="store_true", help="with --merge: the run shared the cores, so its "
+                    "times are shown as no timing (its quality figures stand)")
     ap.add_argument("--out", default="results/benchmark")
     a = ap.parse_args()
     SUITE.mkdir(parents=True, exist_ok=True)
@@ -425,7 +448,8 @@ def main() -> None:
     if a.merge:
         r = json.loads(out.with_suffix(".json").read_text())
         row = json.loads((SUITE / f"{a.merge}.json").read_text()) | {
-            "rerun": f"rerun on {time.strftime('%Y-%m-%d')} with `--one {a.merge}`{': ' + a.why if a.why else ''}"}
+            "rerun": f"rerun on {time.strftime('%Y-%m-%d')} with `--one {a.merge}`{': ' + a.why if a.why else ''}",
+            **({"timed": False} if a.not_timed else {})}
         r["objects"] = [row if o["object"] == a.merge else o for o in r["objects"]]
         out.with_suffix(".json").write_text(json.dumps(r, indent=2) + "\n")
         a.from_json = True
