@@ -191,6 +191,7 @@ def dates(r: dict) -> str:
 
 def durations(objs: list[dict]) -> str:
     """How long the rows took on this machine: each object's fit with its scoring, each peer."""
+    untimed = [o["object"] for o in objs if not timed(o)]
     objs = [o for o in objs if timed(o)]
     if not objs:
         return "no timed rows yet"
@@ -199,7 +200,9 @@ def durations(objs: list[dict]) -> str:
     total = (sum(fit) + sum(peer) + sum(o["synth_seconds"] for o in objs) / 60) / 60
     return (f"on this 2-core CPU each object's fit with its scoring took {min(fit):.0f}–{max(fit):.0f} min"
             + (f" and a peer {min(peer):.0f}–{max(peer):.0f} min" if peer else "")
-            + f", about {total:.1f} h for {len(objs)} objects with synthesis; `--no-peer` skips the peers")
+            + f", about {total:.1f} h for {len(objs)} objects with synthesis"
+            + (f" ({', '.join(untimed)} not timed: cores shared)" if untimed else "")
+            + "; `--no-peer` skips the peers")
 
 
 def peer_of(o: dict, key: str) -> str:
