@@ -30,7 +30,8 @@ OUT = ROOT / "results/hard_masks"
 
 def hard_copy(src: Path, dst: Path) -> Path:
     """``src`` copied to ``dst`` with every training EXR/PNG's alpha thresholded at 0.5."""
-    from relight.data.images import linear_to_srgb, read_exr, write_exr, write_png
+    from relight.data.capture_io import write_rgba
+    from relight.data.images import read_exr
 
     shutil.copytree(src, dst, dirs_exist_ok=True)
     for exr in sorted((dst / "train").glob("*.exr")):
@@ -38,8 +39,7 @@ def hard_copy(src: Path, dst: Path) -> Path:
         a = rgba[..., 3:4]
         straight = np.where(a > 0, rgba[..., :3] / np.maximum(a, 1e-8), 0.0)
         hard = (a >= 0.5).astype(np.float32)
-        write_exr(exr, np.concatenate([straight * hard, hard], -1).astype(np.float32))
-        write_png(exr.with_suffix(".png"), np.concatenate([linear_to_srgb(straight * hard), hard], -1))
+        write_rgba(exr.with_suffix(""), np.concatenate([straight * hard, hard], -1).astype(np.float32))
     return dst
 
 

@@ -35,6 +35,14 @@ SUITE = ROOT / "out/bench/suite"
 
 from peer import peer_recipe  # noqa: E402  (bench/ is on the path above)
 
+STEPS = ("a_gt_mesh_own_uvs", "b_gt_mesh_xatlas", "c_reconstructed", "d_ceiling_of_c")
+"""The ladder's four rows, from the GT mesh to the reconstructed mesh's ceiling."""
+
+
+def steps_of(rows: dict) -> tuple[dict, dict, dict, dict] | None:
+    """An object's four :data:`STEPS` rows (a, b, c, d), or None when one is missing."""
+    return tuple(rows[k] for k in STEPS) if all(k in rows for k in STEPS) else None
+
 
 def _metrics_row(m: dict, seconds: float, regions: dict | None) -> dict:
     return {"albedo_psnr": m["albedo_psnr"], "relight_psnr_mean": m["relight_psnr_mean"],
@@ -46,7 +54,7 @@ def one(name: str, backend, save, from_suite: bool = False) -> dict:
     """The ladder of one object; ``save(partial)`` is called after each row (long runs)."""
     from bench_levers import error_regions
     from bench_mesh_ceiling import oracle_asset
-    from bench_suite import MATERIAL_MODEL, synth_once
+    from bench_suite import MATERIAL_MODEL, asset_seconds, synth_once
 
     from relight.commands import fit
     from relight.commands.common import gt_mesh_of, load_splits
@@ -88,12 +96,11 @@ def one(name: str, backend, save, from_suite: bool = False) -> dict:
     out = SUITE / f"{name}_fit"
     if suite is None:
         fit.run(cap, out, gload("fast"), mcfg, backend, overwrite=True, evaluate_after=False)
-    fitted = load_asset(out)
-    if suite is None:
+        fitted = load_asset(out)
         record("c_reconstructed", fitted, time.perf_counter() - t)
     else:  # capture to asset, as the suite times it
-        record("c_reconstructed", fitted, sum(suite[k] for k in ("geometry_seconds", "unwrap_seconds",
-                                                                 "material_seconds")), suite["metrics"])
+        fitted = load_asset(out)
+        record("c_reconstructed", fitted, asset_seconds(suite), suite["metrics"])
     t = time.perf_counter()
     oracle, _ = oracle_asset(fitted, gt, mcfg.tex_res)
     record("d_ceiling_of_c", oracle, time.perf_counter() - t)
@@ -143,10 +150,9 @@ def markdown(results: list[dict]) -> str:
               "the transferred GT texture, whose texels the misplaced surface samples off).", "",
               "| object | (a) | atlas | geometry | (c) | (d) ceiling | fit's share |", "|---|---|---|---|---|---|---|"]
     for r in results:
-        v = r["rows"]
-        if not all(k in v for k in ("a_gt_mesh_own_uvs", "b_gt_mesh_xatlas", "c_reconstructed", "d_ceiling_of_c")):
+        if (steps := steps_of(r["rows"])) is None:
             continue
-        a, b, c, d = (v[k] for k in ("a_gt_mesh_own_uvs", "b_gt_mesh_xatlas", "c_reconstructed", "d_ceiling_of_c"))
+        a, b, c, d = steps
 
         def pair(x, y=None):
             if y is None:

@@ -225,11 +225,12 @@ def peer_line(objs: list[dict]) -> str:
 def ladder_steps(path: Path = ROOT / "results/ladder.json") -> str:
     """Per object of ``results/ladder.json``: (a) the GT mesh with its own UVs, what the atlas and
     the geometry cost, the reconstructed fit (c) and its mesh's ceiling (d), in albedo / relight dB."""
-    keys = ("a_gt_mesh_own_uvs", "b_gt_mesh_xatlas", "c_reconstructed", "d_ceiling_of_c")
+    from bench_ladder import steps_of
+
     parts = []
     for r in json.loads(path.read_text()) if path.is_file() else []:
-        if all(k in r["rows"] for k in keys):
-            a, b, c, d = ((r["rows"][k]["albedo_psnr"], r["rows"][k]["relight_psnr_mean"]) for k in keys)
+        if (steps := steps_of(r["rows"])) is not None:
+            a, b, c, d = ((x["albedo_psnr"], x["relight_psnr_mean"]) for x in steps)
             parts.append(f"{r['object']} (a) {a[0]:.1f} / {a[1]:.1f}, atlas {b[0] - a[0]:+.1f} / {b[1] - a[1]:+.1f}, "
                          f"geometry and its fit {c[0] - b[0]:+.1f} / {c[1] - b[1]:+.1f} to (c) {c[0]:.1f} / "
                          f"{c[1]:.1f}, whose mesh's ceiling (d) is {d[0]:.1f} / {d[1]:.1f}")

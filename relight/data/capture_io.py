@@ -25,11 +25,11 @@ from relight.data.images import (
     LDR_EXTS,
     check_radiance,
     is_8bit,
-    linear_to_srgb,
     read_exr,
     read_linear,
     read_png,
     resize_area,
+    straight_srgb,
     write_exr,
     write_png,
 )
@@ -346,9 +346,7 @@ def camera_frame(cam: Camera, file_path: str) -> dict:
 def write_rgba(stem: Path, rgba: np.ndarray) -> None:
     """Write a linear premultiplied RGBA view as ``stem.exr`` and straight-alpha sRGB ``stem.png``."""
     write_exr(stem.with_suffix(".exr"), rgba)
-    a = rgba[..., 3:4]
-    straight = np.where(a > 1e-6, rgba[..., :3] / np.maximum(a, 1e-6), 0.0)
-    write_png(stem.with_suffix(".png"), np.concatenate([linear_to_srgb(straight), np.clip(a, 0, 1)], -1))
+    write_png(stem.with_suffix(".png"), straight_srgb(rgba))
 
 
 def write_transforms(path: Path, cameras: list[Camera], file_paths: list[str], extra: dict | None = None) -> None:
