@@ -215,8 +215,8 @@ def peer_line(objs: list[dict]) -> str:
     have = [o["object"] for o in objs if "baseline_metrics" in o]
     lack = [o["object"] for o in objs if "baseline_metrics" not in o]
     if not have:
-        return ("not run in this pass (`--no-peer`). On spot the recipe scored 14.42 / 23.81 dB against ours "
-                "26.56 / 29.76 (`results/ladder.md`); `results/peer_variants_400.md` tries what a careful user "
+        return ("not run in this pass (`--no-peer`). On spot the recipe scored 14.44 / 23.82 dB against ours "
+                "26.65 / 29.79 (`results/ladder.md`); `results/peer_variants_400.md` tries what a careful user "
                 "might change within it.")
     return (f"rows above for {', '.join(have)}, each in the same run as ours"
             + (f"; not run for {', '.join(lack)} (their rows come from `--no-peer` runs)." if lack else "."))
@@ -256,8 +256,8 @@ def shortfalls(objs: list[dict]) -> list[str]:
         "separates the losses: " + ladder_steps() + ". On spot the ceiling just reaches 30 dB (30.1) and 97 % "
         "of its albedo error lies on the 2-px silhouette band and on texture edges, where the reconstructed "
         "surface puts the GT texture a little off in the image (`results/levers.md`, *oracle512*), so "
-        "spot's albedo floor needs better registered geometry. The fit loses a further 3.5 dB; a third of "
-        "its error lies in flat regions (30.0 dB there against 44.0 for the ceiling: shading left in the "
+        "spot's albedo floor needs better registered geometry. The fit loses a further 3.4 dB; a third of "
+        "its error lies in flat regions (30.2 dB there against 44.0 for the ceiling: shading left in the "
         "albedo and Monte Carlo noise), the rest on the same edges and silhouettes. That loss is the "
         "reconstructed geometry's, not the material fit's (2026-12-04, `results/objective.md`, "
         "`results/levers.md`): on that mesh the fit's own training loss is *below* the ceiling's (excess "
@@ -272,7 +272,7 @@ def shortfalls(objs: list[dict]) -> list[str]:
         "rougher surface explains the views better than the true one (training loss 0.0178 vs 0.0201 with "
         "GT roughness); with the light fixed to the truth: 28.2 / 30.5 dB, roughness MAE 0.13 "
         "(`results/levers.md`). With the albedo and the light both true, fitting the roughness alone reaches "
-        "MAE 0.057 (the glossy band at 0.15, where the views' loss is flat: +1.8 % at 0.12, +9 % at 0.16, "
+        "MAE 0.057 (the glossy band at 0.15, where the views' loss is flat: +0.7 % at 0.12, +9 % at 0.16, "
         "+41 % at 0.25; `results/roughness_profile.md`), and albedo and roughness fitted under the true light "
         "at 256 wide reach 32.6 / 31.9 dB with MAE 0.069: the vase's floors fail on the fitted light, "
         "not on the textures or their gradients; a 128-wide fitted light gives the vase 25.6 / 29.3 dB and MAE "
