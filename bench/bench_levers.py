@@ -167,7 +167,8 @@ def run(name: str, obj: str, mesh: str, post: str | None, over: dict, gt_light: 
            "relight_psnr_mean": ev["relight_psnr_mean"], "relight_psnr": ev["relight_psnr"],
            "roughness_mae": ev["roughness_mae"], "metallic_mae": ev.get("metallic_mae"),
            "normal_mae": ev.get("normal_mae"), "seconds": round(seconds, 1), "regions": error_regions(asset, splits.test, backend),
-           **({"albedo_detail": asset.info["albedo_detail"]} if "albedo_detail" in asset.info else {})}
+           **({"albedo_detail": asset.info["albedo_detail"]} if "albedo_detail" in asset.info else {}),
+           **({"light_concentration": asset.info["light_concentration"]} if "light_concentration" in asset.info else {})}
     append_row(OUT.with_suffix(".jsonl"), row)
     return row
 

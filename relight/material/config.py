@@ -117,6 +117,26 @@ class MaterialConfig:
     relight 28.61 -> 29.63 dB, roughness MAE 0.229 -> 0.122 against the 64-wide default (a
     256-wide light without it collapses: 10.8 / 14.2 dB). Not a default: on diffuse spot the
     same settings lose 5.3 dB of albedo (the finer light absorbs shading)."""
+    env_compact_width: int = 0
+    """> 0: the light's width when the capture turns out to be lit by a *compact* source (a sun, a
+    softbox); 0 = off. The levels before the last run as a pilot; at the last level's start the
+    fitted light's :func:`relight.material.light.concentration` (its power share from the
+    brightest 1 % of the sphere) is measured, and from ``env_compact_share`` on the fit starts
+    again with a light this wide (at every level: a quarter of it at the coarsest of three), its
+    gradient spread over block means up to twice the default texel (``env_multiscale`` of
+    log2(this / ``env_width``) + 1, at least); otherwise the pilot's state goes on, as the
+    default run. A fine light lets a sun's shadows and a glossy part's reflections be as sharp as
+    the images show them, where a 64-wide texel spreads them over 5.6 degrees; under soft light a
+    fine map only absorbs shading that belongs to the albedo (256 wide on spot's GT mesh: albedo
+    31.0 -> 26.1 dB), so the data decide. Only switching the last level to the fine light was
+    measured to buy nothing (vase, bunny): the albedo has taken the shading by then
+    (results/README.md, session 36). Inactive (:attr:`compact_pilot`) with one level (no pilot),
+    with a fixed light (``fit_envmap = false``: nothing to decide), with ``env_detail_width`` (the
+    other way to a finer light) or when ``env_width`` is as wide."""
+    env_compact_share: float = 0.33
+    """The pilot light's concentration from which ``env_compact_width`` is used: midway (geometric
+    mean) between the highest soft-lit pilot measured, 0.285 (the blob under ``city``), and the
+    lowest sunlit one, 0.373 (the Stanford bunny under ``quarry_01``, outside the repository)."""
     env_step_floor: float = 0.0
     """Adam's per-texel step normalization of the envmap, floored at this multiple of the median
     texel's gradient RMS (:func:`relight.material.optim.floored_rms`; 0 = plain Adam): texels that
@@ -218,7 +238,9 @@ class MaterialConfig:
                   ("average_last", 0 <= self.average_last < 1), ("threads", self.threads >= 0),
                   ("refine_passes", 0 <= self.refine_passes <= 100), ("refine_spp", 2 <= self.refine_spp <= 4096),
                   ("refine_blur", 0 <= self.refine_blur <= 64), ("refine_damping", self.refine_damping >= 0),
-                  ("refine_colour_sigma", self.refine_colour_sigma >= 0)]
+                  ("refine_colour_sigma", self.refine_colour_sigma >= 0),
+                  ("env_compact_width", 0 <= self.env_compact_width <= 8192),
+                  ("env_compact_share", 0 < self.env_compact_share <= 1)]
         if self.tv_norm not in ("l1", "l2"):
             raise ValueError(f"tv_norm must be 'l1' or 'l2', got '{self.tv_norm}'")
         if not 0 <= self.shared_warmup < 1:
@@ -246,6 +268,13 @@ class MaterialConfig:
                 raise ValueError(f"{k} must be >= 0")
 
     @property
+    def compact_pilot(self) -> bool:
+        """Whether ``env_compact_width`` acts: set, wider than ``env_width``, with levels before the
+        last to pilot on, the light fitted (``fit_envmap``) and no ``env_detail_width``."""
+        return (self.env_width < self.env_compact_width and self.levels >= 2 and self.fit_envmap
+                and not self.env_detail_width)
+
+    @property
     def largest_tex_res(self) -> int:
         """The largest texture side this configuration may fit (with ``texel_px``: ``max_tex_res``,
         or the side it raises when that is larger, since a side is only ever raised)."""
@@ -258,7 +287,9 @@ class MaterialConfig:
 
 
 PRESETS: dict[str, MaterialConfig] = {
-    "fast": MaterialConfig(spp_grad=4, image_res=512, tex_res=512, tv_albedo=0.05, tv_env_chroma=0.1, refine_at=[0.1, 0.4, 0.7]),
+    # env_compact_width: a 256-wide light where the pilot finds a sun or a softbox (results/README.md, session 36)
+    "fast": MaterialConfig(spp_grad=4, image_res=512, tex_res=512, tv_albedo=0.05, tv_env_chroma=0.1, refine_at=[0.1, 0.4, 0.7],
+                           env_compact_width=256),
     "quality": MaterialConfig(iterations=3000, batch_views=4, spp=32, max_depth=5, tex_res=1024,
                               env_width=256, levels=4, level_split=[0.25, 0.25, 0.25, 0.25],
                               tv_env_chroma=0.1, refine_at=[0.1, 0.25, 0.5, 0.75]),

@@ -56,6 +56,7 @@ from relight.material.losses import (
     white_balance,
 )
 from relight.material.optim import multiscale_gradient
+from relight.material.pilot import choose_light, light_config, pilot_end
 from relight.material.problem import RenderProblem, compensated, gain_mode, view_log_gains
 from relight.material.refine import refine_albedo
 from relight.material.state import (
@@ -158,7 +159,7 @@ class _MaterialFit:
         self.coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
 
     def enter_level(self, level: int) -> None:
-        resample_to_level(self.state, self.cfg, level)
+        resample_to_level(self.state, light_config(self.cfg, self.state), level)
         self.prob.set_image_factor(image_factor(self.cfg, level, self.capture.resolution))
 
     def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
@@ -184,8 +185,9 @@ class _MaterialFit:
         value += regularize(state.params, grads, cfg, self.coverage[tr] if palette else None)
         for k in self.frozen:
             grads.pop(k, None)
-        if cfg.env_multiscale and "log_env" in grads:
-            grads["log_env"] = multiscale_gradient(grads["log_env"], cfg.env_multiscale)
+        scales = light_config(cfg, state).env_multiscale
+        if scales and "log_env" in grads:
+            grads["log_env"] = multiscale_gradient(grads["log_env"], scales)
         if warm:
             for k in ("albedo", "roughness", "metallic"):
                 if k in grads:
@@ -247,19 +249,19 @@ def fit_material(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Bac
                 f"(texels at most {cfg.texel_px:g} px wide)")
     state = load_checkpoint(checkpoint_dir, cfg, inputs) if resume and checkpoint_dir else init_state(cfg, init)
     schedule = Schedule.of(cfg)
-    resample_to_level(state, cfg, schedule.level(state.step))
+    resample_to_level(state, light_config(cfg, state), schedule.level(state.step))
     threads_before = dr.thread_count()
     if backend.device == "cpu":
         dr.set_thread_count(cfg.threads or (os.cpu_count() or 1))
     try:
-        return _fit(capture, mesh, cfg, backend, state, schedule, checkpoint_dir, rep, stop_at, inputs)
+        return _fit(capture, mesh, cfg, backend, state, schedule, checkpoint_dir, rep, stop_at, inputs, init)
     finally:
         dr.set_thread_count(threads_before)
 
 
 def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, state: MaterialState,
          schedule: Schedule, checkpoint_dir: Path | None, rep: Reporter, stop_at: int | None,
-         inputs: dict | None) -> MaterialResult:
+         inputs: dict | None, init: Asset | None) -> MaterialResult:
     import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
 
     if gain_mode(cfg, capture) != "off" and (state.log_ratios is None or len(state.log_ratios) != len(capture)):
@@ -272,8 +274,15 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
         dr.sync_thread()
         primal = time.perf_counter() - t
     stage = _MaterialFit(capture, mesh, cfg, backend, state, prob, inputs)
+    resuming = state.step > 0
+    pilot = pilot_end(schedule) if cfg.compact_pilot and state.light_concentration is None else None
+    if pilot is not None and (stop_at is None or stop_at >= pilot):
+        run_loop(stage, schedule, step=state.step, level=schedule.level(state.step), losses=state.losses,
+                 checkpoint_dir=checkpoint_dir, stop_at=pilot, reporter=rep, resuming=resuming)
+        choose_light(state, cfg, init, rep)
+        resuming = False
     loop = run_loop(stage, schedule, step=state.step, level=schedule.level(state.step), losses=state.losses,
-                    checkpoint_dir=checkpoint_dir, stop_at=stop_at, reporter=rep)
+                    checkpoint_dir=checkpoint_dir, stop_at=stop_at, reporter=rep, resuming=resuming)
     asset, refine_info = state_to_asset(state, mesh), {}
     if cfg.refine_passes and cfg.fit_albedo:  # after the last checkpoint: a resume redoes it
         with graceful_stop() as stop:
@@ -293,6 +302,8 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
     info = {"stage": "material", "config": to_dict(cfg), "seconds": round(total, 2),
             "seconds_per_step": round(sps, 4), "primal_render_seconds": round(primal, 4),
             "final_loss": state.losses[-1] if state.losses else None, **refine_info}
+    if state.light_concentration is not None:
+        info["light_concentration"] = round(state.light_concentration, 4)
     if DETAIL in state.params:  # how much of the albedo the residual holds at the last step
         d = state.params[DETAIL]
         info["albedo_detail"] = {"side": d.shape[0], "nonzero_share": round(float((d != 0).any(-1).mean()), 4),

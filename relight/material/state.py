@@ -40,6 +40,10 @@ class MaterialState:
     log_ratios: np.ndarray | None = None
     """(N, 3) per-view measured log ratios photo / render (``view_gains``; NaN = not measured
     yet; :func:`relight.material.problem.view_log_gains` makes the gains), None when off."""
+    light_concentration: float | None = None
+    """The light's :func:`relight.material.light.concentration` at the end of the pilot (the
+    levels before the last), with ``env_compact_width`` set (None before;
+    :func:`relight.material.pilot.light_config` reads it)."""
 
     def accumulate(self) -> None:
         """Add the current parameters to the running mean (restarting on a resolution change).
@@ -148,7 +152,8 @@ def save_checkpoint(path: Path, state: MaterialState, cfg: MaterialConfig, input
     arrays = ({f"p/{k}": v for k, v in state.params.items()} | {f"adam/{k}": v for k, v in state.adam.state().items()}
               | {f"avg/{k}": v for k, v in state.avg.items()}
               | ({"ratios": state.log_ratios} if state.log_ratios is not None else {}))
-    meta = {"step": state.step, "losses": state.losses, "config": to_dict(cfg), "avg_count": state.avg_count}
+    meta = {"step": state.step, "losses": state.losses, "config": to_dict(cfg), "avg_count": state.avg_count,
+            "light_concentration": state.light_concentration}
     if inputs is not None:
         meta["inputs"] = inputs
     write_checkpoint(path, "ckpt", arrays, meta)
@@ -168,5 +173,6 @@ def load_checkpoint(path: Path, cfg: MaterialConfig, inputs: dict | None = None)
     state.avg = {k[4:]: v for k, v in z.items() if k.startswith("avg/")}
     state.step, state.losses = int(meta["step"]), list(meta["losses"])
     state.avg_count = int(meta.get("avg_count", 0))
+    state.light_concentration = meta.get("light_concentration")
     state.log_ratios = np.array(z["ratios"]) if "ratios" in z else None
     return state

@@ -88,18 +88,20 @@ class LoopResult:
 
 def run_loop(stage: FitStage, schedule: Schedule, *, step: int = 0, level: int = 0,
              losses: list[float] | None = None, checkpoint_dir: Path | None = None,
-             stop_at: int | None = None, reporter: Reporter | None = None) -> LoopResult:
+             stop_at: int | None = None, reporter: Reporter | None = None,
+             resuming: bool | None = None) -> LoopResult:
     """Run ``stage`` from step ``step`` (at ``level``) to the end of ``schedule``.
 
     Appends each step's loss to ``losses``. ``stop_at`` ends after that many steps as an
-    interruption would (checkpoint written) so that a resumed run can continue it.
+    interruption would (checkpoint written) so that a resumed run can continue it. ``resuming``
+    (default: ``step > 0``) says whether to announce a resumed run.
     """
     rep = reporter or Reporter()
     losses = [] if losses is None else losses
     end = min(schedule.iterations, stop_at or schedule.iterations)
     times = []
     with rep.task(stage.name, schedule.iterations) as advance, graceful_stop() as stop:
-        if step:
+        if step if resuming is None else resuming:
             rep.resumed(stage.name, step)
         advance(step)
         while step < end:
