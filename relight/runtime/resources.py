@@ -171,8 +171,9 @@ def estimate_fit(capture: CaptureSize, device: str, gcfg=None, mcfg=None) -> Mem
     if mcfg is not None:
         f = mcfg.finest_factor(c.height, c.width)
         h, w = c.height // f, c.width // f
+        env = max(mcfg.env_width, mcfg.env_compact_width if mcfg.compact_pilot else 0)  # a compact light's width
         stages["material"] = (packed_bytes(c.views, h, w, c.eight_bit) + REFINE_BYTES * c.views * h * w,
-                              material_work_bytes(h, w, mcfg.spp, mcfg.batch_views, mcfg.largest_tex_res, max(mcfg.env_width, mcfg.env_compact_width if mcfg.compact_pilot else 0),
+                              material_work_bytes(h, w, mcfg.spp, mcfg.batch_views, mcfg.largest_tex_res, env,
                                                   device))
     if mcfg is not None and c.test_views:  # `fit` evaluates: one full-resolution render at a time
         stages["evaluation"] = (0, render_work_bytes(c.height, c.width, EVAL_SPP, device))
