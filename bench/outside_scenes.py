@@ -15,8 +15,11 @@ captures are (64 + 8 views at 256²) into ``out/bench/suite/<name>``, where ``be
 * ``armadillo``: the Stanford armadillo (``../shared``, non-commercial, as the bunny), a noise
   albedo, trained under the CC0 ``venice_sunset``: an outside check of the geometry stage's
   photo-consistency carving (session 33), crevices between limbs that silhouettes do not reveal.
+* ``armadillosun``: the same armadillo and materials trained under the sunlit CC0
+  ``royal_esplanade`` and relit under ``venice_sunset`` and ``spruit_sunrise``: an outside check
+  of the material stage's light pilot (session 36), which did not set its threshold.
 
-Usage: .venv/bin/python bench/outside_scenes.py [bunny] [spotsun] [armadillo]
+Usage: .venv/bin/python bench/outside_scenes.py [bunny] [spotsun] [armadillo] [armadillosun]
 """
 
 from __future__ import annotations
@@ -73,6 +76,12 @@ MESH_SCENES = {
                   'roughness = { type = "noise", colors = [[0.35], [0.8]], scale = 3, octaves = 3, seed = 4, resolution = 256 }',
                   f'envmap = "{ENV / "venice_sunset_1k.hdr"}"\n'
                   f'relight = [{{ envmap = "{ENV / "royal_esplanade_1k.hdr"}" }}, {{ envmap = "{ENV / "spruit_sunrise_1k.hdr"}" }}]'),
+    # session 36: an outside check of the light pilot, not among the captures that set its threshold
+    "armadillosun": ("meshes/armadillo/armadillo.obj", "Stanford armadillo in a sunlit plaza",
+                     'albedo = { type = "noise", colors = [[0.8, 0.55, 0.35], [0.25, 0.35, 0.55]], scale = 6, octaves = 4, seed = 3, resolution = 512 }\n'
+                     'roughness = { type = "noise", colors = [[0.35], [0.8]], scale = 3, octaves = 3, seed = 4, resolution = 256 }',
+                     f'envmap = "{ENV / "royal_esplanade_1k.hdr"}"\n'
+                     f'relight = [{{ envmap = "{ENV / "venice_sunset_1k.hdr"}" }}, {{ envmap = "{ENV / "spruit_sunrise_1k.hdr"}" }}]'),
 }
 """Scenes around a ``../shared`` mesh (non-commercial: nothing of them is copied into the repository):
 name -> (mesh, description, [material] lines, [light] lines)."""
