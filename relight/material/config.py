@@ -290,8 +290,10 @@ PRESETS: dict[str, MaterialConfig] = {
     # env_compact_width: a 256-wide light where the pilot finds a sun or a softbox (results/README.md, session 36)
     "fast": MaterialConfig(spp_grad=4, image_res=512, tex_res=512, tv_albedo=0.05, tv_env_chroma=0.1, refine_at=[0.1, 0.4, 0.7],
                            env_compact_width=256),
+    # quality (GPU, not measured there): the light as fast chooses it; its former fixed 256-wide light
+    # without env_multiscale collapsed on the vase on CPU (10.8 dB albedo) and costs soft-lit objects
     "quality": MaterialConfig(iterations=3000, batch_views=4, spp=32, max_depth=5, tex_res=1024,
-                              env_width=256, levels=4, level_split=[0.25, 0.25, 0.25, 0.25],
+                              env_compact_width=256, levels=4, level_split=[0.25, 0.25, 0.25, 0.25],
                               tv_env_chroma=0.1, refine_at=[0.1, 0.25, 0.5, 0.75]),
 }
 
