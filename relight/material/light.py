@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from relight.material.losses import latlong_weights
+
 
 def upsample_matrix(n_out: int, n_in: int, wrap: bool) -> np.ndarray:
     """(n_out, n_in) bilinear interpolation at the centres of ``n_out`` texels of a ``n_in``-texel
@@ -89,10 +91,7 @@ def concentration(envmap: np.ndarray, share: float = COMPACT_SHARE) -> float:
     sunlit ``quarry_01`` 0.55, ``royal_esplanade`` 0.53, ``studio`` 0.44, ``interior`` 0.41; an
     overcast or indoor sky a tenth to a quarter (``courtyard`` 0.12, ``forest`` 0.20, ``city``
     0.28), a sunset behind clouds 0.03."""
-    h = envmap.shape[0]
-    theta = (np.arange(h) + 0.5) / h * np.pi
-    solid = np.repeat(np.sin(theta), envmap.shape[1]).astype(np.float64)
-    solid /= solid.sum()
+    solid = latlong_weights(*envmap.shape[:2]).astype(np.float64).ravel()
     lum = np.asarray(envmap, np.float64)[..., :3].mean(-1).ravel()
     power = lum * solid
     if power.sum() <= 0:
