@@ -5,6 +5,7 @@ from relight.material.losses import (
     latlong_weights,
     palette_centers,
     palette_l1,
+    palette_residual,
     tv_chroma,
     tv_l2,
     white_balance,
@@ -78,6 +79,30 @@ def test_palette_finds_the_materials_and_pulls_shading_out():
     for k in range(3):
         sel = (labels == k) & mask
         assert y[sel].std(0).sum() < x[sel].std(0).sum()
+
+
+def test_palette_residual_tells_flat_materials_from_a_continuous_albedo():
+    """MaterialConfig.palette_keep_share's measure: a few flat materials (with the Monte Carlo
+    speckle a fit leaves) are explained by their palette, a smooth two-colour noise blend (the
+    blob's kind of albedo) is not; six colours cannot fit the blend, however they are placed."""
+    from scipy.ndimage import gaussian_filter
+
+    from relight.material.config import MaterialConfig
+
+    rng = np.random.default_rng(0)
+    truth = np.array([[0.9, 0.85, 0.8], [0.05, 0.05, 0.06], [0.8, 0.4, 0.3]], np.float32)
+    labels = np.repeat(np.repeat(rng.integers(0, 3, size=(8, 8)), 8, 0), 8, 1)  # 8-texel patches
+    mask = np.ones(labels.shape, bool)
+    flat = truth[labels] + rng.normal(0, 0.02, labels.shape + (3,)).astype(np.float32)
+    t = gaussian_filter(rng.normal(size=labels.shape), 4)
+    t = ((t - t.min()) / np.ptp(t))[..., None]  # a continuous 0..1 blend
+    blend = (truth[0] * t + truth[2] * (1 - t)).astype(np.float32)
+    share = {k: palette_residual(x, mask, palette_centers(x, mask, 6, seed=0)) for k, x in
+             (("flat", flat), ("blend", blend))}
+    keep = MaterialConfig().palette_keep_share
+    assert share["flat"] < keep < share["blend"]
+    assert palette_residual(truth[labels], mask, truth) == 0.0
+    assert palette_residual(np.full((4, 4, 3), 0.5), np.ones((4, 4), bool), truth[:1]) == 0.0  # no variance
 
 
 def test_uv_coverage_matches_triangle_area():

@@ -118,6 +118,21 @@ def test_albedo_moments_restart_when_the_palette_prior_ends(train, gt, cpu_backe
     assert steps_counted(0.0) == (7, 7)  # no prior, no restart
 
 
+@pytest.mark.parametrize("keep_share, held", [(1.0, True), (1e-9, False)])
+def test_palette_prior_is_held_to_the_end_only_for_flat_materials(train, gt, cpu_backend, tmp_path, keep_share, held):
+    """``palette_keep_share``: at ``palette_until`` the albedo's palette residual is measured and
+    checkpointed; below the share the prior goes on (its Adam moments are not restarted, its pull
+    still acts), from it on the prior ends there as before."""
+    cfg = tiny_cfg(iterations=10, levels=1, shared_warmup=0.0, palette_albedo=0.2, palette_until=0.5,
+                   palette_keep_share=keep_share, threads=1, checkpoint_every=7)
+    fit_material(train, gt.mesh, cfg, cpu_backend, checkpoint_dir=tmp_path, stop_at=7)
+    st = load_checkpoint(tmp_path, cfg)
+    assert st.palette_share is not None and 0 < st.palette_share < 1  # measured at step 5
+    assert float(st.adam.t["albedo"].max()) == (7 if held else 2)
+    resumed = fit_material(train, gt.mesh, cfg, cpu_backend, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.asset.info["palette_share"] == round(st.palette_share, 4)  # kept across the resume
+
+
 def test_presets_and_toml_overrides(tmp_path):
     from relight.runtime.errors import RelightError
 

@@ -110,6 +110,17 @@ class MaterialConfig:
     light early; the textures then relax to the data under that light. The albedo's Adam
     moments restart there: sized by the prior's pull, they would otherwise keep the steps of
     weakly observed texels (spot's udder) small long after it is gone."""
+    palette_keep_share: float = 0.05
+    """At ``palette_until`` the albedo is measured (right after the ``refine_at`` re-solve there,
+    when one falls on that step: the data's albedo under the fitted light): its
+    :func:`relight.material.losses.palette_residual`, the share of its variance, away from its
+    edges, that its palette leaves unexplained. Below this share the albedo is a few flat
+    materials and the palette prior stays on to the end, where it keeps the Monte Carlo noise of
+    the last level out of flat regions; from it on (a continuous albedo, which the prior would
+    posterize) it ends at ``palette_until``. 0 = always end there. Held to the end on the GT
+    meshes (results/README.md, session 37; measured share in brackets): spot 31.11 -> 32.32 dB
+    albedo (0.006; flat regions 33.0 -> 37.3 dB), the knot's checker 26.57 -> 28.63 (0.034), but
+    the blob's smooth noise albedo 32.03 -> 29.99 (0.086); 0.05 lies between the knot and the blob."""
     env_multiscale: int = 0
     """Add the envmap gradient's block means at 2, 4, ... 2**N texels to it before each step
     (:func:`relight.material.optim.multiscale_gradient`; 0 = off). For **glossy** objects, with
@@ -232,6 +243,7 @@ class MaterialConfig:
                   ("texel_px", 0 <= self.texel_px <= 64), ("max_tex_res", 4 <= self.max_tex_res <= 8192),
                   ("levels", 1 <= self.levels <= 6), ("image_res", self.image_res == 0 or self.image_res >= 16),
                   ("palette_size", 1 <= self.palette_size <= 64), ("palette_until", 0 <= self.palette_until <= 1),
+                  ("palette_keep_share", 0 <= self.palette_keep_share <= 1),
                   ("lr_decay", 0 < self.lr_decay <= 1), ("env_step_floor", self.env_step_floor >= 0),
                   ("init_albedo", 0 <= self.init_albedo <= 1), ("init_env", self.init_env > 0),
                   ("min_roughness", 0 <= self.min_roughness <= self.init_roughness <= 1),

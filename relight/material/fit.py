@@ -49,6 +49,7 @@ from relight.material.losses import (
     latlong_weights,
     palette_centers,
     palette_l1,
+    palette_residual,
     solid_angle_l1,
     tv_chroma,
     tv_l1,
@@ -158,6 +159,12 @@ class _MaterialFit:
         self.refine_steps = {int(round(x * cfg.iterations)) for x in cfg.refine_at}
         self.coverage: dict[int, np.ndarray] = {}  # texels in use, per texture resolution
 
+    def texels(self, side: int) -> np.ndarray:
+        """The atlas' texels in use at a texture ``side`` (cached)."""
+        if side not in self.coverage:
+            self.coverage[side] = uv_coverage(self.mesh, side)
+        return self.coverage[side]
+
     def enter_level(self, level: int) -> None:
         resample_to_level(self.state, light_config(self.cfg, self.state), level)
         self.prob.set_image_factor(image_factor(self.cfg, level, self.capture.resolution))
@@ -175,14 +182,19 @@ class _MaterialFit:
         warm = step < cfg.shared_warmup * cfg.iterations
         # gains wait for the warm-up: a uniform first light would make them absorb its shading
         value, grads = self.prob.loss_and_grads(state.params, views, rng, fit_gains=not warm)
-        palette = cfg.palette_albedo > 0 and not warm and step < _palette_end(cfg)
-        if cfg.palette_albedo > 0 and step == _palette_end(cfg):
+        tr = state.params.get(DETAIL, state.params["albedo"]).shape[0]  # the side of the albedo rendered
+        end = _palette_end(cfg)
+        if cfg.palette_albedo > 0 and cfg.palette_keep_share > 0 and step == end and state.palette_share is None:
+            # after this step's re-solve (refine_at), if any: the albedo the data ask for under this light
+            albedo = albedo_of(state.params)
+            centers = palette_centers(albedo, self.texels(tr), cfg.palette_size, cfg.seed)
+            state.palette_share = palette_residual(albedo, self.texels(tr), centers)
+        kept = state.palette_share is not None and state.palette_share < cfg.palette_keep_share
+        palette = cfg.palette_albedo > 0 and not warm and (step < end or kept)
+        if cfg.palette_albedo > 0 and step == end and not kept:
             state.adam.reset("albedo")  # moments sized by the prior's pull would slow the data's
             state.adam.reset(DETAIL)
-        tr = state.params.get(DETAIL, state.params["albedo"]).shape[0]  # the side of the albedo rendered
-        if palette and tr not in self.coverage:
-            self.coverage[tr] = uv_coverage(mesh, tr)
-        value += regularize(state.params, grads, cfg, self.coverage[tr] if palette else None)
+        value += regularize(state.params, grads, cfg, self.texels(tr) if palette else None)
         for k in self.frozen:
             grads.pop(k, None)
         scales = light_config(cfg, state).env_multiscale
@@ -304,6 +316,11 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
             "final_loss": state.losses[-1] if state.losses else None, **refine_info}
     if state.light_concentration is not None:
         info["light_concentration"] = round(state.light_concentration, 4)
+    if state.palette_share is not None:
+        info["palette_share"] = round(state.palette_share, 4)
+        kept = state.palette_share < cfg.palette_keep_share
+        rep.log(f"albedo palette residual {state.palette_share:.3f} (flat materials below {cfg.palette_keep_share:g}): "
+                + ("the palette prior held to the end" if kept else f"the palette prior ended at {cfg.palette_until:.0%}"))
     if DETAIL in state.params:  # how much of the albedo the residual holds at the last step
         d = state.params[DETAIL]
         info["albedo_detail"] = {"side": d.shape[0], "nonzero_share": round(float((d != 0).any(-1).mean()), 4),

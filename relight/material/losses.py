@@ -208,3 +208,27 @@ def palette_l1(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, eps: float 
     r = np.sqrt((diff ** 2).sum(-1, keepdims=True) + eps ** 2)
     g[mask] = diff / r / x.size
     return float((r - eps).sum()) / x.size, g
+
+
+def palette_residual(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, edge: float = 0.04) -> float:
+    """How far an albedo is from a few flat materials: the share of its variance left when each
+    texel is replaced by its nearest of ``centers`` (K, C) -- sum |x - c_nearest|^2 / sum |x -
+    mean|^2 -- over the texels of ``mask`` (H, W) away from the albedo's own edges. Edge texels
+    (within a texel of where the colour gradient of a copy blurred by one texel exceeds ``edge``
+    per texel, Sobel) are left out: where two materials meet, texels hold mixtures that no
+    palette explains, however few the materials. Near 0 for a piecewise-constant albedo (printed
+    patches, a checker) with a fit's speckle, larger for a continuous one (a noise pattern, a
+    gradient); 0 when the texels counted have no variance. ``x``: (H, W, C) linear albedo."""
+    from scipy.ndimage import binary_dilation, gaussian_filter, sobel
+
+    x = np.asarray(x, np.float64)
+    if edge > 0:
+        blurred = gaussian_filter(x, (1.0, 1.0, 0))
+        grad2 = sum(sobel(blurred[..., c], a) ** 2 for c in range(x.shape[-1]) for a in (0, 1))
+        mask = mask & ~binary_dilation(np.sqrt(grad2) / 8 > edge)
+    pts = x[mask]
+    if len(pts) == 0 or len(centers) == 0:
+        return 0.0
+    near = ((pts[:, None, :] - centers[None, :, :]) ** 2).sum(-1).min(1).sum()
+    total = ((pts - pts.mean(0)) ** 2).sum()
+    return float(near / total) if total > 0 else 0.0

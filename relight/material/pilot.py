@@ -57,6 +57,7 @@ def choose_light(state: MaterialState, cfg: MaterialConfig, init: Asset | None, 
             f"fitting again from the start with a {fine.env_width}-wide light")
     fresh = init_state(fine, init)
     state.params, state.adam, state.step, state.avg, state.avg_count = fresh.params, fresh.adam, 0, {}, 0
+    state.palette_share = None  # measured again in the fresh run
     state.losses.clear()
     if state.log_ratios is not None:
         state.log_ratios[:] = np.nan  # shared with the render problem: reset in place

@@ -44,6 +44,9 @@ class MaterialState:
     """The light's :func:`relight.material.light.concentration` at the end of the pilot (the
     levels before the last), with ``env_compact_width`` set (None before;
     :func:`relight.material.pilot.light_config` reads it)."""
+    palette_share: float | None = None
+    """The albedo's :func:`relight.material.losses.palette_residual` at ``palette_until`` with
+    ``palette_keep_share`` set (None before): below that share the palette prior stays on."""
 
     def accumulate(self) -> None:
         """Add the current parameters to the running mean (restarting on a resolution change).
@@ -153,7 +156,7 @@ def save_checkpoint(path: Path, state: MaterialState, cfg: MaterialConfig, input
               | {f"avg/{k}": v for k, v in state.avg.items()}
               | ({"ratios": state.log_ratios} if state.log_ratios is not None else {}))
     meta = {"step": state.step, "losses": state.losses, "config": to_dict(cfg), "avg_count": state.avg_count,
-            "light_concentration": state.light_concentration}
+            "light_concentration": state.light_concentration, "palette_share": state.palette_share}
     if inputs is not None:
         meta["inputs"] = inputs
     write_checkpoint(path, "ckpt", arrays, meta)
@@ -174,5 +177,6 @@ def load_checkpoint(path: Path, cfg: MaterialConfig, inputs: dict | None = None)
     state.step, state.losses = int(meta["step"]), list(meta["losses"])
     state.avg_count = int(meta.get("avg_count", 0))
     state.light_concentration = meta.get("light_concentration")
+    state.palette_share = meta.get("palette_share")
     state.log_ratios = np.array(z["ratios"]) if "ratios" in z else None
     return state
