@@ -13,7 +13,8 @@ the images hardly tell the two apart under Monte Carlo noise) is handled by docu
 envmap explains the shading before the textures can absorb it; (2) the reflectance-sparsity
 ("palette") prior pulls albedo texels to the nearest of a few k-means colours until
 ``palette_until``, so one material's shading must come from the light; the textures then relax
-to the data under that light; (3) edge-preserving TV-L1 on the textures, under which
+to the data under that light -- unless the albedo measured there is a few flat materials
+(``palette_keep_share``), which keep the prior to the end against the last level's speckle; (3) edge-preserving TV-L1 on the textures, under which
 low-frequency shading baked into albedo costs as much as a sharp edge; (4) smoothness of the
 light's colour (``tv_env_chroma``), so a part of the light seen by few surfaces (the ground under
 spot, seen by its udder) cannot take on a cast for the albedo to undo; (5) the optional
@@ -96,7 +97,7 @@ def _refine_settings(cfg: MaterialConfig) -> dict:
 
 
 def _palette_end(cfg: MaterialConfig) -> int:
-    """First step without the palette prior."""
+    """First step without the palette prior (unless ``palette_keep_share`` keeps it on)."""
     return int(np.ceil(cfg.palette_until * cfg.iterations))
 
 
