@@ -96,6 +96,12 @@ def _refine_settings(cfg: MaterialConfig) -> dict:
             "blur": cfg.refine_blur, "colour_sigma": cfg.refine_colour_sigma}
 
 
+def _palette_held(cfg: MaterialConfig, state: MaterialState) -> bool:
+    """Whether the palette prior stays on past ``palette_until``: the albedo measured there was a
+    few flat materials (``palette_keep_share``)."""
+    return state.palette_share is not None and state.palette_share < cfg.palette_keep_share
+
+
 def _palette_end(cfg: MaterialConfig) -> int:
     """First step without the palette prior (unless ``palette_keep_share`` keeps it on)."""
     return int(np.ceil(cfg.palette_until * cfg.iterations))
@@ -190,7 +196,7 @@ class _MaterialFit:
             albedo = albedo_of(state.params)
             centers = palette_centers(albedo, self.texels(tr), cfg.palette_size, cfg.seed)
             state.palette_share = palette_residual(albedo, self.texels(tr), centers)
-        kept = state.palette_share is not None and state.palette_share < cfg.palette_keep_share
+        kept = _palette_held(cfg, state)
         palette = cfg.palette_albedo > 0 and not warm and (step < end or kept)
         if cfg.palette_albedo > 0 and step == end and not kept:
             state.adam.reset("albedo")  # moments sized by the prior's pull would slow the data's
@@ -319,9 +325,9 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
         info["light_concentration"] = round(state.light_concentration, 4)
     if state.palette_share is not None:
         info["palette_share"] = round(state.palette_share, 4)
-        kept = state.palette_share < cfg.palette_keep_share
         rep.log(f"albedo palette residual {state.palette_share:.3f} (flat materials below {cfg.palette_keep_share:g}): "
-                + ("the palette prior held to the end" if kept else f"the palette prior ended at {cfg.palette_until:.0%}"))
+                + ("the palette prior held to the end" if _palette_held(cfg, state)
+                   else f"the palette prior ended at {cfg.palette_until:.0%}"))
     if DETAIL in state.params:  # how much of the albedo the residual holds at the last step
         d = state.params[DETAIL]
         info["albedo_detail"] = {"side": d.shape[0], "nonzero_share": round(float((d != 0).any(-1).mean()), 4),

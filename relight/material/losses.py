@@ -188,6 +188,12 @@ def palette_centers(x: np.ndarray, mask: np.ndarray, k: int, seed: int = 0, max_
     return centers.astype(np.float32)
 
 
+def nearest_offset(pts: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Each of ``pts`` (N, C) less its nearest of ``centers`` (K, C), Euclidean: (N, C)."""
+    d2 = ((pts[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+    return pts - centers[np.argmin(d2, axis=1)]
+
+
 def palette_l1(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, eps: float = 0.01) -> tuple[float, np.ndarray]:
     """Reflectance sparsity (few distinct albedos, as in intrinsic-image priors): mean Charbonnier
     distance ``sqrt(|x - c|^2 + eps^2) - eps`` of each masked texel to its nearest palette colour.
@@ -203,8 +209,7 @@ def palette_l1(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, eps: float 
     pts = x[mask]
     if len(pts) == 0 or len(centers) == 0:
         return 0.0, g
-    d2 = ((pts[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
-    diff = pts - centers[np.argmin(d2, axis=1)]
+    diff = nearest_offset(pts, centers)
     r = np.sqrt((diff ** 2).sum(-1, keepdims=True) + eps ** 2)
     g[mask] = diff / r / x.size
     return float((r - eps).sum()) / x.size, g
@@ -229,6 +234,6 @@ def palette_residual(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, edge:
     pts = x[mask]
     if len(pts) == 0 or len(centers) == 0:
         return 0.0
-    near = ((pts[:, None, :] - centers[None, :, :]) ** 2).sum(-1).min(1).sum()
+    near = (nearest_offset(pts, centers) ** 2).sum()
     total = ((pts - pts.mean(0)) ** 2).sum()
     return float(near / total) if total > 0 else 0.0
