@@ -190,8 +190,9 @@ def palette_centers(x: np.ndarray, mask: np.ndarray, k: int, seed: int = 0, max_
 
 def nearest_offset(pts: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """Each of ``pts`` (N, C) less its nearest of ``centers`` (K, C), Euclidean: (N, C)."""
-    d2 = ((pts[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
-    return pts - centers[np.argmin(d2, axis=1)]
+    c = np.asarray(centers, pts.dtype)
+    d2 = (c ** 2).sum(-1) - 2 * (pts @ c.T)  # |p - c|^2 less |p|^2, the same for every c: (N, K)
+    return pts - c[np.argmin(d2, axis=1)]
 
 
 def palette_l1(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, eps: float = 0.01) -> tuple[float, np.ndarray]:
@@ -215,6 +216,17 @@ def palette_l1(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, eps: float 
     return float((r - eps).sum()) / x.size, g
 
 
+def albedo_edges(x: np.ndarray, edge: float = 0.04) -> np.ndarray:
+    """Texels (H, W) bool of an (H, W, C) map within a texel of where two materials meet: where
+    the colour gradient (Sobel, per texel) of a copy blurred by one texel exceeds ``edge``,
+    dilated by one texel. There texels hold mixtures that no palette colour explains."""
+    from scipy.ndimage import binary_dilation, gaussian_filter, sobel
+
+    blurred = gaussian_filter(np.asarray(x, np.float64), (1.0, 1.0, 0))
+    grad2 = sum(sobel(blurred[..., c], a) ** 2 for c in range(x.shape[-1]) for a in (0, 1))
+    return binary_dilation(np.sqrt(grad2) / 8 > edge)
+
+
 def palette_residual(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, edge: float = 0.04) -> float:
     """How far an albedo is from a few flat materials: the share of its variance left when each
     texel is replaced by its nearest of ``centers`` (K, C) -- sum |x - c_nearest|^2 / sum |x -
@@ -224,13 +236,9 @@ def palette_residual(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, edge:
     palette explains, however few the materials. Near 0 for a piecewise-constant albedo (printed
     patches, a checker) with a fit's speckle, larger for a continuous one (a noise pattern, a
     gradient); 0 when the texels counted have no variance. ``x``: (H, W, C) linear albedo."""
-    from scipy.ndimage import binary_dilation, gaussian_filter, sobel
-
     x = np.asarray(x, np.float64)
     if edge > 0:
-        blurred = gaussian_filter(x, (1.0, 1.0, 0))
-        grad2 = sum(sobel(blurred[..., c], a) ** 2 for c in range(x.shape[-1]) for a in (0, 1))
-        mask = mask & ~binary_dilation(np.sqrt(grad2) / 8 > edge)
+        mask = mask & ~albedo_edges(x, edge)
     pts = x[mask]
     if len(pts) == 0 or len(centers) == 0:
         return 0.0
