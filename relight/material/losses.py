@@ -230,10 +230,9 @@ def albedo_edges(x: np.ndarray, edge: float = 0.04) -> np.ndarray:
 def palette_residual(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, edge: float = 0.04) -> float:
     """How far an albedo is from a few flat materials: the share of its variance left when each
     texel is replaced by its nearest of ``centers`` (K, C) -- sum |x - c_nearest|^2 / sum |x -
-    mean|^2 -- over the texels of ``mask`` (H, W) away from the albedo's own edges. Edge texels
-    (within a texel of where the colour gradient of a copy blurred by one texel exceeds ``edge``
-    per texel, Sobel) are left out: where two materials meet, texels hold mixtures that no
-    palette explains, however few the materials. Near 0 for a piecewise-constant albedo (printed
+    mean|^2 -- over the texels of ``mask`` (H, W) away from the albedo's own edges
+    (:func:`albedo_edges` at threshold ``edge``; 0 counts every texel): where two materials meet,
+    texels hold mixtures that no palette explains, however few the materials. Near 0 for a piecewise-constant albedo (printed
     patches, a checker) with a fit's speckle, larger for a continuous one (a noise pattern, a
     gradient); 0 when the texels counted have no variance. ``x``: (H, W, C) linear albedo."""
     x = np.asarray(x, np.float64)
