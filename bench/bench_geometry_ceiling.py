@@ -3,6 +3,7 @@
 Usage: .venv/bin/python bench/bench_geometry_ceiling.py TAG [--set KEY=JSON ...] [--mesh OBJ]
        [--capture out/bench/spot_256_64] [--spp 256] [--out results/geometry_ceiling.jsonl]
        .venv/bin/python bench/bench_geometry_ceiling.py --table   # jsonl -> results/geometry_ceiling.md
+       .venv/bin/python bench/bench_geometry_ceiling.py --table OTHER.jsonl   # print its table
 
 Fits the geometry stage on the capture's training views with ``GeometryConfig`` overrides
 (``--set lam=40``; or takes ``--mesh``), unwraps it (xatlas, a ``--tex-res`` atlas, 512² by default), gives every texel the GT
@@ -76,6 +77,9 @@ def main() -> None:
         src = Path("results/geometry_ceiling.jsonl")
         Path("results/geometry_ceiling.md").write_text(HEADER + table(src))
         print(Path("results/geometry_ceiling.md").read_text())
+        return
+    if sys.argv[1:2] == ["--table"]:  # another --out file's rows: print its table
+        print(table(Path(sys.argv[2])))
         return
     from relight.commands.common import preset_for
     from relight.data.asset import Asset, load_asset
