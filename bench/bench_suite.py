@@ -318,7 +318,10 @@ def shortfalls(objs: list[dict]) -> list[str]:
         "`results/surface_excess.md`), normal MAE 3.96 -> 3.61 deg, still above 3.5. What is left lies where "
         "tubes nearly touch and few views see into the gap. The blob's filled dents (0.6 % of its vertices, "
         "up to 4.6 px) are not carved: its smooth noise albedo looks alike through the fill, so colour cannot "
-        "tell fill from surface there.",
+        "tell fill from surface there. The geometry stage's step schedule does not close it (session 39, "
+        "`results/geometry_schedule.md`): annealing the step size takes the blob 3.91 -> 3.73 deg but the knot "
+        "3.59 -> 3.65 and the outside Stanford bunny 9.08 -> 9.38; 1.5 times the steps takes the knot to 3.51, "
+        "the bunny to 8.53 / 8.62 (two seeds) and the blob to 4.14 / 4.21.",
         "* **Albedo (knot): the atlas** (`results/texel_density.md`, session 27): its texels are 0.98 px wide "
         "at 512², and even the GT mesh with its true materials scores only 26.6 dB albedo through that atlas "
         "(30.7 at 1024², 32.8 at 2048²; on the reconstructed mesh 23.4 -> 24.5). The option `texel_px = 0.5` "
