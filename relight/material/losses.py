@@ -231,10 +231,10 @@ def palette_residual(x: np.ndarray, mask: np.ndarray, centers: np.ndarray, edge:
     """How far an albedo is from a few flat materials: the share of its variance left when each
     texel is replaced by its nearest of ``centers`` (K, C) -- sum |x - c_nearest|^2 / sum |x -
     mean|^2 -- over the texels of ``mask`` (H, W) away from the albedo's own edges
-    (:func:`albedo_edges` at threshold ``edge``; 0 counts every texel): where two materials meet,
-    texels hold mixtures that no palette explains, however few the materials. Near 0 for a piecewise-constant albedo (printed
-    patches, a checker) with a fit's speckle, larger for a continuous one (a noise pattern, a
-    gradient); 0 when the texels counted have no variance. ``x``: (H, W, C) linear albedo."""
+    (:func:`albedo_edges` at threshold ``edge``; 0 counts every texel).
+    Near 0 for a piecewise-constant albedo (printed patches, a checker) with a fit's speckle,
+    larger for a continuous one (a noise pattern, a gradient); 0 when the texels counted have no
+    variance. ``x``: (H, W, C) linear albedo."""
     x = np.asarray(x, np.float64)
     if edge > 0:
         mask = mask & ~albedo_edges(x, edge)
