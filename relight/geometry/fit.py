@@ -8,7 +8,9 @@
    (:mod:`relight.geometry.raster`: nvdiffrast on CUDA, the CPU backend otherwise). Losses: silhouette
    (anti-aliased coverage vs. mask, squared error) and photometric (view-independent per-vertex
    colour vs. the sRGB-encoded image, L1) — multi-view photo-consistency pulls in concavities
-   that silhouettes cannot see. Vertices whose colour is not consistent across views (metal,
+   that silhouettes cannot see. With ``shading`` the colour is shaded at the vertex normal by a
+   fitted low-frequency light (:func:`relight.geometry.losses.sh_shading`) and kept piecewise flat
+   (``w_colour_tv``), so shading informs the normals (shape from shading). Vertices whose colour is not consistent across views (metal,
    gloss: the residual stays large) are down-weighted in the photometric term
    (:func:`relight.geometry.losses.consistency_weights`), so reflections do not dent them.
 3. **Remeshing** — coarse to fine: each level doubles the image resolution, and the mesh is
@@ -36,7 +38,13 @@ from relight.geometry.carving import photo_carve
 from relight.geometry.config import GeometryConfig
 from relight.geometry.draw import render_views
 from relight.geometry.hull import hull_occupancy, occupancy_mesh, visual_hull
-from relight.geometry.losses import photometric_loss, silhouette_loss
+from relight.geometry.losses import (
+    edge_tv,
+    photometric_loss,
+    sh_shading,
+    silhouette_loss,
+    vertex_normals,
+)
 from relight.geometry.raster import Raster
 from relight.geometry.remesh import remesh, shading_normals, subdivide, taubin
 from relight.geometry.state import GeometryState, load_checkpoint, restore_state, save_checkpoint
@@ -54,7 +62,8 @@ class GeometryResult:
     mesh: Mesh
     """The refined mesh (:func:`result_mesh`: its shading normals per ``normal_smoothing``), no UVs."""
     colors: np.ndarray
-    """(V, 3) per-vertex sRGB colour fitted with the shape (a view-independent appearance)."""
+    """(V, 3) per-vertex sRGB colour fitted with the shape (a view-independent appearance; with
+    ``shading``, the fitted colour shaded by the fitted light at the vertex normal)."""
     losses: list[float]
     seconds: float
     seconds_per_step: float
@@ -123,6 +132,7 @@ def _carry_consistency(old: GeometryState, new: GeometryState) -> None:
         idx = torch.as_tensor(j, device=old.err.device)
         new.err.copy_(old.err[idx])
         new.obs.copy_(old.obs[idx])
+        new.sh.copy_(old.sh)  # the light is the scene's: it carries over whole
     new.steps = old.steps
 
 
@@ -150,26 +160,32 @@ class _GeometryFit:
         views = torch.tensor(rng.choice(len(self.capture), min(cfg.batch_views, len(self.capture)), replace=False))
         images, masks = data.batch(views)
         track = cfg.photo_consistency > 0
-        attrs = st.c
+        verts = st.verts()
+        # the colour, shaded at the vertices (Gouraud: at 2-px edges as good as per pixel, and no
+        # extra channels to interpolate)
+        attrs = [st.c * sh_shading(vertex_normals(verts, st.faces), st.sh) if cfg.shading else st.c]
         if track:  # two extra channels: the vertices' photo-consistency weights (constant) and
             # zeros whose gradients collect each vertex's residual statistics (their value adds
             # nothing to the loss)
             probe = torch.zeros(len(st.c), 2, device=st.c.device, requires_grad=True)
             w = st.photo_weights(cfg)
             self.inconsistent = float((w < 0.5).float().mean())
-            attrs = torch.cat([st.c, w[:, None], probe], 1)
-        out, cov = render_views(self.raster, st.verts(), st.faces, attrs, data.mvps[views], data.res,
+            attrs += [w[:, None], probe]
+        out, cov = render_views(self.raster, verts, st.faces, torch.cat(attrs, 1), data.mvps[views], data.res,
                                 cfg.supersample, st.topology)
         rgb, weight = out[..., :3], None
         if track:  # the weight channel is blended with the empty background at silhouettes like
             # colour and coverage are: divided by the coverage, an edge pixel gets its surface's weight
             weight = torch.where(cov > 1e-4, out[..., 3] / cov.clamp_min(1e-4), 1.0).detach()
         loss = cfg.w_mask * silhouette_loss(cov, masks) + cfg.w_rgb * photometric_loss(rgb, images, weight)
+        if cfg.w_colour_tv > 0:
+            loss = loss + cfg.w_colour_tv * edge_tv(st.c, st.edges) / masks.numel()  # per pixel, as the data
         if track:
             sq = ((rgb.detach() - images) ** 2).mean(-1) * masks
             loss = loss + (sq * out[..., 4]).sum() + (masks * out[..., 5]).sum()
         st.opt_u.zero_grad()
         st.opt_c.zero_grad()
+        st.opt_sh.zero_grad()
         loss.backward()
         if track:
             with torch.no_grad():  # running sums, a memory of about 1 / (1 - CONSISTENCY_DECAY) steps
@@ -179,6 +195,8 @@ class _GeometryFit:
         st.opt_u.param_groups[0]["lr"] = cfg.lr * lr_scale
         st.opt_u.step()
         st.opt_c.step()
+        if cfg.shading:
+            st.opt_sh.step()
         return float(loss.detach())
 
     def progress(self) -> dict:
@@ -233,7 +251,8 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
     stage = _GeometryFit(capture, cfg, raster, st, level, data, inputs)
     loop = run_loop(stage, Schedule.of(cfg), step=step, level=level, losses=losses, checkpoint_dir=checkpoint_dir,
                     stop_at=stop_at, reporter=rep)
-    v, f, c = stage.st.numpy()
+    v, f, _ = stage.st.numpy()
+    c = stage.st.appearance()
     v = taubin(v, f, cfg.smooth_final)
     require_finite({"vertices": v, "colours": c}, "geometry",
                    "lower lr or raise lam in a --config TOML, and check the masks and camera poses")

@@ -36,3 +36,40 @@ def consistency_weights(err: torch.Tensor, obs: torch.Tensor, k: float) -> torch
     r = torch.sqrt(err.clamp_min(0) / obs.clamp_min(1e-6))
     m = torch.quantile(r[seen], 0.25).clamp_min(1e-6)
     return torch.where(seen, 1 / (1 + (r / (k * m)) ** 4), torch.ones_like(r))
+
+
+def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """(V, 3) unit area-weighted vertex normals of ``verts`` (V, 3) and ``faces`` (F, 3) int,
+    differentiable in the positions (counter-clockwise faces: outward on a closed mesh)."""
+    f = faces.long()
+    v0, v1, v2 = verts[f[:, 0]], verts[f[:, 1]], verts[f[:, 2]]
+    fn = torch.cross(v1 - v0, v2 - v0, dim=1)
+    acc = torch.zeros_like(verts).index_add(0, f[:, 0], fn).index_add(0, f[:, 1], fn).index_add(0, f[:, 2], fn)
+    return acc / acc.norm(dim=1, keepdim=True).clamp_min(1e-20)
+
+
+def sh_basis(n: torch.Tensor) -> torch.Tensor:
+    """(..., 8) real spherical harmonics of bands 1 and 2 (unnormalized constants dropped:
+    the coefficients absorb them) of unit directions ``n`` (..., 3), world axes. Band 0 is left
+    out: a constant factor is the colour's, not the light's."""
+    x, y, z = n.unbind(-1)
+    return torch.stack([x, y, z, x * y, y * z, x * z, x * x - y * y, 3 * z * z - 1], -1)
+
+
+def sh_shading(n: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+    """(..., 3) positive shading factor ``exp(Y(n) @ coeffs)`` of directions ``n`` (..., 3) (any
+    length: normalized here) with ``coeffs`` (8, 3) per colour channel — a smooth, low-frequency
+    function of the normal, as a distant light's diffuse irradiance is (Ramamoorthi and Hanrahan
+    2001: bands 0-2 hold ~99 % of it). Applied to sRGB-encoded colour it stands for
+    ``srgb(albedo * irradiance) = srgb(albedo) * irradiance ** (1 / 2.4)``, another such function."""
+    u = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    return torch.exp(sh_basis(u) @ coeffs)
+
+
+def edge_tv(colors: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Total variation of the per-vertex ``colors`` (V, C) over the mesh ``edges`` (E, 2): the sum
+    over edges of the channel-mean L1 difference. L1 keeps sharp material boundaries and
+    penalizes the gradual changes shading would otherwise leave in a view-independent colour. A
+    sum, so a caller divides it by what its data term averages over (pixels): then the prior's pull
+    on a vertex against the data's does not depend on how many vertices or pixels there are."""
+    return torch.sum(torch.abs(colors[edges[:, 0]] - colors[edges[:, 1]])) / colors.shape[1]

@@ -16,7 +16,7 @@ import torch
 
 from relight.geometry.config import GeometryConfig
 from relight.geometry.largesteps import LaplacianSolver, UniformAdam
-from relight.geometry.losses import consistency_weights
+from relight.geometry.losses import consistency_weights, sh_shading, vertex_normals
 from relight.geometry.raster import Raster
 from relight.runtime.config import to_dict
 from relight.runtime.errors import RelightError
@@ -40,6 +40,12 @@ class GeometryState:
         self.c = torch.tensor(colors, dtype=torch.float32, device=device).requires_grad_(True)
         self.opt_u = UniformAdam([self.u], lr=cfg.lr)
         self.opt_c = torch.optim.Adam([self.c], lr=cfg.lr_color)
+        # the shading light's spherical-harmonic coefficients (cfg.shading; zero = unshaded) and the
+        # mesh's edges (for the colour's total variation)
+        self.sh = torch.zeros(8, 3, device=device, requires_grad=True)
+        self.opt_sh = torch.optim.Adam([self.sh], lr=cfg.lr_color)
+        e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), 1)
+        self.edges = torch.tensor(np.unique(e, axis=0), dtype=torch.long, device=device)
         # photo-consistency statistics (relight.geometry.losses.consistency_weights): running sums
         # of each vertex's squared colour residual and pixel weight, and this level's step count
         self.err = torch.zeros(len(verts), device=device)
@@ -55,6 +61,15 @@ class GeometryState:
     def verts(self) -> torch.Tensor:
         return self.solver.from_differential(self.u)
 
+    def appearance(self) -> np.ndarray:
+        """(V, 3) the view-independent sRGB colour of each vertex: the fitted colour, shaded at the
+        vertex normal by the fitted light (the light is zero, so the colour is its own, without
+        ``shading``)."""
+        with torch.no_grad():
+            v = self.verts()
+            shade = sh_shading(vertex_normals(v, self.faces), self.sh)
+            return (self.c * shade).clamp(0, 1).cpu().numpy()
+
     def numpy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with torch.no_grad():
             return (self.verts().cpu().numpy(), self.faces_np, self.c.detach().clamp(0, 1).cpu().numpy())
@@ -64,11 +79,11 @@ def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: 
                     inputs: dict | None = None) -> None:
     """Atomic ``geom.npz``: mesh, colours and the full optimizer state (differential coordinates,
     both Adam states), so that a resumed run continues exactly where it stopped. No pickle."""
-    v, f, c = st.numpy()
-    arrays = {"verts": v, "faces": f, "colors": c, "u": st.u.detach().cpu().numpy(),
-              "c_raw": st.c.detach().cpu().numpy(), "pc_err": st.err.cpu().numpy(), "pc_obs": st.obs.cpu().numpy(),
+    v, f, _ = st.numpy()
+    arrays = {"verts": v, "faces": f, "colors": st.appearance(), "u": st.u.detach().cpu().numpy(),
+              "c_raw": st.c.detach().cpu().numpy(), "sh": st.sh.detach().cpu().numpy(), "pc_err": st.err.cpu().numpy(), "pc_obs": st.obs.cpu().numpy(),
               "pc_steps": np.asarray(st.steps)}
-    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
+    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c), ("opt_sh", st.opt_sh, st.sh)):
         for k, val in opt.state.get(param, {}).items():
             arrays[f"{name}/{k}"] = val.detach().cpu().numpy() if torch.is_tensor(val) else np.asarray(val)
     meta = {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)}
@@ -110,8 +125,10 @@ def restore_state(st: GeometryState, ck: GeometryCheckpoint) -> None:
         st.c.copy_(torch.from_numpy(z["c_raw"]))
         st.err.copy_(torch.from_numpy(z["pc_err"]))
         st.obs.copy_(torch.from_numpy(z["pc_obs"]))
+        if "sh" in z:
+            st.sh.copy_(torch.from_numpy(z["sh"]))
     st.steps = int(z["pc_steps"])
-    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c)):
+    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c), ("opt_sh", st.opt_sh, st.sh)):
         state = {}
         for key in [k.split("/", 1)[1] for k in z if k.startswith(name + "/")]:
             a = z[f"{name}/{key}"]
