@@ -138,6 +138,12 @@ def validate_mesh(mesh: Mesh, path: str | Path | None = None) -> Mesh:
     return mesh
 
 
+def unique_edges(faces: np.ndarray) -> np.ndarray:
+    """(E, 2) int64 undirected edges of a triangle mesh, each once (lower vertex index first)."""
+    f = np.asarray(faces, dtype=np.int64)
+    return np.unique(np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1), axis=0)
+
+
 def non_manifold_edges(faces: np.ndarray) -> int:
     """Number of (undirected, by vertex index) edges used by more than two faces."""
     f = np.asarray(faces, dtype=np.int64)

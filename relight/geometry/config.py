@@ -91,7 +91,7 @@ class GeometryConfig:
     shading: bool = False
     """Shade the per-vertex colour with a fitted low-frequency light before comparing it with the
     images: ``colour * exp(Y(n) @ k)``, ``Y`` the spherical harmonics of bands 1-2 of the
-    rasterized shading normal, ``k`` (8 x 3) fitted with the shape
+    vertex normal (shaded per vertex, then interpolated), ``k`` (8 x 3) fitted with the shape
     (:func:`relight.geometry.losses.sh_shading`), so the photometric term's gradient reaches the
     normals through shading (shape from shading) and not only through where colours land. Only
     with ``w_colour_tv`` > 0: a free per-vertex colour absorbs any shading otherwise."""

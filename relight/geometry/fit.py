@@ -10,8 +10,8 @@
    colour vs. the sRGB-encoded image, L1) — multi-view photo-consistency pulls in concavities
    that silhouettes cannot see. With ``shading`` the colour is shaded at the vertex normal by a
    fitted low-frequency light (:func:`relight.geometry.losses.sh_shading`) and kept piecewise flat
-   (``w_colour_tv``), so shading informs the normals (shape from shading). Vertices whose colour is not consistent across views (metal,
-   gloss: the residual stays large) are down-weighted in the photometric term
+   (``w_colour_tv``), so shading informs the normals (shape from shading). Vertices whose colour
+   is not consistent across views (metal, gloss: the residual stays large) are down-weighted in the photometric term
    (:func:`relight.geometry.losses.consistency_weights`), so reflections do not dent them.
 3. **Remeshing** — coarse to fine: each level doubles the image resolution, and the mesh is
    rebuilt isotropically (:mod:`relight.geometry.remesh`) with a target edge length of ``remesh_edge_px``

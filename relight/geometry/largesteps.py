@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from cholespy import CholeskySolverF, MatrixType
 
+from relight.data.mesh import unique_edges
+
 
 def laplacian_coo(faces: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Uniform Laplacian ``L = D - A`` of the mesh graph as COO arrays (rows, cols, values)."""
-    f = np.asarray(faces, dtype=np.int64)
-    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    e = np.unique(np.sort(e, axis=1), axis=0)
+    e = unique_edges(faces)
     i = np.concatenate([e[:, 0], e[:, 1]])
     j = np.concatenate([e[:, 1], e[:, 0]])
     deg = np.bincount(i, minlength=n).astype(np.float64)

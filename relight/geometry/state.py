@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from relight.data.mesh import unique_edges
 from relight.geometry.config import GeometryConfig
 from relight.geometry.largesteps import LaplacianSolver, UniformAdam
 from relight.geometry.losses import consistency_weights, sh_shading, vertex_normals
@@ -44,8 +45,7 @@ class GeometryState:
         # mesh's edges (for the colour's total variation)
         self.sh = torch.zeros(8, 3, device=device, requires_grad=True)
         self.opt_sh = torch.optim.Adam([self.sh], lr=cfg.lr_color)
-        e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), 1)
-        self.edges = torch.tensor(np.unique(e, axis=0), dtype=torch.long, device=device)
+        self.edges = torch.tensor(unique_edges(faces), dtype=torch.long, device=device)
         # photo-consistency statistics (relight.geometry.losses.consistency_weights): running sums
         # of each vertex's squared colour residual and pixel weight, and this level's step count
         self.err = torch.zeros(len(verts), device=device)
@@ -77,12 +77,13 @@ class GeometryState:
 
 def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: GeometryState, cfg: GeometryConfig,
                     inputs: dict | None = None) -> None:
-    """Atomic ``geom.npz``: mesh, colours and the full optimizer state (differential coordinates,
-    both Adam states), so that a resumed run continues exactly where it stopped. No pickle."""
+    """Atomic ``geom.npz``: mesh, colours (the shaded appearance; ``c_raw`` the fitted colour) and
+    the full optimizer state (differential coordinates, the shading light, the three Adam states),
+    so that a resumed run continues exactly where it stopped. No pickle."""
     v, f, _ = st.numpy()
     arrays = {"verts": v, "faces": f, "colors": st.appearance(), "u": st.u.detach().cpu().numpy(),
-              "c_raw": st.c.detach().cpu().numpy(), "sh": st.sh.detach().cpu().numpy(), "pc_err": st.err.cpu().numpy(), "pc_obs": st.obs.cpu().numpy(),
-              "pc_steps": np.asarray(st.steps)}
+              "c_raw": st.c.detach().cpu().numpy(), "sh": st.sh.detach().cpu().numpy(),
+              "pc_err": st.err.cpu().numpy(), "pc_obs": st.obs.cpu().numpy(), "pc_steps": np.asarray(st.steps)}
     for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c), ("opt_sh", st.opt_sh, st.sh)):
         for k, val in opt.state.get(param, {}).items():
             arrays[f"{name}/{k}"] = val.detach().cpu().numpy() if torch.is_tensor(val) else np.asarray(val)
