@@ -198,9 +198,12 @@ def durations(objs: list[dict]) -> str:
     fit = [o["fit_seconds"] / 60 for o in objs]
     peer = [o["baseline_seconds"] / 60 for o in objs if "baseline_seconds" in o]
     total = (sum(fit) + sum(peer) + sum(o["synth_seconds"] for o in objs) / 60) / 60
-    return (f"on this 2-core CPU each object's fit with its scoring took {min(fit):.0f}–{max(fit):.0f} min"
-            + (f" and a peer {min(peer):.0f}–{max(peer):.0f} min" if peer else "")
-            + f", about {total:.1f} h for {len(objs)} objects with synthesis"
+
+    def span(x: list[float]) -> str:
+        return f"{min(x):.0f}" if round(min(x)) == round(max(x)) else f"{min(x):.0f}–{max(x):.0f}"
+    return (f"on this 2-core CPU each object's fit with its scoring took {span(fit)} min"
+            + (f" and a peer {span(peer)} min" if peer else "")
+            + f", about {total:.1f} h for {len(objs)} object{'s' if len(objs) > 1 else ''} with synthesis"
             + (f" ({', '.join(untimed)} not timed: cores shared)" if untimed else "")
             + "; `--no-peer` skips the peers")
 
