@@ -9,7 +9,9 @@ truth's held-out test views (SfM-frame meshes moved by the similarity of their c
 true ones): normal MAE and mask IoU, and its silhouettes' IoU against its own training masks.
 
 Usage: .venv/bin/python bench/bench_photos_factors.py out/bench/photos_v2/blob [--work DIR] [--out results/photos_factors]
-(fits already in WORK are reused; each takes ~6 min alone on 2 cores).
+       [--config GEOMETRY.toml] [--only true,sfm]
+(fits already in WORK are reused; each takes ~6 min alone on 2 cores; ``--config`` is passed to
+every fit, so give it its own ``--work``).
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ def hybrid(cameras_from: Path, masks_from: Path, out: Path, pad: int) -> Path:
     return out
 
 
-def geometry(capture: Path, out: Path) -> None:
+def geometry(capture: Path, out: Path, config: Path | None = None) -> None:
     if not (out / "geometry.json").is_file():
-        run_relight("geometry", capture, out, 2)
+        run_relight("geometry", capture, out, 2, *(["--config", str(config.resolve())] if config else []))
 
 
 def train_iou(mesh_dir: Path, capture: Path, raster) -> float:
@@ -73,11 +75,29 @@ def train_iou(mesh_dir: Path, capture: Path, raster) -> float:
     return float(np.median(ious))
 
 
+def exposure_recovery(capture: Path, geometry_json: Path, truth: Path) -> dict | None:
+    """How well the fit's per-view colour factors (``view_gains``) follow the photos' true exposures
+    (truth/photos.json, EV): the correlation and slope of their log mean over the channels against
+    ``EV ln 2 / 2.2`` (a linear gain seen on the sRGB colour), both centred, and the mean error."""
+    gains = json.loads(geometry_json.read_text()).get("view_gains")
+    if gains is None:
+        return None
+    ev = {Path(p["file"]).stem: p["exposure_ev"] for p in json.loads((truth / "photos.json").read_text())["photos"]}
+    names = [Path(f["file_path"]).stem for f in json.loads((capture / "transforms.json").read_text())["frames"]]
+    fitted = np.log(np.asarray(gains)).mean(1)
+    true = np.array([ev[n] for n in names]) * np.log(2) / 2.2
+    true -= true.mean()
+    return {"corr": float(np.corrcoef(fitted, true)[0, 1]), "slope": float(np.polyfit(true, fitted, 1)[0]),
+            "mean_error": float(np.abs(fitted - true).mean()), "true_spread": float(np.abs(true).mean())}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("folder", type=Path)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--out", default="results/photos_factors")
+    ap.add_argument("--config", type=Path, default=None, help="a GeometryConfig TOML passed to every fit")
+    ap.add_argument("--only", default=None, help="comma-separated run names (true,true_automasks,sfm_truemasks,sfm)")
     a = ap.parse_args()
     truth, sfm = a.folder / "truth", ROOT / "out/bench/photos_poses" / f"{a.folder.name}_poses"
     work = a.work or ROOT / "out/bench/photos_factors" / a.folder.name
@@ -90,8 +110,10 @@ def main() -> int:
     sim = sfm_to_truth(truth, sfm)
     raster = make_raster("cpu")
     rows = {}
+    if a.only:
+        runs = {k: v for k, v in runs.items() if v[0] in a.only.split(",")}
     for label, (name, capture, in_sfm_frame) in runs.items():
-        geometry(capture, work / name)
+        geometry(capture, work / name, a.config)
         tm = trimesh.load(work / name / "mesh_colors.ply", process=False)
         v = np.asarray(tm.vertices, np.float64)
         if in_sfm_frame:
@@ -100,7 +122,8 @@ def main() -> int:
         m = evaluate_geometry(Mesh(v, np.asarray(tm.faces)), colours, test, raster)
         rows[label] = {"normal_mae": m["normal_mae"], "test_mask_iou": m["mask_iou"],
                        "train_mask_iou_median": train_iou(work / name, capture, raster),
-                       "seconds": json.loads((work / name / "geometry.json").read_text())["seconds"]}
+                       "seconds": json.loads((work / name / "geometry.json").read_text())["seconds"],
+                       "exposure": exposure_recovery(capture, work / name / "geometry.json", truth)}
         print(label, rows[label], flush=True)
     out = ROOT / a.out
     (out.parent / f"{out.name}.json").write_text(json.dumps(rows, indent=1) + "\n")
@@ -108,10 +131,18 @@ def main() -> int:
           "`relight geometry --downscale 2` (fast preset) on the same photos with true or SfM poses and true or "
           "automatic masks; scored on the truth's held-out views. *train IoU*: the mesh's silhouettes against its "
           "own training masks (how far the views agree with one mesh).", "",
-          "| poses, masks | normal MAE | test mask IoU | train IoU (median) | time |", "|---|---|---|---|---|"]
+          "*exposures*: the fitted per-view colour factors (`view_gains`) against the photos' true exposures: "
+          "correlation / slope of their logs (1 / 1: recovered), mean error against the true spread (log units).", "",
+          "| poses, masks | normal MAE | test mask IoU | train IoU (median) | exposures | time |",
+          "|---|---|---|---|---|---|"]
+
+    def exposures(e: dict | None) -> str:
+        return "off" if e is None else f"{e['corr']:.3f} / {e['slope']:.2f}, {e['mean_error']:.3f} of {e['true_spread']:.3f}"
     md += [f"| {k} | {r['normal_mae']:.2f}° | {r['test_mask_iou']:.4f} | {r['train_mask_iou_median']:.4f} | "
-           f"{r['seconds']:.0f} s |" for k, r in rows.items()]
-    md += ["", f"Reproduce: `.venv/bin/python bench/bench_photos_factors.py {a.folder}` (after bench_photos.py)."]
+           f"{exposures(r.get('exposure'))} | {r['seconds']:.0f} s |" for k, r in rows.items()]
+    flags = "".join(f" --{k} {v}" for k, v in (("only", a.only), ("config", a.config), ("work", a.work)) if v)
+    md += ["", f"Reproduce: `.venv/bin/python bench/bench_photos_factors.py {a.folder}{flags}` (after bench_photos.py)"
+           + (f"; `{a.config}` holds `{a.config.read_text().strip()}`." if a.config else ".")]
     (out.parent / f"{out.name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0

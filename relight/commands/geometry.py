@@ -1,7 +1,7 @@
 """``relight geometry``: a watertight mesh from a capture's masks and images.
 
 Writes ``mesh.obj``, ``mesh_colors.ply`` (per-vertex sRGB colour), ``geometry.json`` (settings,
-timings, metrics on the test split) and ``geometry_loss.png``.
+timings, metrics on the test split, each photo's fitted colour factor) and ``geometry_loss.png``.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def write_geometry(folder: Path, res: GeometryResult, cfg: GeometryConfig, metri
             "vertices": len(res.mesh.vertices), "faces": len(res.mesh.faces), "hull_faces": res.hull_faces,
             "watertight": bool(tm.is_watertight), "winding_consistent": bool(tm.is_winding_consistent),
             "metrics": metrics} | extra
+    if res.view_gains is not None:  # the photos' exposure / white balance, as fitted with the shape
+        info["view_gains"] = np.round(res.view_gains, 4).tolist()
     (folder / "geometry.json").write_text(json.dumps(info, indent=2) + "\n")
     plot_losses(res.losses, folder / "geometry_loss.png", GEOMETRY_LOSS_TITLE)
 

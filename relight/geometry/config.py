@@ -100,6 +100,13 @@ class GeometryConfig:
     (:func:`relight.geometry.losses.edge_tv`, summed over edges and divided by the batch's pixels
     as the photometric mean is, so its pull per vertex is the same at any resolution, framing or
     mesh size): piecewise-flat colour, so smooth brightness changes are left to the shading (0 = off)."""
+    view_gains: str = "auto"
+    """Per-view colour factors fitted with the shape, so auto-exposure and white balance do not
+    reach the colour, the shading light or the photo-consistency statistics: ``off``; ``exposure``
+    (one factor per view); ``exposure_wb`` (one per view and channel); ``auto`` = ``exposure_wb``
+    for 8-bit photos, ``off`` for linear HDR captures (as the material stage's ``view_gains``).
+    Each factor multiplies the sRGB-encoded colour (a linear gain g is about g^(1/2.2) there) and
+    the factors' log mean over the views is held at 0 (a common scale is the colour's)."""
     consistency_warmup: int = 25
     """Steps at the start of the fit with the weighting off, while the colours and the residual
     statistics settle (later levels inherit the statistics of the nearest vertex)."""
@@ -124,6 +131,8 @@ class GeometryConfig:
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"{name} is out of range ({getattr(self, name)})")
+        if self.view_gains not in ("auto", "off", "exposure", "exposure_wb"):
+            raise ValueError(f"view_gains must be auto, off, exposure or exposure_wb, got '{self.view_gains}'")
         if not self.level_split or min(self.level_split) <= 0:
             raise ValueError("level_split needs positive shares")
 

@@ -12,7 +12,9 @@
    fitted low-frequency light (:func:`relight.geometry.losses.sh_shading`) and kept piecewise flat
    (``w_colour_tv``), so shading informs the normals (shape from shading). Vertices whose colour
    is not consistent across views (metal, gloss: the residual stays large) are down-weighted in the photometric term
-   (:func:`relight.geometry.losses.consistency_weights`), so reflections do not dent them.
+   (:func:`relight.geometry.losses.consistency_weights`), so reflections do not dent them. On
+   8-bit photos each view's colour factor is fitted too (``view_gains``): auto-exposure and white
+   balance are the camera's, not the surface's.
 3. **Remeshing** — coarse to fine: each level doubles the image resolution, and the mesh is
    rebuilt isotropically (:mod:`relight.geometry.remesh`) with a target edge length of ``remesh_edge_px``
    pixels of that level (under ``max_faces``), so its resolution follows the images'; with
@@ -71,6 +73,9 @@ class GeometryResult:
     photo_weights: np.ndarray | None = None
     """(V,) each vertex's photo-consistency weight at the end (1: its colour agrees across views;
     near 0: view-dependent, left to the silhouettes); None when the weighting is off."""
+    view_gains: np.ndarray | None = None
+    """(N, C) each view's fitted factor on the sRGB colour (``view_gains``; log mean 0 over the
+    views; C = 1 or 3); None when off."""
 
 
 def result_mesh(verts: np.ndarray, faces: np.ndarray, cfg: GeometryConfig) -> Mesh:
@@ -133,6 +138,7 @@ def _carry_consistency(old: GeometryState, new: GeometryState) -> None:
         new.err.copy_(old.err[idx])
         new.obs.copy_(old.obs[idx])
         new.sh.copy_(old.sh)  # the light is the scene's: it carries over whole
+        new.g.copy_(old.g)  # and the views' exposures are the photos'
     new.steps = old.steps
 
 
@@ -152,7 +158,8 @@ class _GeometryFit:
         if level != self.level:  # next level: its images, and the mesh remeshed to its pixels
             self.level, self.data = level, _level_data(self.capture, self.cfg, level, self.raster.device)
             old = self.st
-            self.st = GeometryState(*_resample(*old.numpy(), self.cfg, self.data), self.cfg, self.raster)
+            self.st = GeometryState(*_resample(*old.numpy(), self.cfg, self.data), self.cfg, self.raster,
+                                    tuple(old.g.shape))
             _carry_consistency(old, self.st)
 
     def step(self, step: int, rng: np.random.Generator, lr_scale: float) -> float:
@@ -173,7 +180,7 @@ class _GeometryFit:
             attrs += [w[:, None], probe]
         out, cov = render_views(self.raster, verts, st.faces, torch.cat(attrs, 1), data.mvps[views], data.res,
                                 cfg.supersample, st.topology)
-        rgb, weight = out[..., :3], None
+        rgb, weight = out[..., :3] * st.view_factors(views), None
         if track:  # the weight channel is blended with the empty background at silhouettes like
             # colour and coverage are: divided by the coverage, an edge pixel gets its surface's weight
             weight = torch.where(cov > 1e-4, out[..., 3] / cov.clamp_min(1e-4), 1.0).detach()
@@ -186,6 +193,7 @@ class _GeometryFit:
         st.opt_u.zero_grad()
         st.opt_c.zero_grad()
         st.opt_sh.zero_grad()
+        st.opt_g.zero_grad()
         loss.backward()
         if track:
             with torch.no_grad():  # running sums, a memory of about 1 / (1 - CONSISTENCY_DECAY) steps
@@ -197,6 +205,8 @@ class _GeometryFit:
         st.opt_c.step()
         if cfg.shading:
             st.opt_sh.step()
+        if st.g.numel():
+            st.opt_g.step()
         return float(loss.detach())
 
     def progress(self) -> dict:
@@ -204,6 +214,13 @@ class _GeometryFit:
 
     def save_checkpoint(self, path: Path, step: int, level: int, losses: list[float]) -> None:
         save_checkpoint(path, step, level, losses, self.st, self.cfg, self.inputs)
+
+
+def gain_shape(cfg: GeometryConfig, capture: Capture) -> tuple[int, int]:
+    """(views, channels) of the per-view colour factors ``cfg.view_gains`` asks for on ``capture``
+    (``auto``: per channel for 8-bit photos, off for linear HDR); (0, 0) when off."""
+    mode = cfg.view_gains if cfg.view_gains != "auto" else ("off" if capture.hdr else "exposure_wb")
+    return {"off": (0, 0), "exposure": (len(capture), 1), "exposure_wb": (len(capture), 3)}[mode]
 
 
 def _initial_mesh(capture: Capture, cfg: GeometryConfig, rep: Reporter) -> Mesh:
@@ -245,7 +262,7 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
         if cfg.remesh_edge_px > 0:  # the hull is remeshed, never subdivided
             verts, faces, colors = _resample(verts, faces, colors, cfg, data)
         rep.log(f"initial mesh: {len(verts)} vertices, {len(faces)} faces")
-    st = GeometryState(verts, faces, colors, cfg, raster)
+    st = GeometryState(verts, faces, colors, cfg, raster, gain_shape(cfg, capture))
     if ck is not None:
         restore_state(st, ck)
     stage = _GeometryFit(capture, cfg, raster, st, level, data, inputs)
@@ -258,4 +275,4 @@ def fit_geometry(capture: Capture, cfg: GeometryConfig, raster: Raster, *, check
                    "lower lr or raise lam in a --config TOML, and check the masks and camera poses")
     weights = stage.st.photo_weights(cfg).cpu().numpy() if cfg.photo_consistency > 0 else None
     return GeometryResult(result_mesh(v, f, cfg), c, losses, time.perf_counter() - t0, loop.seconds_per_step,
-                          hull_faces, weights)
+                          hull_faces, weights, stage.st.gains_numpy())

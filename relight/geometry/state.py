@@ -30,7 +30,7 @@ class GeometryState:
     and the mesh topology in the raster context's form (built once per level)."""
 
     def __init__(self, verts: np.ndarray, faces: np.ndarray, colors: np.ndarray, cfg: GeometryConfig,
-                 raster: Raster):
+                 raster: Raster, gains: tuple[int, int] = (0, 0)):
         device = raster.device
         self.faces_np = faces
         self.faces = torch.tensor(faces, dtype=torch.int32, device=device)
@@ -46,6 +46,9 @@ class GeometryState:
         self.sh = torch.zeros(8, 3, device=device, requires_grad=True)
         self.opt_sh = torch.optim.Adam([self.sh], lr=cfg.lr_color)
         self.edges = torch.tensor(unique_edges(faces), dtype=torch.long, device=device)
+        # per-view log colour factors, (views, channels) of ``gains`` (cfg.view_gains; (0, 0): off)
+        self.g = torch.zeros(*gains, device=device, requires_grad=True)
+        self.opt_g = torch.optim.Adam([self.g], lr=cfg.lr_color)
         # photo-consistency statistics (relight.geometry.losses.consistency_weights): running sums
         # of each vertex's squared colour residual and pixel weight, and this level's step count
         self.err = torch.zeros(len(verts), device=device)
@@ -57,6 +60,20 @@ class GeometryState:
         in its warm-up (:func:`relight.geometry.losses.consistency_weights`)."""
         on = cfg.photo_consistency > 0 and self.steps >= cfg.consistency_warmup
         return consistency_weights(self.err, self.obs, cfg.photo_consistency if on else 0.0)
+
+    def view_factors(self, views: torch.Tensor) -> torch.Tensor | float:
+        """(B, 1, 1, C) the colour factors of ``views``: exp of their log gains, centred on the
+        views' mean (1.0 when the gains are off)."""
+        if self.g.numel() == 0:
+            return 1.0
+        return torch.exp(self.g - self.g.mean(0))[views.to(self.g.device)][:, None, None, :]
+
+    def gains_numpy(self) -> np.ndarray | None:
+        """(N, C) every view's fitted colour factor (None when off)."""
+        if self.g.numel() == 0:
+            return None
+        with torch.no_grad():
+            return torch.exp(self.g - self.g.mean(0)).cpu().numpy()
 
     def verts(self) -> torch.Tensor:
         return self.solver.from_differential(self.u)
@@ -75,16 +92,24 @@ class GeometryState:
             return (self.verts().cpu().numpy(), self.faces_np, self.c.detach().clamp(0, 1).cpu().numpy())
 
 
+def _optimizers(st: GeometryState) -> tuple:
+    """(name, optimizer, parameter) of each Adam state a checkpoint holds."""
+    return (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c), ("opt_sh", st.opt_sh, st.sh),
+            ("opt_g", st.opt_g, st.g))
+
+
 def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: GeometryState, cfg: GeometryConfig,
                     inputs: dict | None = None) -> None:
     """Atomic ``geom.npz``: mesh, colours (the shaded appearance; ``c_raw`` the fitted colour) and
-    the full optimizer state (differential coordinates, the shading light, the three Adam states),
+    the full optimizer state (differential coordinates, the shading light, the views' colour
+    factors, the four Adam states),
     so that a resumed run continues exactly where it stopped. No pickle."""
     v, f, _ = st.numpy()
     arrays = {"verts": v, "faces": f, "colors": st.appearance(), "u": st.u.detach().cpu().numpy(),
               "c_raw": st.c.detach().cpu().numpy(), "sh": st.sh.detach().cpu().numpy(),
+              "gains": st.g.detach().cpu().numpy(),
               "pc_err": st.err.cpu().numpy(), "pc_obs": st.obs.cpu().numpy(), "pc_steps": np.asarray(st.steps)}
-    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c), ("opt_sh", st.opt_sh, st.sh)):
+    for name, opt, param in _optimizers(st):
         for k, val in opt.state.get(param, {}).items():
             arrays[f"{name}/{k}"] = val.detach().cpu().numpy() if torch.is_tensor(val) else np.asarray(val)
     meta = {"step": step, "level": level, "losses": losses, "config": to_dict(cfg)}
@@ -128,8 +153,10 @@ def restore_state(st: GeometryState, ck: GeometryCheckpoint) -> None:
         st.obs.copy_(torch.from_numpy(z["pc_obs"]))
         if "sh" in z:
             st.sh.copy_(torch.from_numpy(z["sh"]))
+        if "gains" in z and z["gains"].shape == tuple(st.g.shape):
+            st.g.copy_(torch.from_numpy(z["gains"]))
     st.steps = int(z["pc_steps"])
-    for name, opt, param in (("opt_u", st.opt_u, st.u), ("opt_c", st.opt_c, st.c), ("opt_sh", st.opt_sh, st.sh)):
+    for name, opt, param in _optimizers(st):
         state = {}
         for key in [k.split("/", 1)[1] for k in z if k.startswith(name + "/")]:
             a = z[f"{name}/{key}"]
