@@ -24,7 +24,8 @@ def geometry(capture, out, config_toml, iterations, downscale, holdout_every, pr
     """Reconstruct a watertight mesh of CAPTURE (visual hull + differentiable rasterization).
 
     Writes OUT/mesh.obj, OUT/mesh_colors.ply (per-vertex colour), OUT/geometry.json (settings,
-    timings and metrics on the test split) and OUT/geometry_loss.png.
+    timings, metrics on the test split and, for 8-bit photos, each view's fitted exposure factor)
+    and OUT/geometry_loss.png.
 
     \b
     Example:
