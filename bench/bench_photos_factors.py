@@ -75,11 +75,12 @@ def train_iou(mesh_dir: Path, capture: Path, raster) -> float:
     return float(np.median(ious))
 
 
-def exposure_recovery(capture: Path, geometry_json: Path, truth: Path) -> dict | None:
-    """How well the fit's per-view colour factors (``view_gains``) follow the photos' true exposures
-    (truth/photos.json, EV): the correlation and slope of their log mean over the channels against
-    ``EV ln 2 / 2.2`` (a linear gain seen on the sRGB colour), both centred, and the mean error."""
-    gains = json.loads(geometry_json.read_text()).get("view_gains")
+def exposure_recovery(capture: Path, info: dict, truth: Path) -> dict | None:
+    """How well a fit's per-view colour factors (``view_gains`` of its geometry.json, ``info``)
+    follow the photos' true exposures (truth/photos.json, EV): the correlation and slope of their
+    log mean over the channels against ``EV ln 2 / 2.2`` (a linear gain seen on the sRGB colour),
+    both centred, and the mean error."""
+    gains = info.get("view_gains")
     if gains is None:
         return None
     ev = {Path(p["file"]).stem: p["exposure_ev"] for p in json.loads((truth / "photos.json").read_text())["photos"]}
@@ -120,10 +121,10 @@ def main() -> int:
             v = v @ sim[:3, :3].T + sim[:3, 3]
         colours = np.asarray(tm.visual.vertex_colors[:, :3], np.float32) / 255
         m = evaluate_geometry(Mesh(v, np.asarray(tm.faces)), colours, test, raster)
+        info = json.loads((work / name / "geometry.json").read_text())
         rows[label] = {"normal_mae": m["normal_mae"], "test_mask_iou": m["mask_iou"],
                        "train_mask_iou_median": train_iou(work / name, capture, raster),
-                       "seconds": json.loads((work / name / "geometry.json").read_text())["seconds"],
-                       "exposure": exposure_recovery(capture, work / name / "geometry.json", truth)}
+                       "seconds": info["seconds"], "exposure": exposure_recovery(capture, info, truth)}
         print(label, rows[label], flush=True)
     out = ROOT / a.out
     (out.parent / f"{out.name}.json").write_text(json.dumps(rows, indent=1) + "\n")

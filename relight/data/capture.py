@@ -110,6 +110,14 @@ class Capture:
     def __len__(self) -> int:
         return len(self.cameras)
 
+    def view_gain_mode(self, requested: str) -> str:
+        """The per-view gain mode a stage's ``view_gains`` setting ``requested`` (``auto``, ``off``,
+        ``exposure``, ``exposure_wb``) comes to on this capture: ``auto`` is ``exposure_wb`` for 8-bit
+        photos (auto-exposure and white balance vary by shot) and ``off`` for linear HDR captures."""
+        if requested != "auto":
+            return requested
+        return "off" if self.hdr else "exposure_wb"
+
     @property
     def resolution(self) -> tuple[int, int]:
         """(height, width) of every view."""

@@ -218,8 +218,8 @@ class _GeometryFit:
 
 def gain_shape(cfg: GeometryConfig, capture: Capture) -> tuple[int, int]:
     """(views, channels) of the per-view colour factors ``cfg.view_gains`` asks for on ``capture``
-    (``auto``: per channel for 8-bit photos, off for linear HDR); (0, 0) when off."""
-    mode = cfg.view_gains if cfg.view_gains != "auto" else ("off" if capture.hdr else "exposure_wb")
+    (:meth:`relight.data.capture.Capture.view_gain_mode`); (0, 0) when off."""
+    mode = capture.view_gain_mode(cfg.view_gains)
     return {"off": (0, 0), "exposure": (len(capture), 1), "exposure_wb": (len(capture), 3)}[mode]
 
 

@@ -61,19 +61,22 @@ class GeometryState:
         on = cfg.photo_consistency > 0 and self.steps >= cfg.consistency_warmup
         return consistency_weights(self.err, self.obs, cfg.photo_consistency if on else 0.0)
 
+    def _factors(self) -> torch.Tensor:
+        """(N, C) every view's colour factor: exp of its log gain, centred on the views' mean."""
+        return torch.exp(self.g - self.g.mean(0))
+
     def view_factors(self, views: torch.Tensor) -> torch.Tensor | float:
-        """(B, 1, 1, C) the colour factors of ``views``: exp of their log gains, centred on the
-        views' mean (1.0 when the gains are off)."""
+        """(B, 1, 1, C) the colour factors of ``views`` (1.0 when the gains are off)."""
         if self.g.numel() == 0:
             return 1.0
-        return torch.exp(self.g - self.g.mean(0))[views.to(self.g.device)][:, None, None, :]
+        return self._factors()[views.to(self.g.device)][:, None, None, :]
 
     def gains_numpy(self) -> np.ndarray | None:
         """(N, C) every view's fitted colour factor (None when off)."""
         if self.g.numel() == 0:
             return None
         with torch.no_grad():
-            return torch.exp(self.g - self.g.mean(0)).cpu().numpy()
+            return self._factors().cpu().numpy()
 
     def verts(self) -> torch.Tensor:
         return self.solver.from_differential(self.u)
@@ -102,8 +105,8 @@ def save_checkpoint(path: Path, step: int, level: int, losses: list[float], st: 
                     inputs: dict | None = None) -> None:
     """Atomic ``geom.npz``: mesh, colours (the shaded appearance; ``c_raw`` the fitted colour) and
     the full optimizer state (differential coordinates, the shading light, the views' colour
-    factors, the four Adam states),
-    so that a resumed run continues exactly where it stopped. No pickle."""
+    factors, the four Adam states), so that a resumed run continues exactly where it stopped.
+    No pickle."""
     v, f, _ = st.numpy()
     arrays = {"verts": v, "faces": f, "colors": st.appearance(), "u": st.u.detach().cpu().numpy(),
               "c_raw": st.c.detach().cpu().numpy(), "sh": st.sh.detach().cpu().numpy(),
@@ -153,7 +156,7 @@ def restore_state(st: GeometryState, ck: GeometryCheckpoint) -> None:
         st.obs.copy_(torch.from_numpy(z["pc_obs"]))
         if "sh" in z:
             st.sh.copy_(torch.from_numpy(z["sh"]))
-        if "gains" in z and z["gains"].shape == tuple(st.g.shape):
+        if "gains" in z:  # written since the factors exist; same config and inputs, so same shape
             st.g.copy_(torch.from_numpy(z["gains"]))
     st.steps = int(z["pc_steps"])
     for name, opt, param in _optimizers(st):

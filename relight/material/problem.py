@@ -31,13 +31,6 @@ GAIN_RATE = 0.3
 view is rendered (an exponential moving average over its visits, against Monte Carlo noise)."""
 
 
-def gain_mode(cfg: MaterialConfig, capture: Capture) -> str:
-    """The ``view_gains`` mode in effect for ``capture`` (``auto`` resolved)."""
-    if cfg.view_gains != "auto":
-        return cfg.view_gains
-    return "off" if capture.hdr else "exposure_wb"
-
-
 def view_log_gains(log_ratios: np.ndarray | None) -> np.ndarray | None:
     """(N, 3) per-view log gains from the measured log ratios (NaN = view not measured yet):
     centred so their mean over the measured views is 0 (a global scale belongs to the light and
@@ -92,7 +85,7 @@ class RenderProblem:
         self.scene = build_scene(backend, asset, cfg.max_depth, integrator="prb")
         self.params = mi.traverse(self.scene)
         self.capture, self.backend = capture, backend
-        self.gain_mode = gain_mode(cfg, capture)
+        self.gain_mode = capture.view_gain_mode(cfg.view_gains)
         self.log_ratios = log_ratios  # (N, 3) measured per-view log ratios, updated in place; None: off
         self.factor = 0
         self.set_image_factor(cfg.finest_factor(*capture.resolution))
