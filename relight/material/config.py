@@ -201,11 +201,6 @@ class MaterialConfig:
     is held at 0, since a global scale belongs to the light and the albedo."""
     loss: str = "relative_l2"
     """Image loss: ``relative_l2`` (unbiased under MC noise) or ``log_l1`` (robust, biased)."""
-    silhouette_band: int = 0
-    """Leave the pixels within this many pixels of each view's mask edge out of the image loss
-    (0: every pixel the mask touches counts). An edge pixel compares the render's partial
-    coverage of the mesh with the photo's, which agree only where the mesh's silhouette and the
-    mask agree to a fraction of a pixel; the band is seen face-on from other views."""
     min_roughness: float = 0.05
     average_last: float = 0.3
     """Output the running mean of the parameters over this final share of the iterations
@@ -270,8 +265,6 @@ class MaterialConfig:
             raise ValueError(f"env_detail_width must be 0 or in (env_width, 8192], got {self.env_detail_width}")
         if not 0 <= self.env_multiscale <= 8:
             raise ValueError(f"env_multiscale must be 0..8, got {self.env_multiscale}")
-        if not 0 <= self.silhouette_band <= 8:
-            raise ValueError(f"silhouette_band must be in 0..8 pixels, got {self.silhouette_band}")
         if self.loss not in ("relative_l2", "log_l1"):
             raise ValueError(f"loss must be 'relative_l2' or 'log_l1', got '{self.loss}'")
         if any(not 0 <= x < 1 for x in self.refine_at):

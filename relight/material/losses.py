@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
-from scipy.ndimage import binary_erosion, uniform_filter
+from scipy.ndimage import uniform_filter
 
 
 def relative_l2(pred, target, weight):
@@ -51,14 +51,6 @@ def relative_weight(target: np.ndarray, mask: np.ndarray, eps: float = 0.05, rad
     den = uniform_filter(m, k, mode="constant")
     lum_s = num / np.maximum(den, 1e-6)
     return (m / (lum_s + eps) ** 2)[..., None].astype(np.float32)
-
-
-def inner_pixels(mask: np.ndarray, band: int) -> np.ndarray:
-    """(H, W) float32: 1 where the coverage ``mask`` (H, W) in [0, 1] is >= 0.5 and no pixel within
-    ``band`` pixels (4-neighbour steps) is below it; 0 elsewhere (the silhouette band and outside)."""
-    inside = mask >= 0.5
-    return binary_erosion(inside, iterations=band, border_value=0).astype(np.float32) if band > 0 else \
-        inside.astype(np.float32)
 
 
 def log_l1(pred, target, weight):

@@ -14,7 +14,7 @@ from relight.data.views import ViewArray
 from relight.material import albedo as albedo_split
 from relight.material.config import MaterialConfig
 from relight.material.light import light_log, split_gradient
-from relight.material.losses import inner_pixels, log_l1, relative_l2, relative_weight
+from relight.material.losses import log_l1, relative_l2, relative_weight
 from relight.render.mitsuba import KA, KE, KM, KR, build_scene, sensor, turn_light
 from relight.runtime.backend import Backend
 
@@ -111,8 +111,6 @@ class RenderProblem:
         mi, lc = self.mi, self.level_capture
         img, mask = lc.images[view], lc.masks[view]
         w = relative_weight(img, mask) if self.cfg.loss == "relative_l2" else (mask > 0).astype(np.float32)[..., None]
-        if self.cfg.silhouette_band > 0:
-            w = w * inner_pixels(mask, self.cfg.silhouette_band)[..., None]
         return mi.TensorXf(np.ascontiguousarray(img, dtype=np.float32)), mi.TensorXf(np.ascontiguousarray(w))
 
     def _assign(self, p: dict[str, np.ndarray]) -> dict:
