@@ -273,7 +273,8 @@ def shortfalls(objs: list[dict]) -> list[str]:
     out = ["* **Floors missed in this run**: " + ("; ".join(miss) if miss else "none") + "."]
     out += [
         "* **Albedo (every object)**: the diagnosis ladder (`results/ladder.md`, albedo / relight dB) "
-        "separates the losses: " + ladder_steps(rows={o["object"]: o for o in objs}) + ". " + spot_ceiling() + " of its albedo error lies on the 2-px silhouette band and on texture edges, where the reconstructed "
+        "separates the losses: " + ladder_steps(rows={o["object"]: o for o in objs}) + ". " + spot_ceiling()
+        + " of its albedo error lies on the 2-px silhouette band and on texture edges, where the reconstructed "
         "surface puts the GT texture a little off in the image (`results/levers.md`, *oracle512*), so "
         "spot's albedo floor needs better registered geometry. The fit lost a further 3.4 dB before session 37, "
         "a third of its error in flat regions (30.2 dB there against 44.0 for the ceiling: shading left in the "

@@ -283,7 +283,8 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
          inputs: dict | None, init: Asset | None) -> MaterialResult:
     import drjit as dr  # only once the backend has pinned libLLVM (relight.runtime.backend)
 
-    if capture.view_gain_mode(cfg.view_gains) != "off" and (state.log_ratios is None or len(state.log_ratios) != len(capture)):
+    gains_on = capture.view_gain_mode(cfg.view_gains) != "off"
+    if gains_on and (state.log_ratios is None or len(state.log_ratios) != len(capture)):
         state.log_ratios = np.full((len(capture), 3), np.nan)
     prob = RenderProblem(capture, mesh, cfg, backend, state.params, state.log_ratios)
     t0 = time.perf_counter()  # primal timing below is at the finest level (image_res)
@@ -333,7 +334,7 @@ def _fit(capture: Capture, mesh: Mesh, cfg: MaterialConfig, backend: Backend, st
         info["albedo_detail"] = {"side": d.shape[0], "nonzero_share": round(float((d != 0).any(-1).mean()), 4),
                                  "rms": round(float(np.sqrt(np.square(d).mean())), 5)}
     if state.log_ratios is not None:
-        info["view_gains"] = {"mode": capture.view_gain_mode(cfg.view_gains),
+        info["view_gains"] = {"mode": prob.gain_mode,  # resolved once, by the problem
                               "per_view": {n: np.round(np.exp(g), 4).tolist() for n, g in
                                            zip(capture.names, view_log_gains(state.log_ratios), strict=True)}}
     return MaterialResult(replace(asset, info=info), state.losses, total, sps, primal)
